@@ -1,0 +1,337 @@
+//! External programs in a role: spawned as real processes, their output read as printed.
+//!
+//! The lab's programs never flush stdout, and servers never exit: on a pipe, their output
+//! would sit in a stdio buffer and be lost when the server is stopped. Standard output is
+//! therefore a pseudo-terminal in raw mode, on which the C library buffers by line, so
+//! every line arrives when it is printed. Standard error, unbuffered in C, is a pipe.
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use nix::fcntl::{FcntlArg, OFlag, fcntl};
+use nix::sys::signal::{Signal, killpg};
+use nix::sys::termios::{SetArg, cfmakeraw, tcgetattr, tcsetattr};
+use nix::unistd::Pid;
+use tokio::io::unix::AsyncFd;
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::process::{Child, Command};
+
+use super::Sink;
+use crate::transcript::{EventKind, Outcome, Stream};
+
+/// Lines longer than this are cut, so that one line without a newline cannot eat memory.
+const MAX_LINE: usize = 4096;
+/// Output kept per actor and stream; the rest is counted and dropped.
+const MAX_OUTPUT: u64 = 1 << 20;
+
+/// A program given with `--with ROLE=PROGRAM`: the program, and its own argument template
+/// when the user gave a full command line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExternalCommand {
+    pub program: PathBuf,
+    /// `Some` when the command line had arguments: they replace the role's template.
+    pub args: Option<Vec<String>>,
+}
+
+/// Why an external program cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ExternalError {
+    #[error("the program is empty")]
+    Empty,
+    #[error("program `{0}` does not exist")]
+    Missing(PathBuf),
+    #[error("`{0}` is a directory, not a program")]
+    Directory(PathBuf),
+    #[error("program `{0}` is not executable (try `chmod +x {0}`)")]
+    NotExecutable(PathBuf),
+    #[error("program `{0}` is not found in PATH")]
+    NotInPath(String),
+}
+
+impl ExternalCommand {
+    /// Reads `PROGRAM` or `PROGRAM ARG…` (arguments split on spaces, with `{id}`, `{host}`,
+    /// `{port}` filled in at run time), and checks that the program can be run.
+    pub fn parse(text: &str) -> Result<Self, ExternalError> {
+        let mut words = text.split_whitespace();
+        let program = words.next().ok_or(ExternalError::Empty)?;
+        let rest: Vec<String> = words.map(String::from).collect();
+        Ok(ExternalCommand {
+            program: locate(program)?,
+            args: (!rest.is_empty()).then_some(rest),
+        })
+    }
+}
+
+fn locate(program: &str) -> Result<PathBuf, ExternalError> {
+    if program.contains('/') {
+        let path = PathBuf::from(program);
+        check_executable(&path)?;
+        // Absolute, so that it still runs from the actor's working directory.
+        return Ok(std::path::absolute(&path).unwrap_or(path));
+    }
+    let path_var = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path_var)
+        .map(|dir| dir.join(program))
+        .find(|candidate| check_executable(candidate).is_ok())
+        .ok_or_else(|| ExternalError::NotInPath(program.to_string()))
+}
+
+fn check_executable(path: &Path) -> Result<(), ExternalError> {
+    let meta = std::fs::metadata(path).map_err(|_| ExternalError::Missing(path.to_owned()))?;
+    if meta.is_dir() {
+        return Err(ExternalError::Directory(path.to_owned()));
+    }
+    if meta.permissions().mode() & 0o111 == 0 {
+        return Err(ExternalError::NotExecutable(path.to_owned()));
+    }
+    Ok(())
+}
+
+/// A running external program.
+pub(crate) struct Running {
+    child: Child,
+    pgid: Pid,
+    readers: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// Starts `program args`, in its own process group, with output reported to `sink`.
+pub(crate) fn spawn(
+    program: &Path,
+    args: &[String],
+    workdir: &Path,
+    sink: Arc<dyn Sink>,
+) -> Result<Running, String> {
+    let (master, slave) =
+        open_raw_pty().map_err(|e| format!("cannot open a pseudo-terminal: {e}"))?;
+    let mut command = Command::new(program);
+    command
+        .args(args)
+        .current_dir(workdir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(slave))
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .process_group(0);
+    // SAFETY: prctl is async-signal-safe; it only asks the kernel to kill the child if
+    // labrun dies, so that no student program outlives it.
+    unsafe {
+        command.pre_exec(|| {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)
+        });
+    }
+    let mut child = command
+        .spawn()
+        .map_err(|e| format!("cannot run {}: {e}", program.display()))?;
+    // The command held the only other copy of the slave side; it is closed now, so the
+    // master reads end of file once the program and its children have gone.
+    drop(command);
+    let pid = child.id().unwrap_or(0);
+    let pgid = Pid::from_raw(i32::try_from(pid).unwrap_or(0));
+    let mut readers = Vec::new();
+    // SAFETY: `master` is an open descriptor that the AsyncFd owns from here on.
+    match unsafe { AsyncFd::register_with_interest(master, tokio::io::Interest::READABLE) } {
+        Ok(fd) => readers.push(tokio::spawn(read_lines(
+            PtyReader(fd),
+            Stream::Stdout,
+            Arc::clone(&sink),
+        ))),
+        Err(e) => sink.emit(EventKind::Line {
+            stream: Stream::Stderr,
+            text: format!("labrun: cannot read the program's output: {e}"),
+        }),
+    }
+    if let Some(stderr) = child.stderr.take() {
+        readers.push(tokio::spawn(read_lines(stderr, Stream::Stderr, sink)));
+    }
+    Ok(Running {
+        child,
+        pgid,
+        readers,
+    })
+}
+
+impl Running {
+    /// The process id, for the socket tables.
+    pub(crate) fn pid(&self) -> u32 {
+        u32::try_from(self.pgid.as_raw()).unwrap_or(0)
+    }
+
+    /// Waits for the program to exit by itself.
+    pub(crate) async fn wait(&mut self) -> Outcome {
+        match self.child.wait().await {
+            Ok(status) => outcome_of(status),
+            Err(e) => Outcome::SpawnFailed {
+                reason: format!("lost track of the process: {e}"),
+            },
+        }
+    }
+
+    /// Stops the whole process group: SIGTERM, then SIGKILL after `patience`.
+    pub(crate) async fn stop(&mut self, patience: Duration) -> Outcome {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            return outcome_of(status);
+        }
+        let _ = killpg(self.pgid, Signal::SIGTERM);
+        match tokio::time::timeout(patience, self.child.wait()).await {
+            Ok(Ok(_)) => {}
+            _ => {
+                let _ = killpg(self.pgid, Signal::SIGKILL);
+                let _ = self.child.wait().await;
+            }
+        }
+        Outcome::Stopped
+    }
+
+    /// Kills whatever the program left in its group, then waits (a little) for its last
+    /// output.
+    pub(crate) async fn finish(mut self) {
+        let _ = killpg(self.pgid, Signal::SIGKILL);
+        let _ = self.child.wait().await;
+        for reader in self.readers.drain(..) {
+            let abort = reader.abort_handle();
+            if tokio::time::timeout(Duration::from_millis(500), reader)
+                .await
+                .is_err()
+            {
+                abort.abort();
+            }
+        }
+    }
+}
+
+fn outcome_of(status: std::process::ExitStatus) -> Outcome {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => Outcome::Exited { code },
+        (None, Some(signal)) => Outcome::Signaled { signal },
+        (None, None) => Outcome::Exited { code: -1 },
+    }
+}
+
+fn open_raw_pty() -> nix::Result<(OwnedFd, OwnedFd)> {
+    let pty = nix::pty::openpty(None, None)?;
+    let mut termios = tcgetattr(pty.slave.as_fd())?;
+    // Raw: no echo, and `\n` stays `\n` instead of becoming `\r\n`.
+    cfmakeraw(&mut termios);
+    tcsetattr(pty.slave.as_fd(), SetArg::TCSANOW, &termios)?;
+    let flags = OFlag::from_bits_truncate(fcntl(pty.master.as_fd(), FcntlArg::F_GETFL)?);
+    fcntl(
+        pty.master.as_fd(),
+        FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK),
+    )?;
+    Ok((pty.master, pty.slave))
+}
+
+/// The master side of a pseudo-terminal as an async reader; `EIO` (no more writers) is EOF.
+struct PtyReader(AsyncFd<OwnedFd>);
+
+impl AsyncRead for PtyReader {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        use std::task::Poll;
+        loop {
+            let mut guard = match self.0.poll_read_ready(cx) {
+                Poll::Ready(Ok(guard)) => guard,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            };
+            let unfilled = buf.initialize_unfilled();
+            let result = guard.try_io(|fd| {
+                nix::unistd::read(fd.get_ref().as_fd(), unfilled).map_err(std::io::Error::from)
+            });
+            match result {
+                Ok(Ok(n)) => {
+                    buf.advance(n);
+                    return Poll::Ready(Ok(()));
+                }
+                Ok(Err(e)) if e.raw_os_error() == Some(libc::EIO) => return Poll::Ready(Ok(())),
+                Ok(Err(e)) => return Poll::Ready(Err(e)),
+                Err(_would_block) => continue,
+            }
+        }
+    }
+}
+
+/// Splits a stream into lines as they arrive; a last line without newline is kept too.
+async fn read_lines(mut reader: impl AsyncRead + Unpin, stream: Stream, sink: Arc<dyn Sink>) {
+    let mut pending: Vec<u8> = Vec::new();
+    let mut chunk = vec![0u8; 8192];
+    let mut kept: u64 = 0;
+    let mut cut: u64 = 0;
+    let emit = |bytes: &[u8], kept: &mut u64, cut: &mut u64| {
+        if *kept >= MAX_OUTPUT {
+            *cut += bytes.len() as u64 + 1;
+            return;
+        }
+        *kept += bytes.len() as u64 + 1;
+        let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+        sink.emit(EventKind::Line {
+            stream,
+            text: String::from_utf8_lossy(bytes).into_owned(),
+        });
+    };
+    loop {
+        let n = match reader.read(&mut chunk).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        pending.extend_from_slice(&chunk[..n]);
+        let mut start = 0;
+        while let Some(pos) = pending[start..].iter().position(|&b| b == b'\n') {
+            emit(&pending[start..start + pos], &mut kept, &mut cut);
+            start += pos + 1;
+        }
+        pending.drain(..start);
+        while pending.len() >= MAX_LINE {
+            let rest = pending.split_off(MAX_LINE);
+            emit(&pending, &mut kept, &mut cut);
+            pending = rest;
+        }
+    }
+    if !pending.is_empty() {
+        emit(&pending, &mut kept, &mut cut);
+    }
+    if cut > 0 {
+        sink.emit(EventKind::OutputCut { cut });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_program_and_arguments() {
+        let c = ExternalCommand::parse("sh {id} {port}").unwrap();
+        assert!(c.program.ends_with("sh"));
+        assert_eq!(c.args, Some(vec!["{id}".into(), "{port}".into()]));
+        assert_eq!(ExternalCommand::parse("sh").unwrap().args, None);
+    }
+
+    #[test]
+    fn refuses_what_cannot_run() {
+        assert!(matches!(
+            ExternalCommand::parse("  "),
+            Err(ExternalError::Empty)
+        ));
+        assert!(matches!(
+            ExternalCommand::parse("./no/such/program"),
+            Err(ExternalError::Missing(_))
+        ));
+        assert!(matches!(
+            ExternalCommand::parse("/tmp"),
+            Err(ExternalError::Directory(_))
+        ));
+        assert!(matches!(
+            ExternalCommand::parse("no-such-program-anywhere"),
+            Err(ExternalError::NotInPath(_))
+        ));
+    }
+}

@@ -1,0 +1,412 @@
+//! The command line: `labrun SCENARIO…` and `labrun ref PROGRAM …`, with their exit codes.
+
+use std::ffi::OsString;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::actor::{ExternalCommand, RefParams, RefProgram, run_standalone};
+use crate::engine::{self, RunOptions};
+use crate::sandbox::{self, Isolation};
+use crate::scenario::{self, Plan, ScenarioError};
+use crate::snapshot::{self, UpdateMode, Verdict};
+use crate::transcript::{self, Live};
+
+/// Exit codes, documented in the README.
+pub mod exit {
+    /// Every scenario ran and matched its snapshot.
+    pub const OK: i32 = 0;
+    /// A transcript differs from its snapshot, or has none (in CI).
+    pub const FAILED: i32 = 1;
+    /// The command line or a scenario file is invalid.
+    pub const USAGE: i32 = 2;
+    /// labrun itself could not do its work (runtime, files).
+    pub const ERROR: i32 = 3;
+}
+
+/// Runs socket-programming lab scenarios for real and checks their transcripts.
+#[derive(Debug, Parser)]
+#[command(
+    name = "labrun",
+    version,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run one of the lab's programs by hand, on the host: `labrun ref tcp-server A 4000`.
+    #[command(subcommand)]
+    Ref(RefCommand),
+}
+
+/// Options for running scenarios.
+#[derive(Debug, Args, Clone)]
+pub struct RunArgs {
+    /// Scenario files to run (each in its own private network).
+    #[arg(required = true, value_name = "SCENARIO")]
+    pub scenarios: Vec<PathBuf>,
+    /// Play ROLE with PROGRAM (`server=./serveur`), or a full command line with `{id}`,
+    /// `{host}` and `{port}` (`"client=./clientt {id} localhost {port}"`). Repeatable.
+    #[arg(long = "with", value_name = "ROLE=PROGRAM")]
+    pub with: Vec<String>,
+    /// Multiply the reference programs' delays by F (0 = no waiting). Transcripts show
+    /// scenario time, so they are the same at any scale.
+    #[arg(long, value_name = "F", default_value = "1", value_parser = parse_scale)]
+    pub time_scale: f64,
+    /// Write the snapshot with this run's transcript (accept it).
+    #[arg(long, conflicts_with = "no_snapshot")]
+    pub update: bool,
+    /// Only run and print the transcript; compare with no snapshot.
+    #[arg(long)]
+    pub no_snapshot: bool,
+    /// Transcript format on standard output.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Folder of the snapshot files (default: `snapshots/` beside the scenario's folder).
+    #[arg(long, value_name = "DIR")]
+    pub snapshot_dir: Option<PathBuf>,
+    /// Print no transcript, only the verdict.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+/// The lab's four programs, runnable alone.
+#[derive(Debug, Subcommand)]
+pub enum RefCommand {
+    /// `serveuru ID PORT`: the UDP server.
+    UdpServer(ServerArgs),
+    /// `clientu ID HOST PORT`: the UDP client.
+    UdpClient(ClientArgs),
+    /// `serveur ID PORT`: the iterative TCP server.
+    TcpServer(ServerArgs),
+    /// `clientt ID HOST PORT`: the TCP client.
+    TcpClient(ClientArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    pub id: String,
+    pub port: u16,
+    /// Exchanges per connection (TCP).
+    #[arg(long, default_value_t = 3)]
+    pub exchanges: u32,
+    /// Sleep after each reply.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    pub reply_delay: Duration,
+    /// Sleep before closing a connection (lab question 8).
+    #[arg(long, default_value = "0s", value_parser = parse_duration)]
+    pub close_delay: Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct ClientArgs {
+    pub id: String,
+    pub host: String,
+    pub port: u16,
+    #[arg(long, default_value_t = 3)]
+    pub exchanges: u32,
+    /// Pause between a reply and the next question.
+    #[arg(long, default_value = "0s", value_parser = parse_duration)]
+    pub pause: Duration,
+}
+
+fn parse_scale(text: &str) -> Result<f64, String> {
+    let value: f64 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number"))?;
+    if !value.is_finite() || !(0.0..=1000.0).contains(&value) {
+        return Err(format!("`{text}` is not a time scale between 0 and 1000"));
+    }
+    Ok(value)
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    scenario::duration::parse(text)
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main(cli: Cli) -> i32 {
+    match cli.command {
+        Some(Command::Ref(command)) => run_ref(command),
+        None if cli.run.scenarios.len() > 1 => run_each(&cli.run),
+        None => run_one(&cli.run, &cli.run.scenarios[0]),
+    }
+}
+
+fn run_ref(command: RefCommand) -> i32 {
+    let server = |program, a: ServerArgs| {
+        let params = RefParams {
+            id: a.id,
+            host: "0.0.0.0".into(),
+            port: a.port,
+            exchanges: a.exchanges,
+            reply_delay: a.reply_delay,
+            close_delay: a.close_delay,
+            pause: Duration::ZERO,
+        };
+        run_standalone(program, params)
+    };
+    let client = |program, a: ClientArgs| {
+        let params = RefParams {
+            id: a.id,
+            host: a.host,
+            port: a.port,
+            exchanges: a.exchanges,
+            reply_delay: Duration::ZERO,
+            close_delay: Duration::ZERO,
+            pause: a.pause,
+        };
+        run_standalone(program, params)
+    };
+    match command {
+        RefCommand::UdpServer(a) => server(RefProgram::UdpServer, a),
+        RefCommand::TcpServer(a) => server(RefProgram::TcpServer, a),
+        RefCommand::UdpClient(a) => client(RefProgram::UdpClient, a),
+        RefCommand::TcpClient(a) => client(RefProgram::TcpClient, a),
+    }
+}
+
+/// Several scenarios: each runs in a labrun process of its own, so that each gets a fresh
+/// network namespace; the exit code is the worst of theirs.
+fn run_each(args: &RunArgs) -> i32 {
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => {
+            eprintln!("labrun: cannot find its own executable: {e}");
+            return exit::ERROR;
+        }
+    };
+    let mut worst = exit::OK;
+    for scenario in &args.scenarios {
+        let mut command = std::process::Command::new(&exe);
+        command.args(pass_through(args)).arg(scenario);
+        let code = match command.status() {
+            Ok(status) => status.code().unwrap_or(exit::ERROR),
+            Err(e) => {
+                eprintln!("labrun: cannot run {}: {e}", scenario.display());
+                exit::ERROR
+            }
+        };
+        worst = worst.max(code);
+    }
+    worst
+}
+
+fn pass_through(args: &RunArgs) -> Vec<OsString> {
+    let mut out: Vec<OsString> = Vec::new();
+    for with in &args.with {
+        out.push("--with".into());
+        out.push(with.into());
+    }
+    out.push("--time-scale".into());
+    out.push(args.time_scale.to_string().into());
+    if args.update {
+        out.push("--update".into());
+    }
+    if args.no_snapshot {
+        out.push("--no-snapshot".into());
+    }
+    if args.quiet {
+        out.push("--quiet".into());
+    }
+    if args.format == Format::Json {
+        out.push("--format=json".into());
+    }
+    if let Some(dir) = &args.snapshot_dir {
+        out.push("--snapshot-dir".into());
+        out.push(dir.into());
+    }
+    out
+}
+
+fn run_one(args: &RunArgs, path: &Path) -> i32 {
+    let plan = match scenario::load(path) {
+        Ok(plan) => plan,
+        Err(ScenarioError::Invalid(diagnostics)) => {
+            eprint!("{diagnostics}");
+            return exit::USAGE;
+        }
+        Err(e) => {
+            eprintln!("labrun: {}", error_chain(&e));
+            return exit::USAGE;
+        }
+    };
+    let externals = match externals(&plan, &args.with) {
+        Ok(externals) => externals,
+        Err(message) => {
+            eprintln!("labrun: {message}");
+            return exit::USAGE;
+        }
+    };
+    if let Isolation::Host { reason } = sandbox::enter_private_network() {
+        eprintln!(
+            "labrun: warning: running on the host's network, not a private one ({reason}); \
+             ports may clash with other programs"
+        );
+    }
+    let options = RunOptions {
+        time_scale: args.time_scale,
+        externals,
+    };
+    let stdout = std::io::stdout();
+    let live = args.format == Format::Text && !args.quiet && stdout.is_terminal();
+    let mut view = Live::new(&plan);
+    let mut observer = |event: &transcript::Event| {
+        if live && let Some(line) = view.line(event) {
+            let _ = writeln!(stdout.lock(), "{line}");
+        }
+    };
+    let record = match engine::run(&plan, &options, &mut observer) {
+        Ok(record) => record,
+        Err(e) => {
+            eprintln!("labrun: {}", error_chain(&e));
+            return exit::ERROR;
+        }
+    };
+    let transcript = transcript::normalize(&plan, &record.events);
+    let text = transcript.to_text();
+    if !args.quiet && !live {
+        let out = match args.format {
+            Format::Text => text.clone(),
+            Format::Json => transcript.to_json() + "\n",
+        };
+        // A closed pipe (`| head`) is not an error worth reporting.
+        let _ = stdout.lock().write_all(out.as_bytes());
+    }
+    if record.timed_out {
+        eprintln!(
+            "labrun: {}: the run went over its timeout of {} and was stopped",
+            plan.name,
+            scenario::duration::display(plan.timeout)
+        );
+    }
+    if args.no_snapshot {
+        return if record.timed_out {
+            exit::FAILED
+        } else {
+            exit::OK
+        };
+    }
+    verdict(args, &plan, &text, record.elapsed)
+}
+
+fn verdict(args: &RunArgs, plan: &Plan, text: &str, elapsed: Duration) -> i32 {
+    let path = snapshot::path_for(&plan.path, &plan.name, args.snapshot_dir.as_deref());
+    let mode = if args.update {
+        UpdateMode::Always
+    } else {
+        UpdateMode::Auto
+    };
+    let source = plan.path.display().to_string();
+    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let (ok, cross) = if color {
+        ("\x1b[32m✓\x1b[0m", "\x1b[31m✗\x1b[0m")
+    } else {
+        ("✓", "✗")
+    };
+    let took = format!("{:.1}s", elapsed.as_secs_f64());
+    match snapshot::check(&path, &source, text, mode) {
+        Ok(Verdict::Matches) => {
+            eprintln!(
+                "{ok} {}: transcript matches {} ({took})",
+                plan.name,
+                path.display()
+            );
+            exit::OK
+        }
+        Ok(Verdict::Written) => {
+            eprintln!("{ok} {}: wrote {} ({took})", plan.name, path.display());
+            exit::OK
+        }
+        Ok(Verdict::Differs { pending, .. }) => {
+            let expected = snapshot::read(&path).ok().flatten().unwrap_or_default();
+            eprintln!(
+                "{cross} {}: transcript differs from {} ({took}); - snapshot, + this run:",
+                plan.name,
+                path.display()
+            );
+            eprint!(
+                "{}",
+                snapshot::diff(&expected, &snapshot::normalize(text), color)
+            );
+            hint_pending(pending.as_deref());
+            exit::FAILED
+        }
+        Ok(Verdict::Missing { pending }) => {
+            eprintln!(
+                "{cross} {}: no snapshot at {} ({took})",
+                plan.name,
+                path.display()
+            );
+            hint_pending(pending.as_deref());
+            exit::FAILED
+        }
+        Err(e) => {
+            eprintln!("labrun: {}", error_chain(&e));
+            exit::ERROR
+        }
+    }
+}
+
+fn hint_pending(pending: Option<&Path>) {
+    match pending {
+        Some(path) => eprintln!(
+            "  wrote {}: accept it with `labrun --update …` or `cargo insta accept`",
+            path.display()
+        ),
+        None => eprintln!("  (CI is set: no .snap.new written; run with --update to accept)"),
+    }
+}
+
+/// Reads `--with ROLE=PROGRAM` options into one program per actor.
+fn externals(plan: &Plan, with: &[String]) -> Result<Vec<Option<ExternalCommand>>, String> {
+    let mut externals = vec![None; plan.actors.len()];
+    for option in with {
+        let Some((role, program)) = option.split_once('=') else {
+            return Err(format!(
+                "`--with {option}` must be ROLE=PROGRAM, such as `server=./serveur`"
+            ));
+        };
+        let role = role.trim();
+        let Some(index) = plan.actors.iter().position(|a| a.role == role) else {
+            let roles: Vec<&str> = plan.actors.iter().map(|a| a.role.as_str()).collect();
+            return Err(format!(
+                "unknown role `{role}` in `--with`; the roles of {} are: {}",
+                plan.name,
+                roles.join(", ")
+            ));
+        };
+        if externals[index].is_some() {
+            return Err(format!("role `{role}` is given twice with `--with`"));
+        }
+        let command = ExternalCommand::parse(program).map_err(|e| format!("--with {role}: {e}"))?;
+        externals[index] = Some(command);
+    }
+    Ok(externals)
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

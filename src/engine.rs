@@ -1,0 +1,616 @@
+//! Running one [`Plan`]: start order, readiness, delays, timeouts, shutdown, events.
+//!
+//! The engine starts each actor when its start conditions hold, collects what every actor
+//! reports on one channel, and stops the servers once their clients are done. It never
+//! prints: every event goes to the caller's observer, then into the returned record.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::actor::{ExternalCommand, RefParams, RefProgram, Sink, external, reference, scaled};
+use crate::observe::procnet::{self, TCP_ESTABLISHED, TCP_LISTEN};
+use crate::scenario::{ActorKind, ActorPlan, MilestoneKind, Plan, Protocol};
+use crate::transcript::{Event, EventKind, Outcome};
+
+/// How long an external program may take to stop after SIGTERM before SIGKILL.
+const STOP_PATIENCE: Duration = Duration::from_millis(500);
+
+/// Settings of one run that do not come from the scenario file.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Multiplies the reference actors' declared delays; 0 means no waiting.
+    pub time_scale: f64,
+    /// The external program playing each actor, by actor index; `None` for the reference.
+    pub externals: Vec<Option<ExternalCommand>>,
+}
+
+impl RunOptions {
+    /// Reference programs in every role, at real time.
+    pub fn reference(plan: &Plan) -> Self {
+        RunOptions {
+            time_scale: 1.0,
+            externals: vec![None; plan.actors.len()],
+        }
+    }
+}
+
+/// Everything a run produced.
+#[derive(Clone, Debug)]
+pub struct RunRecord {
+    pub events: Vec<Event>,
+    /// Wall-clock duration of the run.
+    pub elapsed: Duration,
+    /// Whether the whole-run timeout fired.
+    pub timed_out: bool,
+}
+
+/// Why a run could not take place at all.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("cannot start the async runtime")]
+    Runtime(#[source] std::io::Error),
+    #[error("cannot create a working directory for the run")]
+    Workdir(#[source] std::io::Error),
+}
+
+/// Runs `plan`, calling `observer` with each event as it is recorded.
+pub fn run(
+    plan: &Plan,
+    options: &RunOptions,
+    observer: &mut dyn FnMut(&Event),
+) -> Result<RunRecord, EngineError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(EngineError::Runtime)?;
+    let workdir = RunDir::create().map_err(EngineError::Workdir)?;
+    let record = runtime.block_on(Engine::new(plan, options, workdir.0.clone()).run(observer));
+    Ok(record)
+}
+
+/// A scratch directory for external programs, removed when the run ends.
+struct RunDir(PathBuf);
+
+impl RunDir {
+    fn create() -> std::io::Result<Self> {
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let path = std::env::temp_dir().join(format!("labrun-{}-{stamp}", std::process::id()));
+        std::fs::create_dir_all(&path)?;
+        Ok(RunDir(path))
+    }
+}
+
+impl Drop for RunDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+enum Message {
+    Event(usize, Instant, EventKind),
+    Pid(usize, u32),
+}
+
+struct ChannelSink {
+    actor: usize,
+    tx: mpsc::UnboundedSender<Message>,
+}
+
+impl Sink for ChannelSink {
+    fn emit(&self, event: EventKind) {
+        let _ = self
+            .tx
+            .send(Message::Event(self.actor, Instant::now(), event));
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Status {
+    Pending,
+    Running,
+    Done,
+}
+
+struct Slot {
+    status: Status,
+    /// `seq` of the events that reached each milestone: started, ready, exited.
+    reached: [Option<usize>; 3],
+    /// Servers stop when this is cancelled and they are idle.
+    stop: CancellationToken,
+    /// Everything stops at once when this is cancelled (run timeout).
+    kill: CancellationToken,
+    pid: Option<u32>,
+    waiting_since: Option<Instant>,
+}
+
+struct Engine<'a> {
+    plan: &'a Plan,
+    options: &'a RunOptions,
+    workdir: PathBuf,
+    slots: Vec<Slot>,
+    events: Vec<Event>,
+    tx: mpsc::UnboundedSender<Message>,
+    rx: mpsc::UnboundedReceiver<Message>,
+    start: Instant,
+    known_ports: HashMap<(Protocol, u16), usize>,
+    looked_up: HashSet<(Protocol, u16)>,
+    shutting_down: bool,
+    timed_out: bool,
+}
+
+fn milestone_index(kind: MilestoneKind) -> usize {
+    match kind {
+        MilestoneKind::Started => 0,
+        MilestoneKind::Ready => 1,
+        MilestoneKind::Exited => 2,
+    }
+}
+
+impl<'a> Engine<'a> {
+    fn new(plan: &'a Plan, options: &'a RunOptions, workdir: PathBuf) -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let slots = plan
+            .actors
+            .iter()
+            .map(|_| Slot {
+                status: Status::Pending,
+                reached: [None; 3],
+                stop: CancellationToken::new(),
+                kill: CancellationToken::new(),
+                pid: None,
+                waiting_since: None,
+            })
+            .collect();
+        Engine {
+            plan,
+            options,
+            workdir,
+            slots,
+            events: Vec::new(),
+            tx,
+            rx,
+            start: Instant::now(),
+            known_ports: HashMap::new(),
+            looked_up: HashSet::new(),
+            shutting_down: false,
+            timed_out: false,
+        }
+    }
+
+    async fn run(mut self, observer: &mut dyn FnMut(&Event)) -> RunRecord {
+        let deadline = self.start + self.plan.timeout;
+        let tracker = tokio_util::task::TaskTracker::new();
+        loop {
+            self.schedule(&tracker, observer);
+            if self.slots.iter().all(|s| s.status == Status::Done) {
+                break;
+            }
+            let wake = self.next_wake(deadline);
+            tokio::select! {
+                message = self.rx.recv() => match message {
+                    Some(Message::Event(actor, at, kind)) => self.record(actor, at, kind, observer),
+                    Some(Message::Pid(actor, pid)) => self.slots[actor].pid = Some(pid),
+                    None => break,
+                },
+                () = tokio::time::sleep_until(wake.into()) => {
+                    if Instant::now() >= deadline && !self.timed_out {
+                        self.timed_out = true;
+                        for slot in &self.slots {
+                            slot.kill.cancel();
+                        }
+                    }
+                }
+            }
+        }
+        tracker.close();
+        tracker.wait().await;
+        RunRecord {
+            events: self.events,
+            elapsed: self.start.elapsed(),
+            timed_out: self.timed_out,
+        }
+    }
+
+    fn next_wake(&self, deadline: Instant) -> Instant {
+        let ready_checks = self
+            .slots
+            .iter()
+            .filter_map(|s| s.waiting_since)
+            .map(|since| since + self.plan.ready_timeout);
+        let next = ready_checks.fold(deadline, Instant::min);
+        if self.timed_out {
+            // Already killing everything: just wait for the actors to report.
+            Instant::now() + Duration::from_secs(3600)
+        } else {
+            next
+        }
+    }
+
+    fn record(
+        &mut self,
+        actor: usize,
+        at: Instant,
+        kind: EventKind,
+        observer: &mut dyn FnMut(&Event),
+    ) {
+        let seq = self.events.len();
+        match &kind {
+            EventKind::Started { .. } => self.slots[actor].reached[0] = Some(seq),
+            EventKind::Ready {
+                protocol, local, ..
+            } => {
+                self.known_ports
+                    .entry((*protocol, local.port()))
+                    .or_insert(actor);
+                self.slots[actor].reached[1].get_or_insert(seq);
+            }
+            EventKind::Port { protocol, port } => {
+                self.known_ports.entry((*protocol, *port)).or_insert(actor);
+            }
+            EventKind::Exited { .. } | EventKind::NotStarted { .. } => {
+                self.slots[actor].reached[2] = Some(seq);
+                self.slots[actor].status = Status::Done;
+            }
+            _ => {}
+        }
+        let peer = match &kind {
+            EventKind::Sent { protocol, peer, .. } | EventKind::Received { protocol, peer, .. } => {
+                Some((*protocol, peer.port()))
+            }
+            _ => None,
+        };
+        let event = Event {
+            seq,
+            at: at.saturating_duration_since(self.start),
+            actor,
+            kind,
+        };
+        observer(&event);
+        self.events.push(event);
+        if let Some(key) = peer {
+            self.learn_owner(key, at, observer);
+        }
+    }
+
+    /// A reference actor talked to a port nobody has claimed: find which external program
+    /// owns it, while the program still runs.
+    fn learn_owner(&mut self, key: (Protocol, u16), at: Instant, observer: &mut dyn FnMut(&Event)) {
+        if self.known_ports.contains_key(&key) || !self.looked_up.insert(key) {
+            return;
+        }
+        let owner = self.slots.iter().enumerate().find_map(|(i, slot)| {
+            let pid = slot.pid?;
+            procnet::sockets_of(&[pid], key.0)
+                .iter()
+                .any(|e| e.local.port() == key.1)
+                .then_some(i)
+        });
+        if let Some(actor) = owner {
+            self.record(
+                actor,
+                at,
+                EventKind::Port {
+                    protocol: key.0,
+                    port: key.1,
+                },
+                observer,
+            );
+        }
+    }
+
+    fn schedule(
+        &mut self,
+        tracker: &tokio_util::task::TaskTracker,
+        observer: &mut dyn FnMut(&Event),
+    ) {
+        for i in 0..self.slots.len() {
+            if self.slots[i].status != Status::Pending {
+                continue;
+            }
+            let actor = &self.plan.actors[i];
+            let mut after = Vec::new();
+            let mut blocked: Option<String> = None;
+            let mut waiting_on_ready = false;
+            for m in &actor.start.after {
+                let other = &self.slots[m.actor];
+                match other.reached[milestone_index(m.what)] {
+                    Some(seq) => after.push(seq),
+                    None if other.status == Status::Done || self.timed_out => {
+                        blocked = Some(self.never_reached(m.actor, m.what));
+                    }
+                    None => {
+                        waiting_on_ready |=
+                            m.what == MilestoneKind::Ready && other.status == Status::Running
+                    }
+                }
+            }
+            if blocked.is_none() && waiting_on_ready {
+                let since = *self.slots[i].waiting_since.get_or_insert_with(Instant::now);
+                if since.elapsed() >= self.plan.ready_timeout {
+                    let waited = actor.start.after.iter().find(|m| {
+                        m.what == MilestoneKind::Ready && self.slots[m.actor].reached[1].is_none()
+                    });
+                    if let Some(m) = waited {
+                        blocked = Some(self.not_ready(m.actor));
+                    }
+                }
+            }
+            if let Some(reason) = blocked {
+                self.record(
+                    i,
+                    Instant::now(),
+                    EventKind::NotStarted { reason },
+                    observer,
+                );
+                continue;
+            }
+            if after.len() == actor.start.after.len() {
+                after.sort_unstable();
+                self.slots[i].status = Status::Running;
+                self.slots[i].waiting_since = None;
+                self.launch(i, after, tracker);
+            }
+        }
+        let clients_done = self
+            .plan
+            .actors
+            .iter()
+            .zip(&self.slots)
+            .all(|(a, s)| a.is_server() || s.status == Status::Done);
+        if clients_done && !self.shutting_down {
+            self.shutting_down = true;
+            for slot in &self.slots {
+                slot.stop.cancel();
+            }
+        }
+        // A server that never got to start cannot be waited for once its clients are done.
+        if self.shutting_down {
+            for i in 0..self.slots.len() {
+                if self.slots[i].status == Status::Pending {
+                    let reason = "its clients were done before it could start".to_string();
+                    self.record(
+                        i,
+                        Instant::now(),
+                        EventKind::NotStarted { reason },
+                        observer,
+                    );
+                }
+            }
+        }
+    }
+
+    fn never_reached(&self, actor: usize, what: MilestoneKind) -> String {
+        let role = &self.plan.actors[actor].role;
+        match what {
+            MilestoneKind::Ready => format!("`{role}` ended without ever becoming ready"),
+            MilestoneKind::Started => format!("`{role}` never started"),
+            MilestoneKind::Exited => format!("`{role}` never ended"),
+        }
+    }
+
+    /// Why an actor is still not ready, with what its sockets show.
+    fn not_ready(&self, actor: usize) -> String {
+        let plan = &self.plan.actors[actor];
+        let waited = crate::scenario::duration::display(self.plan.ready_timeout);
+        let (protocol, port) = (plan.protocol, plan.port());
+        let mut reason = if plan.is_server() {
+            let verb = if protocol == Protocol::Tcp {
+                "listening"
+            } else {
+                "bound"
+            };
+            format!(
+                "`{}` was not ready after {waited}: nothing {verb} on {} port {port}",
+                plan.role,
+                protocol.name()
+            )
+        } else {
+            format!("`{}` was not ready after {waited}", plan.role)
+        };
+        if let Some(pid) = self.slots[actor].pid {
+            let ports: Vec<u16> = procnet::sockets_of(&[pid], protocol)
+                .iter()
+                .filter(|e| protocol == Protocol::Udp || e.state == TCP_LISTEN)
+                .map(|e| e.local.port())
+                .collect();
+            if let Some(&other) = ports.first() {
+                reason.push_str(&format!("; it is on port {other}"));
+                if other == port.swap_bytes() {
+                    reason.push_str(&format!(
+                        ", which is {port} with its two bytes swapped: was htons() forgotten?"
+                    ));
+                }
+            }
+        }
+        reason
+    }
+
+    fn launch(&mut self, i: usize, after: Vec<usize>, tracker: &tokio_util::task::TaskTracker) {
+        let actor = self.plan.actors[i].clone();
+        let slot = &self.slots[i];
+        let sink: Arc<dyn Sink> = Arc::new(ChannelSink {
+            actor: i,
+            tx: self.tx.clone(),
+        });
+        let scale = self.options.time_scale;
+        let (stop, kill) = (slot.stop.clone(), slot.kill.clone());
+        let delay = actor.start.delay;
+        let external = self.options.externals.get(i).cloned().flatten();
+        let template = external
+            .as_ref()
+            .and_then(|e| e.args.clone())
+            .unwrap_or_else(|| actor.args.clone());
+        let args = actor.expand_args(&template);
+        let grace = self.plan.stop_grace;
+        let workdir = self.workdir.clone();
+        let tx = self.tx.clone();
+        tracker.spawn(async move {
+            tokio::select! {
+                () = tokio::time::sleep(scaled(delay, scale)) => {}
+                () = kill.cancelled() => {
+                    sink.emit(EventKind::NotStarted { reason: "the run timed out before it started".into() });
+                    return;
+                }
+            }
+            sink.emit(EventKind::Started {
+                args: args.clone(),
+                external: external.is_some(),
+                after,
+                delay,
+            });
+            let outcome = match external {
+                None => run_reference(&actor, scale, Arc::clone(&sink), stop, kill).await,
+                Some(command) => {
+                    let context = ExternalRun {
+                        actor: &actor,
+                        args: &args,
+                        workdir: &workdir,
+                        grace,
+                        index: i,
+                        tx,
+                    };
+                    context.run(&command, Arc::clone(&sink), stop, kill).await
+                }
+            };
+            sink.emit(EventKind::Exited { outcome });
+        });
+    }
+}
+
+async fn run_reference(
+    actor: &ActorPlan,
+    scale: f64,
+    sink: Arc<dyn Sink>,
+    stop: CancellationToken,
+    kill: CancellationToken,
+) -> Outcome {
+    let program = RefProgram::for_role(actor.protocol, actor.is_server());
+    let params = match &actor.kind {
+        ActorKind::Server {
+            port,
+            exchanges,
+            reply_delay,
+            close_delay,
+        } => RefParams {
+            id: actor.id.clone(),
+            host: "0.0.0.0".into(),
+            port: *port,
+            exchanges: *exchanges,
+            reply_delay: *reply_delay,
+            close_delay: *close_delay,
+            pause: Duration::ZERO,
+        },
+        ActorKind::Client {
+            host,
+            port,
+            exchanges,
+            pause,
+            ..
+        } => RefParams {
+            id: actor.id.clone(),
+            host: host.clone(),
+            port: *port,
+            exchanges: *exchanges,
+            reply_delay: Duration::ZERO,
+            close_delay: Duration::ZERO,
+            pause: *pause,
+        },
+    };
+    let timeout = actor.timeout;
+    tokio::select! {
+        outcome = reference::run(program, params, scale, sink, stop) => outcome,
+        () = tokio::time::sleep(timeout) => Outcome::TimedOut { after: timeout },
+        () = kill.cancelled() => Outcome::TimedOut { after: timeout },
+    }
+}
+
+struct ExternalRun<'a> {
+    actor: &'a ActorPlan,
+    args: &'a [String],
+    workdir: &'a std::path::Path,
+    grace: Duration,
+    index: usize,
+    tx: mpsc::UnboundedSender<Message>,
+}
+
+impl ExternalRun<'_> {
+    async fn run(
+        self,
+        command: &ExternalCommand,
+        sink: Arc<dyn Sink>,
+        stop: CancellationToken,
+        kill: CancellationToken,
+    ) -> Outcome {
+        let workdir = self.workdir.join(&self.actor.role);
+        if let Err(e) = std::fs::create_dir_all(&workdir) {
+            return Outcome::SpawnFailed {
+                reason: format!("cannot create its working directory: {e}"),
+            };
+        }
+        let mut running =
+            match external::spawn(&command.program, self.args, &workdir, Arc::clone(&sink)) {
+                Ok(running) => running,
+                Err(reason) => return Outcome::SpawnFailed { reason },
+            };
+        let pid = running.pid();
+        let _ = self.tx.send(Message::Pid(self.index, pid));
+        let poller = tokio::spawn(poll_ready(self.actor.clone(), pid, Arc::clone(&sink)));
+        let timeout = self.actor.timeout;
+        let outcome = tokio::select! {
+            outcome = running.wait() => outcome,
+            () = stop.cancelled() => {
+                tokio::select! {
+                    outcome = running.wait() => outcome,
+                    () = tokio::time::sleep(self.grace) => running.stop(STOP_PATIENCE).await,
+                }
+            }
+            () = tokio::time::sleep(timeout) => {
+                running.stop(STOP_PATIENCE).await;
+                Outcome::TimedOut { after: timeout }
+            }
+            () = kill.cancelled() => {
+                running.stop(STOP_PATIENCE).await;
+                Outcome::TimedOut { after: timeout }
+            }
+        };
+        poller.abort();
+        running.finish().await;
+        outcome
+    }
+}
+
+/// Watches an external program's sockets until it is ready, as its role defines ready.
+async fn poll_ready(actor: ActorPlan, pid: u32, sink: Arc<dyn Sink>) {
+    let (protocol, port) = (actor.protocol, actor.port());
+    let server = actor.is_server();
+    let mut interval = Duration::from_millis(1);
+    loop {
+        let found =
+            procnet::sockets_of(&[pid], protocol)
+                .into_iter()
+                .find(|e| match (server, protocol) {
+                    (true, Protocol::Tcp) => e.state == TCP_LISTEN && e.local.port() == port,
+                    (true, Protocol::Udp) => e.local.port() == port,
+                    (false, Protocol::Tcp) => e.state == TCP_ESTABLISHED && e.remote.port() == port,
+                    (false, Protocol::Udp) => e.local.port() != 0,
+                });
+        if let Some(entry) = found {
+            let peer = (!server).then_some(entry.remote).filter(|p| p.port() != 0);
+            sink.emit(EventKind::Ready {
+                protocol,
+                local: entry.local,
+                peer,
+            });
+            return;
+        }
+        tokio::time::sleep(interval).await;
+        interval = (interval * 2).min(Duration::from_millis(5));
+    }
+}

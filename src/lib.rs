@@ -1,0 +1,33 @@
+//! labrun runs socket-programming lab scenarios for real and checks what happened.
+//!
+//! # Layout
+//!
+//! One flow, left to right; each arrow hands a plain data type to the next stage:
+//!
+//! ```text
+//! scenario.toml ──scenario──> Plan ──engine──> Events ──transcript──> Transcript ──snapshot──> verdict
+//!                                   │   ▲
+//!                            actor ─┘   └─ observe
+//!            (reference tasks or external     (socket tables: readiness,
+//!             programs on a pseudo-terminal)   who owns a port)
+//! ```
+//!
+//! - [`scenario`]: the TOML schema, validation with positions, the resolved [`scenario::Plan`].
+//! - [`actor`]: the lab's four programs as reference tasks, and external programs.
+//! - [`sandbox`]: the run's private network namespace.
+//! - [`engine`]: runs a plan (start order, readiness, delays, timeouts, shutdown) into events.
+//! - `observe`: the kernel's socket tables, for what external programs do.
+//! - [`transcript`]: the event model, normalisation (ports, scenario time, order), rendering.
+//! - [`snapshot`]: `.snap` files in insta's format, update modes, diffs.
+//! - [`cli`]: the command line, what is printed, exit codes.
+//!
+//! Only the engine and the actors are async; everything else is plain functions over data.
+
+pub mod actor;
+pub mod cli;
+pub mod engine;
+mod observe;
+pub mod sandbox;
+pub mod scenario;
+pub mod snapshot;
+pub mod transcript;

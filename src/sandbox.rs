@@ -1,0 +1,81 @@
+//! Isolation of a run: a private network namespace with its own loopback.
+//!
+//! In its own namespace a run's fixed ports (4000…) never clash with another run or with
+//! the host, and nothing it starts can reach another machine. As root the namespace is
+//! made directly; otherwise inside a user namespace, which works unprivileged on most
+//! Linux systems. Where neither works the run goes on on the host's loopback, and says so.
+
+use std::fs;
+
+/// Where a run's network lives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Isolation {
+    /// A network namespace of the run's own, loopback up.
+    Private,
+    /// The host's network, with the reason a private one could not be made.
+    Host { reason: String },
+}
+
+/// Moves the calling process into a new network namespace with `lo` up.
+///
+/// Must be called while the process has a single thread (before any async runtime starts):
+/// a namespace is entered by the calling thread, and threads started later inherit it.
+pub fn enter_private_network() -> Isolation {
+    match try_enter() {
+        Ok(()) => Isolation::Private,
+        Err(reason) => Isolation::Host { reason },
+    }
+}
+
+fn try_enter() -> Result<(), String> {
+    use nix::sched::{CloneFlags, unshare};
+    let uid = nix::unistd::geteuid();
+    let gid = nix::unistd::getegid();
+    if unshare(CloneFlags::CLONE_NEWNET).is_err() {
+        // Not privileged: a user namespace in which we are root makes the network one.
+        unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNET)
+            .map_err(|e| format!("cannot create a network namespace: {}", e.desc()))?;
+        let write = |file: &str, text: String| {
+            fs::write(format!("/proc/self/{file}"), text)
+                .map_err(|e| format!("cannot set up the user namespace ({file}): {e}"))
+        };
+        write("setgroups", "deny".into())?;
+        write("uid_map", format!("{uid} {uid} 1"))?;
+        write("gid_map", format!("{gid} {gid} 1"))?;
+    }
+    loopback_up()
+}
+
+fn loopback_up() -> Result<(), String> {
+    use std::os::fd::AsRawFd;
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0")
+        .or_else(|_| {
+            // Binding may fail before lo is up on some kernels; any AF_INET socket will do.
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None)
+                .map(std::net::UdpSocket::from)
+        })
+        .map_err(|e| format!("cannot open a socket to configure lo: {e}"))?;
+    // SAFETY: `ifreq` is plain old data; zeroed is a valid value, and the name fits.
+    let mut request: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (dst, src) in request.ifr_name.iter_mut().zip(b"lo\0") {
+        *dst = *src as libc::c_char;
+    }
+    let fd = socket.as_raw_fd();
+    // SAFETY: SIOCGIFFLAGS and SIOCSIFFLAGS read and write `ifr_flags` in the request.
+    unsafe {
+        if libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut request) < 0 {
+            return Err(format!(
+                "cannot read lo's flags: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+        request.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
+        if libc::ioctl(fd, libc::SIOCSIFFLAGS, &request) < 0 {
+            return Err(format!(
+                "cannot bring lo up: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+    }
+    Ok(())
+}

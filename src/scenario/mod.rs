@@ -1,0 +1,213 @@
+//! Scenario files: the TOML schema, its validation with positions, and the resolved [`Plan`].
+//!
+//! A scenario is read in two steps. The TOML is parsed into a tree that keeps the byte span
+//! of every key and value; a single walk over that tree then checks keys, types and meaning
+//! together, so that a file with several mistakes gets all of them reported at once, each
+//! pointing at its line and column with a suggestion where one is obvious.
+
+mod diagnostic;
+pub(crate) mod duration;
+mod schema;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use diagnostic::{Diagnostic, Diagnostics};
+
+/// Which transport an actor speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// Datagrams (`SOCK_DGRAM`).
+    Udp,
+    /// A byte stream (`SOCK_STREAM`).
+    Tcp,
+}
+
+impl Protocol {
+    /// The lowercase name used in files and transcripts.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Udp => "udp",
+            Protocol::Tcp => "tcp",
+        }
+    }
+}
+
+/// A scenario, validated and resolved: every reference is an index, every default applied.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// The scenario's name: the file stem unless the file says otherwise.
+    pub name: String,
+    /// The file it came from.
+    pub path: PathBuf,
+    /// Servers first, in file order, then clients, in file order.
+    pub actors: Vec<ActorPlan>,
+    /// Wall-clock limit for the whole run.
+    pub timeout: Duration,
+    /// How long an external server may go on after its clients are done, before it is stopped.
+    pub stop_grace: Duration,
+    /// How long a start may wait for another actor to become ready.
+    pub ready_timeout: Duration,
+}
+
+/// One role of the scenario.
+#[derive(Clone, Debug)]
+pub struct ActorPlan {
+    /// `server`, `client`, `client1`…: the name used on the command line and in transcripts.
+    pub role: String,
+    /// The lab's `id` argument.
+    pub id: String,
+    pub protocol: Protocol,
+    pub kind: ActorKind,
+    /// When the actor starts.
+    pub start: StartRule,
+    /// Wall-clock limit for this actor; it is killed when it runs over.
+    pub timeout: Duration,
+    /// The argument template an external program in this role is called with.
+    pub args: Vec<String>,
+}
+
+/// What an actor is, with the settings that only make sense for it.
+#[derive(Clone, Debug)]
+pub enum ActorKind {
+    Server {
+        port: u16,
+        /// Exchanges per connection (TCP); a UDP server answers forever.
+        exchanges: u32,
+        /// The lab's `sleep(2)` after each reply.
+        reply_delay: Duration,
+        /// The optional sleep before `close` of lab question 8.
+        close_delay: Duration,
+    },
+    Client {
+        /// Index of the server in [`Plan::actors`].
+        server: usize,
+        host: String,
+        port: u16,
+        exchanges: u32,
+        /// Pause between receiving a reply and sending the next question.
+        pause: Duration,
+    },
+}
+
+impl ActorPlan {
+    /// True for servers.
+    pub fn is_server(&self) -> bool {
+        matches!(self.kind, ActorKind::Server { .. })
+    }
+
+    /// The port this actor talks about: its own for a server, its server's for a client.
+    pub fn port(&self) -> u16 {
+        match self.kind {
+            ActorKind::Server { port, .. } | ActorKind::Client { port, .. } => port,
+        }
+    }
+
+    /// The argument template with `{id}`, `{host}` and `{port}` filled in.
+    pub fn expand_args(&self, template: &[String]) -> Vec<String> {
+        let host = match &self.kind {
+            ActorKind::Client { host, .. } => host.as_str(),
+            ActorKind::Server { .. } => "0.0.0.0",
+        };
+        let port = self.port().to_string();
+        template
+            .iter()
+            .map(|arg| {
+                arg.replace("{id}", &self.id)
+                    .replace("{host}", host)
+                    .replace("{port}", &port)
+            })
+            .collect()
+    }
+}
+
+/// When an actor may start: after every milestone in `after`, plus `delay` (scenario time).
+#[derive(Clone, Debug, Default)]
+pub struct StartRule {
+    pub after: Vec<Milestone>,
+    pub delay: Duration,
+}
+
+/// A point in another actor's life that a start waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Milestone {
+    pub actor: usize,
+    pub what: MilestoneKind,
+}
+
+/// The points a start condition can name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MilestoneKind {
+    /// The actor's process or task has started.
+    Started,
+    /// A server is listening (TCP) or bound (UDP); a client is connected (TCP) or has sent
+    /// its first datagram (UDP).
+    Ready,
+    /// The actor has ended, however it ended.
+    Exited,
+}
+
+impl MilestoneKind {
+    pub(crate) const NAMES: [&'static str; 3] = ["started", "ready", "exited"];
+
+    pub(crate) fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "started" => Some(Self::Started),
+            "ready" => Some(Self::Ready),
+            "exited" => Some(Self::Exited),
+            _ => None,
+        }
+    }
+}
+
+/// Why a scenario could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    #[error("cannot read scenario {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("scenario {path} is not UTF-8 text (first bad byte at offset {offset})")]
+    NotUtf8 { path: PathBuf, offset: usize },
+    #[error("scenario {path} is {size} bytes, more than the {limit} bytes a scenario may have")]
+    TooLarge {
+        path: PathBuf,
+        size: u64,
+        limit: u64,
+    },
+    #[error("{0}")]
+    Invalid(Diagnostics),
+}
+
+/// The largest scenario file labrun reads: far above any real one, low enough to parse quickly.
+pub const MAX_SCENARIO_BYTES: u64 = 1 << 20;
+
+/// Reads, parses and validates a scenario file.
+pub fn load(path: &Path) -> Result<Plan, ScenarioError> {
+    let read_error = |source| ScenarioError::Read {
+        path: path.to_owned(),
+        source,
+    };
+    let size = std::fs::metadata(path).map_err(read_error)?.len();
+    if size > MAX_SCENARIO_BYTES {
+        return Err(ScenarioError::TooLarge {
+            path: path.to_owned(),
+            size,
+            limit: MAX_SCENARIO_BYTES,
+        });
+    }
+    let bytes = std::fs::read(path).map_err(read_error)?;
+    let text = String::from_utf8(bytes).map_err(|e| ScenarioError::NotUtf8 {
+        path: path.to_owned(),
+        offset: e.utf8_error().valid_up_to(),
+    })?;
+    parse(path, &text).map_err(ScenarioError::Invalid)
+}
+
+/// Parses and validates scenario text; `path` names it in messages and gives the default name.
+pub fn parse(path: &Path, text: &str) -> Result<Plan, Diagnostics> {
+    schema::parse(path, text)
+}

@@ -1,0 +1,1008 @@
+//! The scenario schema, checked by one walk over the spanned TOML tree.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::path::Path;
+use std::time::Duration;
+
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use super::diagnostic::{Diagnostic, Diagnostics};
+use super::duration;
+use super::{ActorKind, ActorPlan, Milestone, MilestoneKind, Plan, Protocol, StartRule};
+
+const TOP_KEYS: &[&str] = &["name", "description", "run", "server", "client"];
+const RUN_KEYS: &[&str] = &["timeout", "stop-grace", "ready-timeout"];
+const SERVER_KEYS: &[&str] = &[
+    "role",
+    "protocol",
+    "id",
+    "port",
+    "exchanges",
+    "reply-delay",
+    "close-delay",
+    "start-after",
+    "start-delay",
+    "timeout",
+    "args",
+];
+const CLIENT_KEYS: &[&str] = &[
+    "role",
+    "protocol",
+    "server",
+    "id",
+    "host",
+    "port",
+    "exchanges",
+    "pause",
+    "start-after",
+    "start-delay",
+    "timeout",
+    "args",
+];
+
+const DEFAULT_RUN_TIMEOUT: Duration = Duration::from_secs(120);
+const DEFAULT_STOP_GRACE: Duration = Duration::from_millis(250);
+const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(5);
+const DEFAULT_CLIENT_TIMEOUT: Duration = Duration::from_secs(60);
+const DEFAULT_EXCHANGES: u32 = 3;
+const MAX_EXCHANGES: i64 = 100_000;
+const DEFAULT_REPLY_DELAY: Duration = Duration::from_secs(2);
+const SERVER_ARGS: &str = "{id} {port}";
+const CLIENT_ARGS: &str = "{id} {host} {port}";
+const PLACEHOLDERS: &[&str] = &["{id}", "{host}", "{port}"];
+
+pub(super) fn parse(path: &Path, text: &str) -> Result<Plan, Diagnostics> {
+    let mut walk = Walk { errors: Vec::new() };
+    let plan = match DeTable::parse(text) {
+        Ok(root) => walk.plan(path, root.get_ref(), text.len()),
+        Err(error) => {
+            let span = error.span().unwrap_or(0..0);
+            walk.errors.push(Diagnostic::new(
+                span,
+                format!("not valid TOML: {}", error.message().trim_end()),
+            ));
+            None
+        }
+    };
+    match plan {
+        Some(plan) if walk.errors.is_empty() => Ok(plan),
+        _ => {
+            walk.errors.sort_by_key(|d| d.span.start);
+            Err(Diagnostics {
+                path: path.to_owned(),
+                source: text.to_owned(),
+                items: walk.errors,
+            })
+        }
+    }
+}
+
+type Value<'a> = Spanned<DeValue<'a>>;
+
+/// An actor as written, before references between actors are resolved.
+struct Draft {
+    role: Spanned<String>,
+    role_given: bool,
+    id: String,
+    protocol: Option<Protocol>,
+    server_ref: Option<Spanned<String>>,
+    host: String,
+    port: Option<u16>,
+    exchanges: u32,
+    reply_delay: Duration,
+    close_delay: Duration,
+    pause: Duration,
+    after: Vec<Spanned<String>>,
+    delay: Duration,
+    timeout: Option<Duration>,
+    args: Vec<String>,
+    is_server: bool,
+    span: Range<usize>,
+}
+
+struct Limits {
+    timeout: Duration,
+    stop_grace: Duration,
+    ready_timeout: Duration,
+}
+
+struct Walk {
+    errors: Vec<Diagnostic>,
+}
+
+impl Walk {
+    fn plan(&mut self, path: &Path, root: &DeTable<'_>, len: usize) -> Option<Plan> {
+        self.check_keys(root, TOP_KEYS, "at the top of a scenario");
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "scenario".into());
+        let name = self.string(root, "name").map_or(stem, Spanned::into_inner);
+        self.string(root, "description");
+
+        let mut limits = Limits {
+            timeout: DEFAULT_RUN_TIMEOUT,
+            stop_grace: DEFAULT_STOP_GRACE,
+            ready_timeout: DEFAULT_READY_TIMEOUT,
+        };
+        if let Some(run) = self.table(root, "run") {
+            self.check_keys(run, RUN_KEYS, "in [run]");
+            let timeout = self.duration(run, "timeout").unwrap_or(limits.timeout);
+            limits.timeout = timeout;
+            limits.stop_grace = self
+                .duration(run, "stop-grace")
+                .unwrap_or(limits.stop_grace);
+            limits.ready_timeout = self
+                .duration(run, "ready-timeout")
+                .unwrap_or(limits.ready_timeout);
+            if timeout.is_zero() {
+                self.at(run, "timeout", "the run timeout must be more than zero");
+            }
+        }
+
+        let servers = self.drafts(root, "server", true);
+        let clients = self.drafts(root, "client", false);
+        if servers.is_empty() && clients.is_empty() {
+            self.errors.push(
+                Diagnostic::new(0..len.min(1), "the scenario has no actors")
+                    .help("add a `[[server]]` table and a `[[client]]` table"),
+            );
+            return None;
+        }
+        let mut drafts = servers;
+        drafts.extend(clients);
+        self.default_roles(&mut drafts);
+        self.resolve(name, path, drafts, limits)
+    }
+
+    /// Reads every `[[server]]` or `[[client]]` table.
+    fn drafts(&mut self, root: &DeTable<'_>, key: &str, is_server: bool) -> Vec<Draft> {
+        let Some(value) = root.get(key) else {
+            return Vec::new();
+        };
+        let tables: Vec<&Value<'_>> = match value.get_ref() {
+            DeValue::Array(items) => items.iter().collect(),
+            DeValue::Table(_) => vec![value],
+            other => {
+                self.errors.push(
+                    Diagnostic::new(
+                        value.span(),
+                        format!("`{key}` must be a table, not {}", kind(other)),
+                    )
+                    .help(format!("write each {key} as a `[[{key}]]` table")),
+                );
+                return Vec::new();
+            }
+        };
+        let mut drafts = Vec::new();
+        for item in tables {
+            let Some(table) = item.get_ref().as_table() else {
+                self.errors.push(Diagnostic::new(
+                    item.span(),
+                    format!("each `{key}` must be a table, not {}", kind(item.get_ref())),
+                ));
+                continue;
+            };
+            if let Some(draft) = self.draft(table, item.span(), is_server) {
+                drafts.push(draft);
+            }
+        }
+        drafts
+    }
+
+    fn draft(&mut self, t: &DeTable<'_>, span: Range<usize>, is_server: bool) -> Option<Draft> {
+        let (keys, what) = if is_server {
+            (SERVER_KEYS, "in a [[server]]")
+        } else {
+            (CLIENT_KEYS, "in a [[client]]")
+        };
+        self.check_keys(t, keys, what);
+        let role = self.string(t, "role");
+        if let Some(role) = &role {
+            self.check_role_name(role);
+        }
+        let id = self.string(t, "id");
+        if let Some(id) = &id {
+            self.check_id(id);
+        }
+        let protocol = self.protocol(t);
+        let port = self.port(t);
+        let exchanges = self.exchanges(t);
+        let template = self.args(t, if is_server { SERVER_ARGS } else { CLIENT_ARGS });
+        let after = self.after(t);
+        let delay = self.duration(t, "start-delay").unwrap_or_default();
+        let timeout = self.duration(t, "timeout");
+        if timeout.is_some_and(|d| d.is_zero()) {
+            self.at(t, "timeout", "an actor's timeout must be more than zero");
+        }
+        let (mut reply_delay, mut close_delay, mut pause) =
+            (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+        let (mut server_ref, mut host) = (None, String::from("127.0.0.1"));
+        if is_server {
+            reply_delay = self
+                .duration(t, "reply-delay")
+                .unwrap_or(DEFAULT_REPLY_DELAY);
+            close_delay = self.duration(t, "close-delay").unwrap_or_default();
+            self.require(t, span.clone(), &["protocol", "id", "port"], "[[server]]");
+        } else {
+            pause = self.duration(t, "pause").unwrap_or_default();
+            server_ref = self.string(t, "server");
+            if let Some(h) = self.string(t, "host") {
+                if h.get_ref().trim().is_empty() || h.get_ref().chars().any(char::is_whitespace) {
+                    self.errors.push(Diagnostic::new(
+                        h.span(),
+                        "the host must be a name or an address without spaces",
+                    ));
+                }
+                host = h.into_inner();
+            }
+            self.require(t, span.clone(), &["id"], "[[client]]");
+        }
+        let default_role = if is_server { "server" } else { "client" };
+        Some(Draft {
+            role_given: role.is_some(),
+            role: role.unwrap_or_else(|| Spanned::new(span.clone(), default_role.to_string())),
+            id: id.map(Spanned::into_inner).unwrap_or_default(),
+            protocol,
+            server_ref,
+            host,
+            port,
+            exchanges: exchanges.unwrap_or(DEFAULT_EXCHANGES),
+            reply_delay,
+            close_delay,
+            pause,
+            after,
+            delay,
+            timeout,
+            args: template?,
+            is_server,
+            span,
+        })
+    }
+
+    /// Roles not written in the file: `server`/`client` when alone, numbered when several.
+    fn default_roles(&mut self, drafts: &mut [Draft]) {
+        for is_server in [true, false] {
+            let unnamed: Vec<usize> = (0..drafts.len())
+                .filter(|&i| drafts[i].is_server == is_server && !drafts[i].role_given)
+                .collect();
+            let total = drafts.iter().filter(|d| d.is_server == is_server).count();
+            if total > 1 {
+                for &i in &unnamed {
+                    let n = drafts[..=i]
+                        .iter()
+                        .filter(|d| d.is_server == is_server)
+                        .count();
+                    let base = if is_server { "server" } else { "client" };
+                    *drafts[i].role.get_mut() = format!("{base}{n}");
+                }
+            }
+        }
+    }
+
+    fn resolve(
+        &mut self,
+        name: String,
+        path: &Path,
+        drafts: Vec<Draft>,
+        limits: Limits,
+    ) -> Option<Plan> {
+        let timeout = limits.timeout;
+        let mut index: HashMap<&str, usize> = HashMap::new();
+        for (i, draft) in drafts.iter().enumerate() {
+            if let Some(&first) = index.get(draft.role.get_ref().as_str()) {
+                let _ = first;
+                self.errors.push(
+                    Diagnostic::new(
+                        draft.role.span(),
+                        format!("duplicate role `{}`", draft.role.get_ref()),
+                    )
+                    .help("give each actor its own `role`, such as `client1` and `client2`"),
+                );
+            } else {
+                index.insert(draft.role.get_ref(), i);
+            }
+        }
+        let roles: Vec<&str> = drafts.iter().map(|d| d.role.get_ref().as_str()).collect();
+        let servers: Vec<usize> = (0..drafts.len()).filter(|&i| drafts[i].is_server).collect();
+
+        let mut actors = Vec::with_capacity(drafts.len());
+        for draft in &drafts {
+            let mut after = Vec::new();
+            let kind = if draft.is_server {
+                ActorKind::Server {
+                    port: draft.port.unwrap_or(0),
+                    exchanges: draft.exchanges,
+                    reply_delay: draft.reply_delay,
+                    close_delay: draft.close_delay,
+                }
+            } else {
+                let server = match &draft.server_ref {
+                    Some(r) => match index.get(r.get_ref().as_str()) {
+                        Some(&i) if drafts[i].is_server => Some(i),
+                        Some(_) => {
+                            self.errors.push(Diagnostic::new(
+                                r.span(),
+                                format!("`{}` is a client, not a server", r.get_ref()),
+                            ));
+                            None
+                        }
+                        None => {
+                            let server_roles: Vec<&str> =
+                                servers.iter().map(|&i| roles[i]).collect();
+                            self.errors.push(unknown(r, "server", &server_roles));
+                            None
+                        }
+                    },
+                    None if servers.len() == 1 => Some(servers[0]),
+                    None if servers.is_empty() => {
+                        self.errors.push(
+                            Diagnostic::new(
+                                draft.span.clone(),
+                                "this client has no server to talk to",
+                            )
+                            .help("add a `[[server]]` table"),
+                        );
+                        None
+                    }
+                    None => {
+                        self.errors.push(
+                            Diagnostic::new(
+                                draft.span.clone(),
+                                "this client must say which server it talks to",
+                            )
+                            .help(format!("add `server = \"{}\"`", roles[servers[0]])),
+                        );
+                        None
+                    }
+                };
+                let server = server?;
+                after.push(Milestone {
+                    actor: server,
+                    what: MilestoneKind::Ready,
+                });
+                let server_draft = &drafts[server];
+                if let (Some(p), Some(sp)) = (draft.protocol, server_draft.protocol)
+                    && p != sp
+                {
+                    self.errors.push(Diagnostic::new(
+                        draft.span.clone(),
+                        format!(
+                            "this {} client talks to `{}`, a {} server",
+                            p.name(),
+                            server_draft.role.get_ref(),
+                            sp.name()
+                        ),
+                    ));
+                }
+                ActorKind::Client {
+                    server,
+                    host: draft.host.clone(),
+                    port: draft.port.or(server_draft.port).unwrap_or(0),
+                    exchanges: draft.exchanges,
+                    pause: draft.pause,
+                }
+            };
+            for reference in &draft.after {
+                if let Some(milestone) = self.milestone(reference, &index, &roles) {
+                    if milestone.actor == actors.len() {
+                        self.errors.push(Diagnostic::new(
+                            reference.span(),
+                            "an actor cannot wait for itself",
+                        ));
+                    } else if !after.contains(&milestone) {
+                        after.push(milestone);
+                    }
+                }
+            }
+            let protocol = match (&kind, draft.protocol) {
+                (_, Some(p)) => p,
+                (ActorKind::Client { server, .. }, None) => {
+                    drafts[*server].protocol.unwrap_or(Protocol::Udp)
+                }
+                (ActorKind::Server { .. }, None) => Protocol::Udp,
+            };
+            actors.push(ActorPlan {
+                role: draft.role.get_ref().clone(),
+                id: draft.id.clone(),
+                protocol,
+                kind,
+                start: StartRule {
+                    after,
+                    delay: draft.delay,
+                },
+                timeout: draft.timeout.unwrap_or(if draft.is_server {
+                    timeout
+                } else {
+                    DEFAULT_CLIENT_TIMEOUT.min(timeout)
+                }),
+                args: draft.args.clone(),
+            });
+        }
+        if actors.len() == drafts.len() {
+            self.check_cycles(&actors, &drafts);
+        }
+        if !self.errors.is_empty() {
+            return None;
+        }
+        Some(Plan {
+            name,
+            path: path.to_owned(),
+            actors,
+            timeout,
+            stop_grace: limits.stop_grace,
+            ready_timeout: limits.ready_timeout,
+        })
+    }
+
+    /// Start conditions that wait on each other in a circle can never start.
+    fn check_cycles(&mut self, actors: &[ActorPlan], drafts: &[Draft]) {
+        // 0 = unvisited, 1 = on the current path, 2 = done.
+        fn visit(
+            i: usize,
+            actors: &[ActorPlan],
+            state: &mut [u8],
+            path: &mut Vec<usize>,
+        ) -> Option<Vec<usize>> {
+            state[i] = 1;
+            path.push(i);
+            for m in &actors[i].start.after {
+                match state[m.actor] {
+                    1 => {
+                        let start = path.iter().position(|&p| p == m.actor).unwrap_or(0);
+                        return Some(path[start..].to_vec());
+                    }
+                    0 => {
+                        if let Some(cycle) = visit(m.actor, actors, state, path) {
+                            return Some(cycle);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            path.pop();
+            state[i] = 2;
+            None
+        }
+        let mut state = vec![0u8; actors.len()];
+        for i in 0..actors.len() {
+            if state[i] == 0
+                && let Some(cycle) = visit(i, actors, &mut state, &mut Vec::new())
+            {
+                let names: Vec<&str> = cycle.iter().map(|&a| actors[a].role.as_str()).collect();
+                let first = cycle[0];
+                let span = drafts[first]
+                    .after
+                    .first()
+                    .map_or(drafts[first].span.clone(), Spanned::span);
+                self.errors.push(
+                    Diagnostic::new(
+                        span,
+                        format!(
+                            "start conditions wait on each other in a circle: {} → {}",
+                            names.join(" → "),
+                            names[0]
+                        ),
+                    )
+                    .help("remove one `start-after` so that some actor can start first"),
+                );
+                return;
+            }
+        }
+    }
+
+    fn milestone(
+        &mut self,
+        reference: &Spanned<String>,
+        index: &HashMap<&str, usize>,
+        roles: &[&str],
+    ) -> Option<Milestone> {
+        let text = reference.get_ref();
+        let (role, what) = text.split_once(':').unwrap_or((text, "started"));
+        let Some(what) = MilestoneKind::from_name(what) else {
+            self.errors.push(
+                Diagnostic::new(
+                    reference.span(),
+                    format!("unknown milestone `{what}` in `{text}`"),
+                )
+                .help(format!("use one of {}", quoted_list(&MilestoneKind::NAMES))),
+            );
+            return None;
+        };
+        let Some(&actor) = index.get(role) else {
+            let mut d = unknown(
+                &Spanned::new(reference.span(), role.to_string()),
+                "role",
+                roles,
+            );
+            d.message = format!("`start-after` names an unknown role `{role}`");
+            self.errors.push(d);
+            return None;
+        };
+        Some(Milestone { actor, what })
+    }
+
+    fn check_keys(&mut self, table: &DeTable<'_>, allowed: &[&str], place: &str) {
+        for (key, _) in table.iter() {
+            let name = key.get_ref().as_ref();
+            if !allowed.contains(&name) {
+                let mut d = Diagnostic::new(key.span(), format!("unknown key `{name}` {place}"));
+                d.help = Some(match suggest(name, allowed) {
+                    Some(best) => format!("did you mean `{best}`?"),
+                    None => format!("expected one of {}", quoted_list(allowed)),
+                });
+                self.errors.push(d);
+            }
+        }
+    }
+
+    fn require(&mut self, t: &DeTable<'_>, span: Range<usize>, keys: &[&str], what: &str) {
+        for key in keys {
+            if t.get(*key).is_none() {
+                self.errors.push(
+                    Diagnostic::new(
+                        header_span(span.clone()),
+                        format!("this {what} has no `{key}`"),
+                    )
+                    .help(format!("add `{key} = {}`", example(key))),
+                );
+            }
+        }
+    }
+
+    fn at(&mut self, t: &DeTable<'_>, key: &str, message: &str) {
+        if let Some(v) = t.get(key) {
+            self.errors.push(Diagnostic::new(v.span(), message));
+        }
+    }
+
+    fn table<'t, 'a>(&mut self, t: &'t DeTable<'a>, key: &str) -> Option<&'t DeTable<'a>> {
+        let v = t.get(key)?;
+        match v.get_ref() {
+            DeValue::Table(table) => Some(table),
+            other => {
+                self.type_error(v, key, "a table", other);
+                None
+            }
+        }
+    }
+
+    fn string(&mut self, t: &DeTable<'_>, key: &str) -> Option<Spanned<String>> {
+        let v = t.get(key)?;
+        match v.get_ref() {
+            DeValue::String(s) => Some(Spanned::new(v.span(), s.to_string())),
+            other => {
+                self.type_error(v, key, "a string", other);
+                None
+            }
+        }
+    }
+
+    fn integer(&mut self, t: &DeTable<'_>, key: &str) -> Option<Spanned<i64>> {
+        let v = t.get(key)?;
+        match v.get_ref() {
+            DeValue::Integer(i) => {
+                let digits = i.as_str().replace('_', "");
+                match i64::from_str_radix(digits.trim_start_matches('+'), i.radix()) {
+                    Ok(n) => Some(Spanned::new(v.span(), n)),
+                    Err(_) => {
+                        self.errors.push(Diagnostic::new(
+                            v.span(),
+                            format!("`{key}` is far too large"),
+                        ));
+                        None
+                    }
+                }
+            }
+            other => {
+                self.type_error(v, key, "an integer", other);
+                None
+            }
+        }
+    }
+
+    fn duration(&mut self, t: &DeTable<'_>, key: &str) -> Option<Duration> {
+        let v = t.get(key)?;
+        let text = match v.get_ref() {
+            DeValue::String(s) => s.to_string(),
+            DeValue::Integer(_) | DeValue::Float(_) => {
+                let raw = match v.get_ref() {
+                    DeValue::Integer(i) => i.as_str().to_string(),
+                    DeValue::Float(f) => f.as_str().to_string(),
+                    _ => String::new(),
+                };
+                self.errors.push(
+                    Diagnostic::new(
+                        v.span(),
+                        format!("`{key}` is a duration, written as a string with a unit"),
+                    )
+                    .help(format!("write `{key} = \"{raw}s\"` or `\"{raw}ms\"`")),
+                );
+                return None;
+            }
+            other => {
+                self.type_error(v, key, "a duration such as \"2s\"", other);
+                return None;
+            }
+        };
+        match duration::parse(&text) {
+            Ok(d) => Some(d),
+            Err(why) => {
+                self.errors.push(Diagnostic::new(
+                    v.span(),
+                    format!("invalid duration for `{key}`: {why}"),
+                ));
+                None
+            }
+        }
+    }
+
+    fn protocol(&mut self, t: &DeTable<'_>) -> Option<Protocol> {
+        let p = self.string(t, "protocol")?;
+        match p.get_ref().to_ascii_lowercase().as_str() {
+            "udp" => Some(Protocol::Udp),
+            "tcp" => Some(Protocol::Tcp),
+            _ => {
+                self.errors.push(unknown(&p, "protocol", &["udp", "tcp"]));
+                None
+            }
+        }
+    }
+
+    fn port(&mut self, t: &DeTable<'_>) -> Option<u16> {
+        let p = self.integer(t, "port")?;
+        match u16::try_from(*p.get_ref()) {
+            Ok(0) => {
+                self.errors.push(
+                    Diagnostic::new(
+                        p.span(),
+                        "port 0 lets the system choose a port, so nobody would know where to send",
+                    )
+                    .help("use a fixed port between 1024 and 65535, such as 4000"),
+                );
+                None
+            }
+            Ok(port) => Some(port),
+            Err(_) => {
+                self.errors.push(
+                    Diagnostic::new(p.span(), format!("port {} is out of range", p.get_ref()))
+                        .help("ports go from 1 to 65535; the lab uses 4000"),
+                );
+                None
+            }
+        }
+    }
+
+    fn exchanges(&mut self, t: &DeTable<'_>) -> Option<u32> {
+        let n = self.integer(t, "exchanges")?;
+        match *n.get_ref() {
+            x if x <= 0 => {
+                self.errors.push(
+                    Diagnostic::new(n.span(), format!("`exchanges` must be at least 1, not {x}"))
+                        .help("the lab's programs make 3 exchanges"),
+                );
+                None
+            }
+            x if x > MAX_EXCHANGES => {
+                self.errors.push(Diagnostic::new(
+                    n.span(),
+                    format!("`exchanges` is {x}, more than the {MAX_EXCHANGES} labrun allows"),
+                ));
+                None
+            }
+            x => u32::try_from(x).ok(),
+        }
+    }
+
+    fn args(&mut self, t: &DeTable<'_>, default: &str) -> Option<Vec<String>> {
+        let Some(text) = self.string(t, "args") else {
+            return Some(default.split_whitespace().map(String::from).collect());
+        };
+        let mut rest = text.get_ref().as_str();
+        let mut ok = true;
+        while let Some(open) = rest.find('{') {
+            let close = rest[open..].find('}').map(|c| open + c + 1);
+            let piece = &rest[open..close.unwrap_or(rest.len())];
+            if !PLACEHOLDERS.contains(&piece) {
+                self.errors.push(
+                    Diagnostic::new(
+                        text.span(),
+                        format!("unknown placeholder `{piece}` in `args`"),
+                    )
+                    .help(format!(
+                        "the placeholders are {}",
+                        quoted_list(PLACEHOLDERS)
+                    )),
+                );
+                ok = false;
+            }
+            rest = &rest[close.unwrap_or(rest.len())..];
+        }
+        ok.then(|| {
+            text.get_ref()
+                .split_whitespace()
+                .map(String::from)
+                .collect()
+        })
+    }
+
+    fn after(&mut self, t: &DeTable<'_>) -> Vec<Spanned<String>> {
+        let Some(v) = t.get("start-after") else {
+            return Vec::new();
+        };
+        match v.get_ref() {
+            DeValue::String(s) => vec![Spanned::new(v.span(), s.to_string())],
+            DeValue::Array(items) => items
+                .iter()
+                .filter_map(|item| match item.get_ref() {
+                    DeValue::String(s) => Some(Spanned::new(item.span(), s.to_string())),
+                    other => {
+                        self.type_error(item, "start-after", "a string", other);
+                        None
+                    }
+                })
+                .collect(),
+            other => {
+                self.type_error(v, "start-after", "a string or a list of strings", other);
+                Vec::new()
+            }
+        }
+    }
+
+    fn check_role_name(&mut self, role: &Spanned<String>) {
+        let name = role.get_ref();
+        let valid = !name.is_empty()
+            && name.len() <= 32
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !valid {
+            self.errors.push(
+                Diagnostic::new(role.span(), format!("`{name}` is not a usable role name"))
+                    .help("use up to 32 letters, digits, `-` or `_`, such as `client1`"),
+            );
+        }
+    }
+
+    fn check_id(&mut self, id: &Spanned<String>) {
+        let text = id.get_ref();
+        if text.is_empty()
+            || text.len() > 64
+            || text.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            self.errors.push(
+                Diagnostic::new(id.span(), format!("`{text}` is not a usable id"))
+                    .help("an id is a short word without spaces, such as \"A\""),
+            );
+        }
+    }
+
+    fn type_error(&mut self, v: &Value<'_>, key: &str, expected: &str, found: &DeValue<'_>) {
+        self.errors.push(Diagnostic::new(
+            v.span(),
+            format!("`{key}` must be {expected}, not {}", kind(found)),
+        ));
+    }
+}
+
+fn unknown(found: &Spanned<String>, what: &str, known: &[&str]) -> Diagnostic {
+    let name = found.get_ref();
+    let d = Diagnostic::new(found.span(), format!("unknown {what} `{name}`"));
+    match suggest(name, known) {
+        Some(best) => d.help(format!("did you mean `{best}`?")),
+        None if known.is_empty() => d,
+        None => d.help(format!("expected one of {}", quoted_list(known))),
+    }
+}
+
+/// The closest known name, when it is close enough to be a likely typo.
+fn suggest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
+    known
+        .iter()
+        .map(|k| (strsim::normalized_damerau_levenshtein(name, k), *k))
+        .filter(|(score, _)| *score >= 0.6)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| k)
+}
+
+fn quoted_list(items: &[&str]) -> String {
+    items
+        .iter()
+        .map(|i| format!("`{i}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn kind(value: &DeValue<'_>) -> &'static str {
+    match value {
+        DeValue::String(_) => "a string",
+        DeValue::Integer(_) => "an integer",
+        DeValue::Float(_) => "a float",
+        DeValue::Boolean(_) => "a boolean",
+        DeValue::Datetime(_) => "a date",
+        DeValue::Array(_) => "a list",
+        DeValue::Table(_) => "a table",
+    }
+}
+
+fn example(key: &str) -> &'static str {
+    match key {
+        "protocol" => "\"tcp\"",
+        "port" => "4000",
+        _ => "\"A\"",
+    }
+}
+
+/// A table's span covers its whole body; point at its first line only.
+fn header_span(span: Range<usize>) -> Range<usize> {
+    span.start..span.start + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(text: &str) -> Result<Plan, Diagnostics> {
+        parse(Path::new("scenarios/t.toml"), text)
+    }
+
+    fn errors(text: &str) -> String {
+        plan(text).expect_err("should be invalid").to_string()
+    }
+
+    const BASIC: &str = r#"
+[[server]]
+protocol = "tcp"
+id = "A"
+port = 4000
+
+[[client]]
+id = "B"
+"#;
+
+    #[test]
+    fn basic_scenario_resolves_defaults() {
+        let plan = plan(BASIC).unwrap();
+        assert_eq!(plan.name, "t");
+        assert_eq!(plan.actors.len(), 2);
+        let (server, client) = (&plan.actors[0], &plan.actors[1]);
+        assert_eq!(server.role, "server");
+        assert_eq!(client.role, "client");
+        assert_eq!(client.protocol, Protocol::Tcp);
+        assert_eq!(client.port(), 4000);
+        assert_eq!(
+            client.start.after,
+            vec![Milestone {
+                actor: 0,
+                what: MilestoneKind::Ready
+            }]
+        );
+        assert_eq!(client.expand_args(&client.args), ["B", "127.0.0.1", "4000"]);
+        assert_eq!(server.expand_args(&server.args), ["A", "4000"]);
+        match server.kind {
+            ActorKind::Server {
+                exchanges,
+                reply_delay,
+                ..
+            } => {
+                assert_eq!(exchanges, 3);
+                assert_eq!(reply_delay, Duration::from_secs(2));
+            }
+            _ => panic!("not a server"),
+        }
+    }
+
+    #[test]
+    fn several_clients_are_numbered() {
+        let text = format!("{BASIC}\n[[client]]\nid = \"C\"\n");
+        let plan = plan(&text).unwrap();
+        assert_eq!(plan.actors[1].role, "client1");
+        assert_eq!(plan.actors[2].role, "client2");
+    }
+
+    #[test]
+    fn unknown_key_gets_a_suggestion_and_position() {
+        let text = BASIC.replace("id = \"B\"", "id = \"B\"\nexchange = 3");
+        let out = errors(&text);
+        assert!(
+            out.contains("t.toml:9:1: error: unknown key `exchange` in a [[client]]"),
+            "{out}"
+        );
+        assert!(out.contains("did you mean `exchanges`?"), "{out}");
+    }
+
+    #[test]
+    fn every_error_is_reported_at_once() {
+        let text = r#"
+[[server]]
+protocol = "tcpp"
+id = "A"
+port = 70000
+reply-delay = "-2s"
+
+[[client]]
+id = "B"
+server = "srever"
+exchanges = 0
+pause = 2
+"#;
+        let out = errors(text);
+        for expected in [
+            "unknown protocol `tcpp`",
+            "port 70000 is out of range",
+            "invalid duration for `reply-delay`",
+            "unknown server `srever`",
+            "did you mean `server`?",
+            "`exchanges` must be at least 1",
+            "`pause` is a duration",
+        ] {
+            assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
+        }
+        assert!(out.contains("6 errors"), "{out}");
+    }
+
+    #[test]
+    fn duplicate_roles_and_port_zero() {
+        let text = r#"
+[[server]]
+protocol = "udp"
+id = "A"
+port = 0
+
+[[client]]
+role = "x"
+id = "B"
+
+[[client]]
+role = "x"
+id = "C"
+"#;
+        let out = errors(text);
+        assert!(out.contains("port 0"), "{out}");
+        assert!(out.contains("duplicate role `x`"), "{out}");
+    }
+
+    #[test]
+    fn start_cycles_are_refused() {
+        let text = format!(
+            "{}\nstart-after = \"client2:ready\"\n[[client]]\nid = \"C\"\nstart-after = \"client1\"\n",
+            BASIC
+        );
+        let out = errors(&text);
+        assert!(
+            out.contains("in a circle: client1 → client2 → client1"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn toml_syntax_errors_have_positions() {
+        let out = errors("[[server]\nid = 1");
+        assert!(out.contains("t.toml:1:"), "{out}");
+        assert!(out.contains("not valid TOML"), "{out}");
+    }
+
+    #[test]
+    fn wrong_types_and_missing_keys() {
+        let out = errors("[[server]]\nprotocol = 4\n[[client]]\nid = \"B\"\n");
+        assert!(
+            out.contains("`protocol` must be a string, not an integer"),
+            "{out}"
+        );
+        assert!(out.contains("has no `id`"), "{out}");
+        assert!(out.contains("has no `port`"), "{out}");
+    }
+
+    #[test]
+    fn empty_file_has_no_actors() {
+        assert!(errors("").contains("no actors"));
+    }
+
+    #[test]
+    fn bad_placeholder_in_args() {
+        let text = BASIC.replace("id = \"B\"", "id = \"B\"\nargs = \"{id} {hots}\"");
+        assert!(errors(&text).contains("unknown placeholder `{hots}`"));
+    }
+}

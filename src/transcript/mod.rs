@@ -1,0 +1,302 @@
+//! From a run's events to a deterministic transcript, as text or JSON.
+//!
+//! Three things vary from run to run and are normalised away here:
+//! - **ports**: a client's ephemeral port becomes `[role.port]` wherever it appears;
+//! - **times**: events carry *scenario time*, computed from the declared delays along the
+//!   chain of causes (a reply is received no earlier than it was sent, a reference server
+//!   is 2 s later after its `sleep(2)` whatever `--time-scale` is). External programs live
+//!   in real time: their events advance by the wall-clock time between them. Times show
+//!   in tenths of a second, which absorbs jitter;
+//! - **order**: concurrent actors interleave differently each run. Events are listed in a
+//!   topological order of their causes (program order, message sent before received, start
+//!   conditions, and a line that quotes a message after that message), choosing among the
+//!   events that may come next the earliest in scenario time, then the first actor in the
+//!   scenario. The same causes give the same text, run after run.
+
+mod event;
+mod order;
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+pub use event::{Event, EventKind, Outcome, Stream};
+
+use crate::actor::cstr;
+use crate::scenario::{Plan, Protocol};
+
+/// The normalised, ordered rendering of a run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Transcript {
+    pub scenario: String,
+    pub entries: Vec<Entry>,
+}
+
+/// One line of a transcript.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Entry {
+    /// Scenario time in tenths of a second.
+    #[serde(rename = "time_tenths")]
+    pub tenths: u64,
+    pub role: String,
+    pub kind: &'static str,
+    pub text: String,
+}
+
+impl Transcript {
+    /// The text form, one entry a line: `  2.0  server  out   serveur A reçu de …`.
+    pub fn to_text(&self) -> String {
+        let width = self
+            .entries
+            .iter()
+            .map(|e| e.role.len())
+            .max()
+            .unwrap_or(6)
+            .max(6);
+        let mut out = String::new();
+        for entry in &self.entries {
+            let _ = writeln!(out, "{}", entry.render(width));
+        }
+        out
+    }
+
+    /// The JSON form.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    }
+}
+
+impl Entry {
+    /// `width` is the width of the role column.
+    pub fn render(&self, width: usize) -> String {
+        format!(
+            "{:>5}  {:<width$}  {:<5}  {}",
+            format_tenths(self.tenths),
+            self.role,
+            self.kind,
+            self.text
+        )
+        .trim_end()
+        .to_string()
+    }
+}
+
+fn format_tenths(tenths: u64) -> String {
+    format!("{}.{}", tenths / 10, tenths % 10)
+}
+
+/// Normalises a run's events into its transcript.
+pub fn normalize(plan: &Plan, events: &[Event]) -> Transcript {
+    let names = Names::new(plan, events);
+    let timeline = order::timeline(plan, events, &names);
+    let entries = timeline
+        .order
+        .iter()
+        .filter_map(|&i| names.entry(plan, &events[i], timeline.tenths(i)))
+        .collect();
+    Transcript {
+        scenario: plan.name.clone(),
+        entries,
+    }
+}
+
+/// Renders events one at a time, as they happen, for a live view. Times are wall-clock
+/// seconds since the start and ports are shown as far as they are known so far.
+pub struct Live<'p> {
+    plan: &'p Plan,
+    events: Vec<Event>,
+    width: usize,
+}
+
+impl<'p> Live<'p> {
+    pub fn new(plan: &'p Plan) -> Self {
+        let width = plan
+            .actors
+            .iter()
+            .map(|a| a.role.len())
+            .max()
+            .unwrap_or(6)
+            .max(6);
+        Live {
+            plan,
+            events: Vec::new(),
+            width,
+        }
+    }
+
+    /// The line for `event`, if it is one a person should see.
+    pub fn line(&mut self, event: &Event) -> Option<String> {
+        self.events.push(event.clone());
+        let names = Names::new(self.plan, &self.events);
+        let tenths = (event.at.as_millis() / 100) as u64;
+        names
+            .entry(self.plan, event, tenths)
+            .map(|e| e.render(self.width))
+    }
+}
+
+/// Which actor owns which port, and the placeholders that hide ephemeral ones.
+pub(crate) struct Names {
+    pub(crate) owners: HashMap<(Protocol, u16), usize>,
+    /// Whether each actor is an external program.
+    pub(crate) external: Vec<bool>,
+    placeholders: Vec<(String, String)>,
+}
+
+impl Names {
+    fn new(plan: &Plan, events: &[Event]) -> Self {
+        let mut owners = HashMap::new();
+        for event in events {
+            match &event.kind {
+                EventKind::Ready {
+                    protocol, local, ..
+                } => {
+                    owners
+                        .entry((*protocol, local.port()))
+                        .or_insert(event.actor);
+                }
+                EventKind::Port { protocol, port } => {
+                    owners.entry((*protocol, *port)).or_insert(event.actor);
+                }
+                _ => {}
+            }
+        }
+        let mut placeholders: Vec<(String, String)> = owners
+            .iter()
+            .filter(|(_, actor)| !plan.actors[**actor].is_server())
+            .map(|((_, port), actor)| {
+                (
+                    port.to_string(),
+                    format!("[{}.port]", plan.actors[*actor].role),
+                )
+            })
+            .collect();
+        placeholders.sort();
+        placeholders.dedup_by(|a, b| a.0 == b.0);
+        let mut external = vec![false; plan.actors.len()];
+        for event in events {
+            if let EventKind::Started { external: true, .. } = event.kind {
+                external[event.actor] = true;
+            }
+        }
+        Names {
+            owners,
+            external,
+            placeholders,
+        }
+    }
+
+    fn role(&self, plan: &Plan, protocol: Protocol, peer: std::net::SocketAddr) -> String {
+        match self.owners.get(&(protocol, peer.port())) {
+            Some(&actor) => plan.actors[actor].role.clone(),
+            None => self.redact(&peer.to_string()),
+        }
+    }
+
+    /// Replaces every whole number that is a known ephemeral port by its placeholder.
+    fn redact(&self, text: &str) -> String {
+        if self.placeholders.is_empty() {
+            return text.to_string();
+        }
+        let mut out = String::with_capacity(text.len());
+        let mut digits = String::new();
+        let flush = |digits: &mut String, out: &mut String| {
+            match self.placeholders.iter().find(|(port, _)| port == digits) {
+                Some((_, name)) => out.push_str(name),
+                None => out.push_str(digits),
+            }
+            digits.clear();
+        };
+        for c in text.chars() {
+            if c.is_ascii_digit() {
+                digits.push(c);
+            } else {
+                flush(&mut digits, &mut out);
+                out.push(c);
+            }
+        }
+        flush(&mut digits, &mut out);
+        out
+    }
+
+    fn entry(&self, plan: &Plan, event: &Event, tenths: u64) -> Option<Entry> {
+        let actor = &plan.actors[event.actor];
+        let me = actor.role.clone();
+        let (role, kind, text) = match &event.kind {
+            EventKind::Started { args, .. } => (me, "start", self.redact(&args.join(" "))),
+            EventKind::Ready {
+                protocol, local, ..
+            } if actor.is_server() => {
+                let state = match protocol {
+                    Protocol::Tcp => "listening",
+                    Protocol::Udp => "bound",
+                };
+                (me, "ready", format!("{} {local} {state}", protocol.name()))
+            }
+            EventKind::Line { stream, text } => {
+                let kind = match stream {
+                    Stream::Stdout => "out",
+                    Stream::Stderr => "err",
+                };
+                (me, kind, self.redact(text))
+            }
+            EventKind::Sent {
+                protocol,
+                peer,
+                payload,
+            } => {
+                let to = self.role(plan, *protocol, *peer);
+                (me, "msg", format!("→ {to} {}", cstr::display(payload)))
+            }
+            EventKind::Received {
+                protocol,
+                peer,
+                payload,
+            } => {
+                // A message between two reference actors is shown once, where it was sent.
+                let from = self.owners.get(&(*protocol, peer.port()));
+                if from.is_some_and(|&a| !self.external[a]) {
+                    return None;
+                }
+                let from = self.role(plan, *protocol, *peer);
+                (from, "msg", format!("→ {me} {}", cstr::display(payload)))
+            }
+            EventKind::OutputCut { cut } => (
+                me,
+                "note",
+                format!("output over the cap: {cut} more bytes were dropped"),
+            ),
+            EventKind::NotStarted { reason } => (me, "skip", format!("not started: {reason}")),
+            EventKind::Exited { outcome } => (me, "exit", describe(outcome)),
+            EventKind::Ready { .. } | EventKind::Slept { .. } | EventKind::Port { .. } => {
+                return None;
+            }
+        };
+        Some(Entry {
+            tenths,
+            role,
+            kind,
+            text,
+        })
+    }
+}
+
+/// How an outcome reads in a transcript.
+pub fn describe(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::Exited { code } => format!("exited with status {code}"),
+        Outcome::Signaled { signal } => {
+            let name = nix::sys::signal::Signal::try_from(*signal).map_or("?", |s| s.as_str());
+            format!("killed by signal {signal} ({name})")
+        }
+        Outcome::Stopped => "stopped by labrun: its clients were done".into(),
+        Outcome::TimedOut { after } => {
+            format!(
+                "timed out after {} and killed",
+                crate::scenario::duration::display(*after)
+            )
+        }
+        Outcome::SpawnFailed { reason } => format!("could not start: {reason}"),
+    }
+}

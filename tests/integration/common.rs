@@ -1,0 +1,110 @@
+//! Helpers shared by the integration tests.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// The repository root, where `scenarios/` and `snapshots/` are.
+pub(crate) fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A `labrun` command run from the repository root, outside CI mode so that tests decide.
+pub(crate) fn labrun() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_labrun"));
+    command
+        .current_dir(root())
+        .env_remove("CI")
+        .env("NO_COLOR", "1");
+    command
+}
+
+/// Runs labrun with `args` and returns its output.
+pub(crate) fn run(args: &[&str]) -> Output {
+    labrun().args(args).output().expect("labrun runs")
+}
+
+pub(crate) fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub(crate) fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Every shipped scenario, by name, in a stable order.
+pub(crate) fn scenario_names() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(root().join("scenarios"))
+        .expect("scenarios/ exists")
+        .filter_map(|e| {
+            let path = e.ok()?.path();
+            if path.extension()? != "toml" {
+                return None;
+            }
+            Some(path.file_stem()?.to_string_lossy().into_owned())
+        })
+        .collect();
+    names.sort();
+    assert!(!names.is_empty(), "no scenarios found");
+    names
+}
+
+/// The transcript of a scenario at `--time-scale 0`, without snapshot comparison.
+pub(crate) fn transcript(name: &str, extra: &[&str]) -> String {
+    let path = format!("scenarios/{name}.toml");
+    let mut args = vec![path.as_str(), "--time-scale", "0", "--no-snapshot"];
+    args.extend_from_slice(extra);
+    let output = run(&args);
+    assert!(
+        output.status.success(),
+        "labrun {args:?} failed:\n{}",
+        stderr(&output)
+    );
+    stdout(&output)
+}
+
+/// The C fixtures, compiled once per test run with gcc into a temporary folder.
+pub(crate) fn fixture(name: &str) -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    let dir = BUILT.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("labrun-fixtures-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("create fixture folder");
+        for entry in std::fs::read_dir(root().join("tests/fixtures")).expect("fixtures exist") {
+            let source = entry.expect("fixture entry").path();
+            if source.extension().is_none_or(|e| e != "c") {
+                continue;
+            }
+            let stem = source.file_stem().expect("file stem");
+            let status = Command::new("gcc")
+                .args(["-Wall", "-Wextra", "-O0", "-o"])
+                .arg(dir.join(stem))
+                .arg(&source)
+                .status()
+                .expect("gcc runs (install it: apt-get install gcc)");
+            assert!(status.success(), "gcc failed on {}", source.display());
+        }
+        dir
+    });
+    dir.join(name)
+}
+
+/// Processes whose command line mentions `needle`, other than this test process.
+pub(crate) fn processes_running(needle: &str) -> Vec<String> {
+    let me = std::process::id().to_string();
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .filter_map(|e| {
+            let entry = e.ok()?;
+            let pid = entry.file_name().to_string_lossy().into_owned();
+            if !pid.chars().all(|c| c.is_ascii_digit()) || pid == me {
+                return None;
+            }
+            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            cmdline
+                .contains(needle)
+                .then_some(format!("{pid}: {cmdline}"))
+        })
+        .collect()
+}

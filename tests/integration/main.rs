@@ -1,0 +1,9 @@
+//! Integration tests: the `labrun` binary on real scenarios, real sockets and real
+//! gcc-compiled C programs. One test binary, shared helpers in `common`.
+
+mod common;
+mod external;
+mod invalid;
+mod reference;
+mod repetition;
+mod scenarios;
