@@ -262,7 +262,7 @@ fn walk(plan: &Plan, events: &[Event], names: &Names, causes: &[Edge]) -> Option
             let mut clock = after[p];
             if external {
                 // An external program lives in real time: its own delays are real.
-                clock += micros(event.at).saturating_sub(micros(events[p].at)).max(0);
+                clock += real_gap(&events[p], event);
             }
             clock
         });
@@ -288,9 +288,7 @@ fn walk(plan: &Plan, events: &[Event], names: &Names, causes: &[Edge]) -> Option
                 let estimate = predecessors[i]
                     .iter()
                     .filter(|(_, c)| *c == Cause::Sender)
-                    .map(|&(p, _)| {
-                        after[p] + micros(event.at).saturating_sub(micros(events[p].at)).max(0)
-                    })
+                    .map(|&(p, _)| after[p] + real_gap(&events[p], event))
                     .max();
                 let sent = latest(Some(Cause::Quote)).max(estimate);
                 let arrived = own_clock.max(sent.unwrap_or(0));
@@ -330,6 +328,14 @@ fn walk(plan: &Plan, events: &[Event], names: &Names, causes: &[Edge]) -> Option
         }
     }
     (order.len() == n).then_some(Timeline { shown, order })
+}
+
+/// Real time between two events of an external program, in whole tenths of a second:
+/// what its own sleeps took, without the milliseconds that scheduling and reading its
+/// output add (a `sleep(2)` shows as 2.0 s even when it took 2.06 s on a busy machine).
+fn real_gap(earlier: &Event, later: &Event) -> i64 {
+    let gap = micros(later.at).saturating_sub(micros(earlier.at)).max(0);
+    gap - gap % 100_000
 }
 
 fn tenths(micros: i64) -> i64 {
