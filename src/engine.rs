@@ -12,13 +12,19 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::actor::{ExternalCommand, RefParams, RefProgram, Sink, external, reference, scaled};
+use crate::actor::pace::{Pace, VirtualClock};
+use crate::actor::{ExternalCommand, RefParams, RefProgram, Sink, external, reference};
 use crate::observe::procnet::{self, TCP_ESTABLISHED, TCP_LISTEN};
 use crate::scenario::{ActorKind, ActorPlan, MilestoneKind, Plan, Protocol};
 use crate::transcript::{Event, EventKind, Outcome};
 
 /// How long an external program may take to stop after SIGTERM before SIGKILL.
 const STOP_PATIENCE: Duration = Duration::from_millis(500);
+/// At time scale 0, how long the run must stay quiet before the virtual clock moves on:
+/// long enough for everything the last step caused to have happened.
+const SETTLE_REFERENCE: Duration = Duration::from_millis(2);
+/// The same when external programs take part: they are real processes to schedule.
+const SETTLE_EXTERNAL: Duration = Duration::from_millis(10);
 
 /// Settings of one run that do not come from the scenario file.
 #[derive(Clone, Debug)]
@@ -143,6 +149,8 @@ struct Engine<'a> {
     looked_up: HashSet<(Protocol, u16)>,
     shutting_down: bool,
     timed_out: bool,
+    pace: Pace,
+    last_activity: Instant,
 }
 
 fn milestone_index(kind: MilestoneKind) -> usize {
@@ -181,6 +189,14 @@ impl<'a> Engine<'a> {
             looked_up: HashSet::new(),
             shutting_down: false,
             timed_out: false,
+            pace: if options.time_scale > 0.0 {
+                Pace::Real {
+                    scale: options.time_scale,
+                }
+            } else {
+                Pace::Virtual(VirtualClock::new())
+            },
+            last_activity: Instant::now(),
         }
     }
 
@@ -192,10 +208,16 @@ impl<'a> Engine<'a> {
             if self.slots.iter().all(|s| s.status == Status::Done) {
                 break;
             }
-            let wake = self.next_wake(deadline);
+            let settle = self.settle_at();
+            let wake = settle.map_or(self.next_wake(deadline), |s| {
+                s.min(self.next_wake(deadline))
+            });
             tokio::select! {
                 message = self.rx.recv() => match message {
-                    Some(Message::Event(actor, at, kind)) => self.record(actor, at, kind, observer),
+                    Some(Message::Event(actor, at, kind)) => {
+                        self.last_activity = Instant::now();
+                        self.record(actor, at, kind, observer);
+                    }
                     Some(Message::Pid(actor, pid)) => self.slots[actor].pid = Some(pid),
                     None => break,
                 },
@@ -205,6 +227,9 @@ impl<'a> Engine<'a> {
                         for slot in &self.slots {
                             slot.kill.cancel();
                         }
+                    }
+                    if settle.is_some_and(|s| Instant::now() >= s) {
+                        self.advance_virtual_clock().await;
                     }
                 }
             }
@@ -216,6 +241,37 @@ impl<'a> Engine<'a> {
             elapsed: self.start.elapsed(),
             timed_out: self.timed_out,
         }
+    }
+
+    /// When the virtual clock may move on, if it has sleepers.
+    fn settle_at(&self) -> Option<Instant> {
+        let Pace::Virtual(clock) = &self.pace else {
+            return None;
+        };
+        if !clock.has_sleepers() {
+            return None;
+        }
+        let externals = self.options.externals.iter().any(Option::is_some);
+        let settle = if externals {
+            SETTLE_EXTERNAL
+        } else {
+            SETTLE_REFERENCE
+        };
+        Some(self.last_activity + settle)
+    }
+
+    /// Lets every task that is ready run first; moves the clock only if the run stayed quiet.
+    async fn advance_virtual_clock(&mut self) {
+        let Pace::Virtual(clock) = &self.pace else {
+            return;
+        };
+        for _ in 0..8 {
+            tokio::task::yield_now().await;
+        }
+        if self.rx.is_empty() {
+            clock.advance();
+        }
+        self.last_activity = Instant::now();
     }
 
     fn next_wake(&self, deadline: Instant) -> Instant {
@@ -439,7 +495,7 @@ impl<'a> Engine<'a> {
             actor: i,
             tx: self.tx.clone(),
         });
-        let scale = self.options.time_scale;
+        let pace = self.pace.clone();
         let (stop, kill) = (slot.stop.clone(), slot.kill.clone());
         let delay = actor.start.delay;
         let external = self.options.externals.get(i).cloned().flatten();
@@ -453,7 +509,7 @@ impl<'a> Engine<'a> {
         let tx = self.tx.clone();
         tracker.spawn(async move {
             tokio::select! {
-                () = tokio::time::sleep(scaled(delay, scale)) => {}
+                () = pace.sleep(delay) => {}
                 () = kill.cancelled() => {
                     sink.emit(EventKind::NotStarted { reason: "the run timed out before it started".into() });
                     return;
@@ -466,7 +522,7 @@ impl<'a> Engine<'a> {
                 delay,
             });
             let outcome = match external {
-                None => run_reference(&actor, scale, Arc::clone(&sink), stop, kill).await,
+                None => run_reference(&actor, pace, Arc::clone(&sink), stop, kill).await,
                 Some(command) => {
                     let context = ExternalRun {
                         actor: &actor,
@@ -486,7 +542,7 @@ impl<'a> Engine<'a> {
 
 async fn run_reference(
     actor: &ActorPlan,
-    scale: f64,
+    pace: Pace,
     sink: Arc<dyn Sink>,
     stop: CancellationToken,
     kill: CancellationToken,
@@ -525,7 +581,7 @@ async fn run_reference(
     };
     let timeout = actor.timeout;
     tokio::select! {
-        outcome = reference::run(program, params, scale, sink, stop) => outcome,
+        outcome = reference::run(program, params, pace, sink, stop) => outcome,
         () = tokio::time::sleep(timeout) => Outcome::TimedOut { after: timeout },
         () = kill.cancelled() => Outcome::TimedOut { after: timeout },
     }

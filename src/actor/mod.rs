@@ -7,6 +7,7 @@
 
 pub(crate) mod cstr;
 pub(crate) mod external;
+pub(crate) mod pace;
 pub(crate) mod reference;
 
 use std::time::Duration;

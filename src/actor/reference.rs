@@ -16,7 +16,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio_util::sync::CancellationToken;
 
-use super::{Sink, cstr, scaled};
+use super::pace::Pace;
+use super::{Sink, cstr};
 use crate::scenario::Protocol;
 use crate::transcript::{EventKind, Outcome, Stream};
 
@@ -71,13 +72,13 @@ pub struct RefParams {
 pub(crate) async fn run(
     program: RefProgram,
     params: RefParams,
-    scale: f64,
+    pace: Pace,
     sink: Arc<dyn Sink>,
     stop: CancellationToken,
 ) -> Outcome {
     let io = Io {
         sink,
-        scale,
+        pace,
         program,
     };
     let result = match program {
@@ -124,7 +125,7 @@ pub fn run_standalone(program: RefProgram, params: RefParams) -> i32 {
     let outcome = runtime.block_on(async {
         let stop = CancellationToken::new();
         tokio::select! {
-            outcome = run(program, params, 1.0, Arc::new(Print), stop.clone()) => outcome,
+            outcome = run(program, params, Pace::Real { scale: 1.0 }, Arc::new(Print), stop.clone()) => outcome,
             _ = tokio::signal::ctrl_c() => Outcome::Stopped,
         }
     });
@@ -139,7 +140,7 @@ struct Fatal(String);
 
 struct Io {
     sink: Arc<dyn Sink>,
-    scale: f64,
+    pace: Pace,
     program: RefProgram,
 }
 
@@ -165,10 +166,7 @@ impl Io {
             return;
         }
         self.sink.emit(EventKind::Slept { declared });
-        let real = scaled(declared, self.scale);
-        if !real.is_zero() {
-            tokio::time::sleep(real).await;
-        }
+        self.pace.sleep(declared).await;
     }
 
     fn sent(&self, protocol: Protocol, peer: SocketAddr, payload: &[u8]) {
