@@ -253,15 +253,36 @@ fn run_one(args: &RunArgs, path: &Path) -> i32 {
             return exit::USAGE;
         }
     };
-    if let Isolation::Host { reason } = sandbox::enter_private_network() {
+    let private = match sandbox::enter_private_network() {
+        Isolation::Private => {
+            if let Err(reason) = sandbox::quick_acks() {
+                eprintln!(
+                    "labrun: warning: ACKs may be delayed, so pure ACKs may vary from run to run ({reason})"
+                );
+            }
+            true
+        }
+        Isolation::Host { reason } => {
+            eprintln!(
+                "labrun: warning: running on the host's network, not a private one ({reason}); \
+                 ports may clash with other programs, and there is no packet capture"
+            );
+            false
+        }
+    };
+    // External programs sleep for real; scaling only the reference programs' delays would
+    // mix two clocks and give orders of events that never happen at real time.
+    let mut time_scale = args.time_scale;
+    if externals.iter().any(Option::is_some) && time_scale != 1.0 {
         eprintln!(
-            "labrun: warning: running on the host's network, not a private one ({reason}); \
-             ports may clash with other programs"
+            "labrun: note: external programs run in real time, and so does this run (--time-scale {time_scale} ignored)"
         );
+        time_scale = 1.0;
     }
     let options = RunOptions {
-        time_scale: args.time_scale,
+        time_scale,
         externals,
+        capture: private,
     };
     let stdout = std::io::stdout();
     let live = args.format == Format::Text && !args.quiet && stdout.is_terminal();
@@ -278,7 +299,7 @@ fn run_one(args: &RunArgs, path: &Path) -> i32 {
             return exit::ERROR;
         }
     };
-    let transcript = transcript::normalize(&plan, &record.events);
+    let transcript = transcript::normalize(&plan, &record);
     let text = transcript.to_text();
     if !args.quiet && !live {
         let out = match args.format {

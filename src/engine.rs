@@ -14,8 +14,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::actor::pace::{Pace, VirtualClock};
 use crate::actor::{ExternalCommand, RefParams, RefProgram, Sink, external, reference};
-use crate::observe::procnet::{self, TCP_ESTABLISHED, TCP_LISTEN};
-use crate::scenario::{ActorKind, ActorPlan, MilestoneKind, Plan, Protocol};
+use crate::observe::capture::{Capture, Packet};
+use crate::observe::procnet::{self, SocketEntry, TCP_ESTABLISHED, TCP_LISTEN};
+use crate::scenario::{ActorKind, ActorPlan, MilestoneKind, Plan, Protocol, When};
 use crate::transcript::{Event, EventKind, Outcome};
 
 /// How long an external program may take to stop after SIGTERM before SIGKILL.
@@ -33,6 +34,8 @@ pub struct RunOptions {
     pub time_scale: f64,
     /// The external program playing each actor, by actor index; `None` for the reference.
     pub externals: Vec<Option<ExternalCommand>>,
+    /// Capture the packets on `lo` (only in a private network, where they are the run's).
+    pub capture: bool,
 }
 
 impl RunOptions {
@@ -41,6 +44,7 @@ impl RunOptions {
         RunOptions {
             time_scale: 1.0,
             externals: vec![None; plan.actors.len()],
+            capture: false,
         }
     }
 }
@@ -53,6 +57,24 @@ pub struct RunRecord {
     pub elapsed: Duration,
     /// Whether the whole-run timeout fired.
     pub timed_out: bool,
+    /// Packets captured on `lo`, in capture order.
+    pub packets: Vec<Packet>,
+    /// Why there is no capture, when one was asked for and could not be made.
+    pub capture_error: Option<String>,
+    /// The socket tables taken at the plan's checkpoints.
+    pub checkpoints: Vec<Sample>,
+}
+
+/// The run's socket table at one checkpoint.
+#[derive(Clone, Debug)]
+pub struct Sample {
+    /// Index of the checkpoint in the plan.
+    pub checkpoint: usize,
+    /// The event that triggered it (`after` checkpoints).
+    pub trigger: Option<usize>,
+    /// When it was taken, since the run started.
+    pub at: Duration,
+    pub sockets: Vec<SocketEntry>,
 }
 
 /// Why a run could not take place at all.
@@ -102,6 +124,9 @@ impl Drop for RunDir {
 enum Message {
     Event(usize, Instant, EventKind),
     Pid(usize, u32),
+    Packet(Packet),
+    /// A checkpoint's time has come.
+    Checkpoint(usize),
 }
 
 struct ChannelSink {
@@ -151,6 +176,11 @@ struct Engine<'a> {
     timed_out: bool,
     pace: Pace,
     last_activity: Instant,
+    packets: Vec<Packet>,
+    capture_stop: CancellationToken,
+    samples: Vec<Sample>,
+    /// Checkpoints due, with their trigger, waiting for the sockets to settle.
+    due: Vec<(usize, Option<usize>)>,
 }
 
 fn milestone_index(kind: MilestoneKind) -> usize {
@@ -197,12 +227,18 @@ impl<'a> Engine<'a> {
                 Pace::Virtual(VirtualClock::new())
             },
             last_activity: Instant::now(),
+            packets: Vec::new(),
+            capture_stop: CancellationToken::new(),
+            samples: Vec::new(),
+            due: Vec::new(),
         }
     }
 
     async fn run(mut self, observer: &mut dyn FnMut(&Event)) -> RunRecord {
         let deadline = self.start + self.plan.timeout;
         let tracker = tokio_util::task::TaskTracker::new();
+        let (capture, capture_error) = self.start_capture(&tracker);
+        self.start_timed_checkpoints(&tracker);
         loop {
             self.schedule(&tracker, observer);
             if self.slots.iter().all(|s| s.status == Status::Done) {
@@ -219,6 +255,11 @@ impl<'a> Engine<'a> {
                         self.record(actor, at, kind, observer);
                     }
                     Some(Message::Pid(actor, pid)) => self.slots[actor].pid = Some(pid),
+                    Some(Message::Packet(packet)) => {
+                        self.last_activity = Instant::now();
+                        self.packets.push(packet);
+                    }
+                    Some(Message::Checkpoint(index)) => self.due.push((index, None)),
                     None => break,
                 },
                 () = tokio::time::sleep_until(wake.into()) => {
@@ -229,26 +270,115 @@ impl<'a> Engine<'a> {
                         }
                     }
                     if settle.is_some_and(|s| Instant::now() >= s) {
-                        self.advance_virtual_clock().await;
+                        // A checkpoint may hold back starts: those come before the clock moves.
+                        if self.due.is_empty() {
+                            self.advance_virtual_clock().await;
+                        } else {
+                            self.take_due_samples();
+                            self.last_activity = Instant::now();
+                        }
                     }
                 }
             }
         }
+        // The last packets (a final ACK) and the sockets left behind (TIME_WAIT).
+        tokio::time::sleep(SETTLE_REFERENCE).await;
+        self.capture_stop.cancel();
+        while let Ok(message) = self.rx.try_recv() {
+            if let Message::Packet(packet) = message {
+                self.packets.push(packet);
+            }
+        }
+        if let Some(capture) = &capture {
+            self.packets.extend(capture.drain());
+        }
+        self.take_due_samples();
+        for (i, checkpoint) in self.plan.checkpoints.iter().enumerate() {
+            if checkpoint.when == When::End {
+                self.due.push((i, None));
+            }
+        }
+        self.take_due_samples();
         tracker.close();
         tracker.wait().await;
+        self.packets.sort_by_key(|p| p.at);
         RunRecord {
             events: self.events,
             elapsed: self.start.elapsed(),
             timed_out: self.timed_out,
+            packets: self.packets,
+            capture_error,
+            checkpoints: self.samples,
+        }
+    }
+
+    /// Starts reading packets on `lo`, if asked to.
+    fn start_capture(
+        &self,
+        tracker: &tokio_util::task::TaskTracker,
+    ) -> (Option<Arc<Capture>>, Option<String>) {
+        if !self.options.capture {
+            return (None, None);
+        }
+        let capture = match Capture::open(self.start) {
+            Ok(capture) => Arc::new(capture),
+            Err(e) => return (None, Some(format!("cannot capture packets on lo: {e}"))),
+        };
+        let (reader, tx, stop) = (
+            Arc::clone(&capture),
+            self.tx.clone(),
+            self.capture_stop.clone(),
+        );
+        tracker.spawn(async move {
+            loop {
+                let packet = tokio::select! {
+                    () = stop.cancelled() => break,
+                    packet = reader.next() => packet,
+                };
+                let Ok(packet) = packet else { break };
+                if tx.send(Message::Packet(packet)).is_err() {
+                    break;
+                }
+            }
+        });
+        (Some(capture), None)
+    }
+
+    /// Checkpoints at a scenario time wait on the run's pace, like the actors' delays.
+    fn start_timed_checkpoints(&self, tracker: &tokio_util::task::TaskTracker) {
+        for (i, checkpoint) in self.plan.checkpoints.iter().enumerate() {
+            if let When::At(at) = checkpoint.when {
+                let (pace, tx) = (self.pace.clone(), self.tx.clone());
+                tracker.spawn(async move {
+                    pace.sleep(at).await;
+                    let _ = tx.send(Message::Checkpoint(i));
+                });
+            }
+        }
+    }
+
+    /// Takes the socket tables of the checkpoints that are due, now that the run is quiet.
+    fn take_due_samples(&mut self) {
+        if self.due.is_empty() {
+            return;
+        }
+        let mut sockets = procnet::table(Protocol::Tcp);
+        sockets.extend(procnet::table(Protocol::Udp));
+        let at = self.start.elapsed();
+        for (checkpoint, trigger) in self.due.drain(..) {
+            self.samples.push(Sample {
+                checkpoint,
+                trigger,
+                at,
+                sockets: sockets.clone(),
+            });
         }
     }
 
     /// When the virtual clock may move on, if it has sleepers.
     fn settle_at(&self) -> Option<Instant> {
-        let Pace::Virtual(clock) = &self.pace else {
-            return None;
-        };
-        if !clock.has_sleepers() {
+        let sleepers = matches!(&self.pace, Pace::Virtual(clock) if clock.has_sleepers());
+        if !sleepers && self.due.is_empty() {
             return None;
         }
         let externals = self.options.externals.iter().any(Option::is_some);
@@ -322,6 +452,21 @@ impl<'a> Engine<'a> {
             }
             _ => None,
         };
+        let reached = match &kind {
+            EventKind::Started { .. } => Some(MilestoneKind::Started),
+            EventKind::Ready { .. } if self.slots[actor].reached[1] == Some(seq) => {
+                Some(MilestoneKind::Ready)
+            }
+            EventKind::Exited { .. } => Some(MilestoneKind::Exited),
+            _ => None,
+        };
+        if let Some(what) = reached {
+            for (i, checkpoint) in self.plan.checkpoints.iter().enumerate() {
+                if checkpoint.when == When::After(crate::scenario::Milestone { actor, what }) {
+                    self.due.push((i, Some(seq)));
+                }
+            }
+        }
         let event = Event {
             seq,
             at: at.saturating_duration_since(self.start),
@@ -407,7 +552,8 @@ impl<'a> Engine<'a> {
                 );
                 continue;
             }
-            if after.len() == actor.start.after.len() {
+            // A checkpoint waiting to be taken sees the sockets before anyone else starts.
+            if after.len() == actor.start.after.len() && self.due.is_empty() {
                 after.sort_unstable();
                 self.slots[i].status = Status::Running;
                 self.slots[i].waiting_since = None;
@@ -622,9 +768,17 @@ impl ExternalRun<'_> {
         let outcome = tokio::select! {
             outcome = running.wait() => outcome,
             () = stop.cancelled() => {
-                tokio::select! {
-                    outcome = running.wait() => outcome,
-                    () = tokio::time::sleep(self.grace) => running.stop(STOP_PATIENCE).await,
+                // Its clients are done: stop it once it is back waiting for a client (what
+                // the reference server does), or after the grace period.
+                let give_up = Instant::now() + self.grace;
+                loop {
+                    if Instant::now() >= give_up || procnet::waits_for_input(pid) {
+                        break running.stop(STOP_PATIENCE).await;
+                    }
+                    tokio::select! {
+                        outcome = running.wait() => break outcome,
+                        () = tokio::time::sleep(Duration::from_millis(5)) => {}
+                    }
                 }
             }
             () = tokio::time::sleep(timeout) => {

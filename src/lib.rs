@@ -16,7 +16,7 @@
 //! - [`actor`]: the lab's four programs as reference tasks, and external programs.
 //! - [`sandbox`]: the run's private network namespace.
 //! - [`engine`]: runs a plan (start order, readiness, delays, timeouts, shutdown) into events.
-//! - `observe`: the kernel's socket tables, for what external programs do.
+//! - [`observe`]: the kernel's socket tables and the packet capture on the run's loopback.
 //! - [`transcript`]: the event model, normalisation (ports, scenario time, order), rendering.
 //! - [`snapshot`]: `.snap` files in insta's format, update modes, diffs.
 //! - [`cli`]: the command line, what is printed, exit codes.
@@ -26,7 +26,7 @@
 pub mod actor;
 pub mod cli;
 pub mod engine;
-mod observe;
+pub mod observe;
 pub mod sandbox;
 pub mod scenario;
 pub mod snapshot;

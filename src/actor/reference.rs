@@ -167,6 +167,7 @@ impl Io {
         }
         self.sink.emit(EventKind::Slept { declared });
         self.pace.sleep(declared).await;
+        self.sink.emit(EventKind::Woke);
     }
 
     fn sent(&self, protocol: Protocol, peer: SocketAddr, payload: &[u8]) {

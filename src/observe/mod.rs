@@ -1,6 +1,10 @@
-//! What labrun sees of sockets from outside the programs: the kernel's socket tables.
+//! What labrun sees from outside the programs: the kernel's socket tables and the packets
+//! on the run's loopback.
 //!
 //! External programs are black boxes; their sockets, read from `/proc`, tell when a server
 //! listens, which port a client got, and which process owns the port a message came from.
+//! The capture shows every packet, like Wireshark, and gives the TCP state changes.
 
-pub(crate) mod procnet;
+pub mod capture;
+pub mod procnet;
+pub mod tcp;

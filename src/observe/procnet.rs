@@ -15,12 +15,17 @@ pub(crate) const TCP_LISTEN: u8 = 0x0A;
 
 /// One row of a socket table.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct SocketEntry {
-    pub(crate) protocol: Protocol,
-    pub(crate) local: SocketAddr,
-    pub(crate) remote: SocketAddr,
-    pub(crate) state: u8,
-    pub(crate) inode: u64,
+pub struct SocketEntry {
+    pub protocol: Protocol,
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+    /// The state as numbered in `/proc/net/tcp`.
+    pub state: u8,
+    /// Bytes waiting to be sent, and to be read (for a listening socket: the backlog's
+    /// maximum and its current length).
+    pub send_queue: u64,
+    pub recv_queue: u64,
+    pub inode: u64,
 }
 
 /// Every socket of `protocol` in the current network namespace, IPv4 and IPv6.
@@ -67,19 +72,70 @@ pub(crate) fn sockets_of(pids: &[u32], protocol: Protocol) -> Vec<SocketEntry> {
         .collect()
 }
 
+/// Whether process `pid` is blocked waiting for input (in `accept`, `recvfrom`, `read`,
+/// `poll`…), as a server between clients is, rather than sleeping or working.
+pub(crate) fn waits_for_input(pid: u32) -> bool {
+    let Ok(text) = fs::read_to_string(format!("/proc/{pid}/syscall")) else {
+        return false;
+    };
+    let Some(Ok(number)) = text
+        .split_whitespace()
+        .next()
+        .map(str::parse::<libc::c_long>)
+    else {
+        return false;
+    };
+    [
+        libc::SYS_accept,
+        libc::SYS_accept4,
+        libc::SYS_recvfrom,
+        libc::SYS_recvmsg,
+        libc::SYS_read,
+        libc::SYS_ppoll,
+        libc::SYS_pselect6,
+        libc::SYS_epoll_pwait,
+        libc::SYS_wait4,
+        libc::SYS_waitid,
+    ]
+    .contains(&number)
+        || cfg!(target_arch = "x86_64") && legacy_waits(number)
+}
+
+/// Older system calls that only some architectures have.
+#[cfg(target_arch = "x86_64")]
+fn legacy_waits(number: libc::c_long) -> bool {
+    [
+        libc::SYS_poll,
+        libc::SYS_select,
+        libc::SYS_epoll_wait,
+        libc::SYS_pause,
+    ]
+    .contains(&number)
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn legacy_waits(_: libc::c_long) -> bool {
+    false
+}
+
 fn parse_line(protocol: Protocol, line: &str) -> Option<SocketEntry> {
     let mut fields = line.split_whitespace();
     let _slot = fields.next()?;
     let local = parse_address(fields.next()?)?;
     let remote = parse_address(fields.next()?)?;
     let state = u8::from_str_radix(fields.next()?, 16).ok()?;
-    // tx:rx queue, timer, retransmits, uid, timeout, then the inode.
-    let inode = fields.nth(5)?.parse().ok()?;
+    let (send_queue, recv_queue) = fields.next()?.split_once(':')?;
+    let send_queue = u64::from_str_radix(send_queue, 16).ok()?;
+    let recv_queue = u64::from_str_radix(recv_queue, 16).ok()?;
+    // Timer, retransmits, uid, timeout, then the inode.
+    let inode = fields.nth(4)?.parse().ok()?;
     Some(SocketEntry {
         protocol,
         local,
         remote,
         state,
+        send_queue,
+        recv_queue,
         inode,
     })
 }

@@ -49,6 +49,27 @@ pub struct Plan {
     pub stop_grace: Duration,
     /// How long a start may wait for another actor to become ready.
     pub ready_timeout: Duration,
+    /// When to take the run's socket table, like `netstat -tuan`.
+    pub checkpoints: Vec<Checkpoint>,
+}
+
+/// A moment at which the run's socket table is taken.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// How the transcript names it: `after server:ready`, `at 7s`, `at end`.
+    pub label: String,
+    pub when: When,
+}
+
+/// When a checkpoint is taken, once the sockets have settled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum When {
+    /// Once an actor reaches a milestone, before anything else starts.
+    After(Milestone),
+    /// At a scenario time.
+    At(Duration),
+    /// When every actor has ended.
+    End,
 }
 
 /// One role of the scenario.

@@ -10,9 +10,12 @@ use toml::de::{DeTable, DeValue};
 
 use super::diagnostic::{Diagnostic, Diagnostics};
 use super::duration;
-use super::{ActorKind, ActorPlan, Milestone, MilestoneKind, Plan, Protocol, StartRule};
+use super::{
+    ActorKind, ActorPlan, Checkpoint, Milestone, MilestoneKind, Plan, Protocol, StartRule, When,
+};
 
-const TOP_KEYS: &[&str] = &["name", "description", "run", "server", "client"];
+const TOP_KEYS: &[&str] = &["name", "description", "run", "server", "client", "netstat"];
+const NETSTAT_KEYS: &[&str] = &["after", "at"];
 const RUN_KEYS: &[&str] = &["timeout", "stop-grace", "ready-timeout"];
 const SERVER_KEYS: &[&str] = &[
     "role",
@@ -43,7 +46,7 @@ const CLIENT_KEYS: &[&str] = &[
 ];
 
 const DEFAULT_RUN_TIMEOUT: Duration = Duration::from_secs(120);
-const DEFAULT_STOP_GRACE: Duration = Duration::from_millis(250);
+const DEFAULT_STOP_GRACE: Duration = Duration::from_secs(10);
 const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(5);
 const DEFAULT_CLIENT_TIMEOUT: Duration = Duration::from_secs(60);
 const DEFAULT_EXCHANGES: u32 = 3;
@@ -154,7 +157,72 @@ impl Walk {
         let mut drafts = servers;
         drafts.extend(clients);
         self.default_roles(&mut drafts);
-        self.resolve(name, path, drafts, limits)
+        let mut plan = self.resolve(name, path, drafts, limits)?;
+        plan.checkpoints = self.checkpoints(root, &plan);
+        self.errors.is_empty().then_some(plan)
+    }
+
+    /// `[[netstat]]` tables: `after = "ROLE:MILESTONE"`, or `at = "7s"` or `at = "end"`.
+    fn checkpoints(&mut self, root: &DeTable<'_>, plan: &Plan) -> Vec<Checkpoint> {
+        let Some(value) = root.get("netstat") else {
+            return Vec::new();
+        };
+        let items: Vec<&Value<'_>> = match value.get_ref() {
+            DeValue::Array(items) => items.iter().collect(),
+            _ => vec![value],
+        };
+        let index: HashMap<&str, usize> = plan
+            .actors
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (a.role.as_str(), i))
+            .collect();
+        let roles: Vec<&str> = plan.actors.iter().map(|a| a.role.as_str()).collect();
+        let mut checkpoints = Vec::new();
+        for item in items {
+            let Some(table) = item.get_ref().as_table() else {
+                self.type_error(item, "netstat", "a `[[netstat]]` table", item.get_ref());
+                continue;
+            };
+            self.check_keys(table, NETSTAT_KEYS, "in a [[netstat]]");
+            let after = self.string(table, "after");
+            let at = self.string(table, "at");
+            let checkpoint = match (after, at) {
+                (Some(after), None) => self.milestone(&after, &index, &roles).map(|m| Checkpoint {
+                    label: format!("after {}", after.get_ref()),
+                    when: When::After(m),
+                }),
+                (None, Some(at)) if at.get_ref() == "end" => Some(Checkpoint {
+                    label: "at end".into(),
+                    when: When::End,
+                }),
+                (None, Some(at)) => match duration::parse(at.get_ref()) {
+                    Ok(d) => Some(Checkpoint {
+                        label: format!("at {}", duration::display(d)),
+                        when: When::At(d),
+                    }),
+                    Err(why) => {
+                        self.errors.push(
+                            Diagnostic::new(at.span(), format!("invalid `at`: {why}"))
+                                .help("write a scenario time such as \"7s\", or \"end\""),
+                        );
+                        None
+                    }
+                },
+                _ => {
+                    self.errors.push(
+                        Diagnostic::new(
+                            header_span(item.span()),
+                            "a [[netstat]] needs exactly one of `after` and `at`",
+                        )
+                        .help("write `after = \"server:ready\"`, `at = \"7s\"` or `at = \"end\"`"),
+                    );
+                    None
+                }
+            };
+            checkpoints.extend(checkpoint);
+        }
+        checkpoints
     }
 
     /// Reads every `[[server]]` or `[[client]]` table.
@@ -434,6 +502,7 @@ impl Walk {
             timeout,
             stop_grace: limits.stop_grace,
             ready_timeout: limits.ready_timeout,
+            checkpoints: Vec::new(),
         })
     }
 

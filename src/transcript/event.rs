@@ -53,6 +53,8 @@ pub enum EventKind {
     },
     /// A reference actor waited for a declared delay (shown unscaled in scenario time).
     Slept { declared: Duration },
+    /// A reference actor's delay is over.
+    Woke,
     /// The actor owns this local port (learned from the kernel's socket tables).
     Port { protocol: Protocol, port: u16 },
     /// The actor's output went over its cap; `cut` bytes were dropped.

@@ -14,6 +14,7 @@
 //!   scenario. The same causes give the same text, run after run.
 
 mod event;
+mod observed;
 mod order;
 
 use std::collections::HashMap;
@@ -24,13 +25,19 @@ use serde::Serialize;
 pub use event::{Event, EventKind, Outcome, Stream};
 
 use crate::actor::cstr;
+use crate::engine::{RunRecord, Sample};
 use crate::scenario::{Plan, Protocol};
 
 /// The normalised, ordered rendering of a run.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Transcript {
     pub scenario: String,
+    /// What the actors did, with the `netstat` tables at their checkpoints.
     pub entries: Vec<Entry>,
+    /// The packets captured on the run's loopback, with the TCP states they cause.
+    pub packets: Vec<Entry>,
+    /// Packet counts per conversation.
+    pub counts: Vec<Entry>,
 }
 
 /// One line of a transcript.
@@ -45,18 +52,26 @@ pub struct Entry {
 }
 
 impl Transcript {
-    /// The text form, one entry a line: `  2.0  server  out   serveur A reçu de …`.
+    /// The text form, one entry a line: `  2.0  server  out   serveur A reçu de …`, then
+    /// the packets and their counts.
     pub fn to_text(&self) -> String {
-        let width = self
-            .entries
-            .iter()
-            .map(|e| e.role.len())
-            .max()
-            .unwrap_or(6)
-            .max(6);
+        let all = self.entries.iter().chain(&self.packets).chain(&self.counts);
+        let width = all.map(|e| e.role.len()).max().unwrap_or(6).max(6);
         let mut out = String::new();
-        for entry in &self.entries {
-            let _ = writeln!(out, "{}", entry.render(width));
+        for (title, entries) in [
+            ("", &self.entries),
+            ("packets", &self.packets),
+            ("counts", &self.counts),
+        ] {
+            if entries.is_empty() {
+                continue;
+            }
+            if !title.is_empty() {
+                let _ = writeln!(out, "\n== {title}");
+            }
+            for entry in entries {
+                let _ = writeln!(out, "{}", entry.render(width));
+            }
         }
         out
     }
@@ -86,18 +101,50 @@ fn format_tenths(tenths: u64) -> String {
     format!("{}.{}", tenths / 10, tenths % 10)
 }
 
-/// Normalises a run's events into its transcript.
-pub fn normalize(plan: &Plan, events: &[Event]) -> Transcript {
+/// Normalises a run into its transcript.
+pub fn normalize(plan: &Plan, record: &RunRecord) -> Transcript {
+    let events = &record.events;
     let names = Names::new(plan, events);
     let timeline = order::timeline(plan, events, &names);
-    let entries = timeline
-        .order
-        .iter()
-        .filter_map(|&i| names.entry(plan, &events[i], timeline.tenths(i)))
-        .collect();
+    let mut entries = Vec::new();
+    let mut timed: Vec<(u64, &Sample)> = Vec::new();
+    let mut after_event: HashMap<usize, Vec<&Sample>> = HashMap::new();
+    let mut at_end = Vec::new();
+    for sample in &record.checkpoints {
+        match observed::placement(plan, sample) {
+            observed::Placement::AfterEvent(i) => after_event.entry(i).or_default().push(sample),
+            observed::Placement::AtTenths(t) => timed.push((t, sample)),
+            observed::Placement::End => at_end.push(sample),
+        }
+    }
+    timed.sort_by_key(|(t, s)| (*t, s.checkpoint));
+    let mut timed = timed.into_iter().peekable();
+    let mut latest = 0;
+    for &i in &timeline.order {
+        let tenths = timeline.tenths(i);
+        while let Some((t, sample)) = timed.next_if(|(t, _)| *t < tenths) {
+            entries.extend(observed::table(plan, &names, sample, t));
+        }
+        if let Some(entry) = names.entry(plan, &events[i], tenths) {
+            latest = latest.max(tenths);
+            entries.push(entry);
+        }
+        for sample in after_event.remove(&i).unwrap_or_default() {
+            entries.extend(observed::table(plan, &names, sample, tenths));
+        }
+    }
+    for (t, sample) in timed {
+        entries.extend(observed::table(plan, &names, sample, t));
+    }
+    for sample in at_end {
+        entries.extend(observed::table(plan, &names, sample, latest));
+    }
+    let (packets, counts) = observed::packets(plan, events, &timeline, &names, &record.packets);
     Transcript {
         scenario: plan.name.clone(),
         entries,
+        packets,
+        counts,
     }
 }
 
@@ -187,6 +234,11 @@ impl Names {
         }
     }
 
+    /// `127.0.0.1:[client.port]`, or the address as it is when its port is not ephemeral.
+    fn address(&self, address: std::net::SocketAddr) -> String {
+        self.redact(&address.to_string())
+    }
+
     fn role(&self, plan: &Plan, protocol: Protocol, peer: std::net::SocketAddr) -> String {
         match self.owners.get(&(protocol, peer.port())) {
             Some(&actor) => plan.actors[actor].role.clone(),
@@ -269,7 +321,10 @@ impl Names {
             ),
             EventKind::NotStarted { reason } => (me, "skip", format!("not started: {reason}")),
             EventKind::Exited { outcome } => (me, "exit", describe(outcome)),
-            EventKind::Ready { .. } | EventKind::Slept { .. } | EventKind::Port { .. } => {
+            EventKind::Ready { .. }
+            | EventKind::Slept { .. }
+            | EventKind::Woke
+            | EventKind::Port { .. } => {
                 return None;
             }
         };

@@ -32,6 +32,11 @@ impl Timeline {
     pub(crate) fn tenths(&self, i: usize) -> u64 {
         u64::try_from((self.shown[i] + 50_000) / 100_000).unwrap_or(0)
     }
+
+    /// Scenario time of event `i`, in microseconds.
+    pub(crate) fn micros(&self, i: usize) -> i64 {
+        self.shown[i]
+    }
 }
 
 /// Places every event of a run in scenario time and canonical order.
@@ -290,17 +295,9 @@ fn walk(plan: &Plan, events: &[Event], names: &Names, causes: &[Edge]) -> Option
                     .filter(|(_, c)| *c == Cause::Sender)
                     .map(|&(p, _)| after[p] + real_gap(&events[p], event))
                     .max();
-                let sent = latest(Some(Cause::Quote)).max(estimate);
+                let sent = latest(Some(Cause::Quote)).or(estimate);
                 let arrived = own_clock.max(sent.unwrap_or(0));
                 (sent.unwrap_or(arrived), arrived)
-            }
-            EventKind::Exited {
-                outcome: Outcome::Stopped,
-            } => {
-                let t = latest(Some(Cause::ClientEnd))
-                    .unwrap_or(0)
-                    .max(visible[event.actor]);
-                (t, t)
             }
             _ => {
                 let t = own_clock.max(causes_clock);
@@ -309,7 +306,10 @@ fn walk(plan: &Plan, events: &[Event], names: &Names, causes: &[Edge]) -> Option
         };
         shown[i] = time;
         after[i] = clock;
-        if !matches!(event.kind, EventKind::Slept { .. } | EventKind::Port { .. }) {
+        if !matches!(
+            event.kind,
+            EventKind::Slept { .. } | EventKind::Woke | EventKind::Port { .. }
+        ) {
             visible[event.actor] = visible[event.actor].max(time);
         }
     };
@@ -330,11 +330,18 @@ fn walk(plan: &Plan, events: &[Event], names: &Names, causes: &[Edge]) -> Option
     (order.len() == n).then_some(Timeline { shown, order })
 }
 
-/// Real time between two events of an external program, in whole tenths of a second:
-/// what its own sleeps took, without the milliseconds that scheduling and reading its
-/// output add (a `sleep(2)` shows as 2.0 s even when it took 2.06 s on a busy machine).
-fn real_gap(earlier: &Event, later: &Event) -> i64 {
-    let gap = micros(later.at).saturating_sub(micros(earlier.at)).max(0);
+/// Real time between two events of an external program, in whole tenths of a second.
+pub(crate) fn real_gap(earlier: &Event, later: &Event) -> i64 {
+    whole_tenths(micros(later.at).saturating_sub(micros(earlier.at)))
+}
+
+/// A real duration in whole tenths of a second: what a program's own sleeps took, without
+/// the jitter around them. A `sleep(2)` that took 2.06 s on a busy machine counts as 2.0 s,
+/// and so does one measured as 1.98 s because its starting line was read from the
+/// pseudo-terminal a little late.
+pub(crate) fn whole_tenths(gap: i64) -> i64 {
+    const EARLY: i64 = 30_000;
+    let gap = gap.max(0) + EARLY;
     gap - gap % 100_000
 }
 

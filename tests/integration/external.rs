@@ -65,10 +65,11 @@ fn c_programs_on_both_sides_print_their_lines() {
         ],
     );
     for line in [
-        "server  out    serveur A reçu de (127.0.0.1,[client.port]) : # B=002",
-        "client  out    client  B: (127.0.0.1,[client.port]) recoit de (127.0.0.1,4000) : # A=002#",
-        "client  exit   exited with status 0",
-        "server  exit   stopped by labrun: its clients were done",
+        "out    serveur A reçu de (127.0.0.1,[client.port]) : # B=002",
+        "out    client  B: (127.0.0.1,[client.port]) recoit de (127.0.0.1,4000) : # A=002#",
+        "exit   exited with status 0",
+        "exit   stopped by labrun: its clients were done",
+        "tcp client ↔ server: 19 packets",
     ] {
         assert!(text.contains(line), "missing {line:?} in:\n{text}");
     }

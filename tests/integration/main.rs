@@ -6,4 +6,5 @@ mod external;
 mod invalid;
 mod reference;
 mod repetition;
+mod robustness;
 mod scenarios;

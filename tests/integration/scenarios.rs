@@ -96,8 +96,11 @@ fn json_format_carries_the_same_entries() {
     let value: serde_json::Value = serde_json::from_slice(&output.stdout).expect("valid JSON");
     assert_eq!(value["scenario"], "udp_basic");
     let entries = value["entries"].as_array().expect("entries");
+    let packets = value["packets"].as_array().expect("packets");
     let text = transcript("udp_basic", &[]);
-    assert_eq!(entries.len(), text.lines().count());
+    let events_part = text.split("\n== packets").next().expect("events");
+    assert_eq!(entries.len(), events_part.lines().count());
+    assert_eq!(packets.len(), 6, "one datagram per message and per reply");
     assert_eq!(entries[0]["role"], "server");
     assert_eq!(entries[0]["kind"], "start");
 }

@@ -1,0 +1,170 @@
+//! Packet capture on the run's loopback, like Wireshark: an `AF_PACKET` socket on `lo`.
+//!
+//! On `lo` every packet is seen twice, leaving and arriving; only the leaving copy is kept.
+//! Capture needs `CAP_NET_RAW` in the run's network namespace, which labrun has there (as
+//! root, or as root of its own user namespace).
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
+
+/// Frames are Ethernet-sized on `lo`; its MTU is 64 KiB.
+const FRAME: usize = 65_600;
+
+/// One captured packet, Ethernet header included.
+#[derive(Clone, Debug)]
+pub struct Packet {
+    /// When it was read, since the run started, for ordering against events.
+    pub at: Duration,
+    /// When it was read, for the pcap file.
+    pub time: SystemTime,
+    pub data: Vec<u8>,
+}
+
+/// An open capture on `lo`.
+pub(crate) struct Capture {
+    fd: AsyncFd<OwnedFd>,
+    start: Instant,
+    /// The wall clock at `start`: kernel timestamps are wall-clock times.
+    start_time: SystemTime,
+}
+
+impl Capture {
+    /// Opens the capture; call inside the async runtime. Times count from `start`.
+    pub(crate) fn open(start: Instant) -> io::Result<Self> {
+        let protocol = (libc::ETH_P_ALL as u16).to_be();
+        // SAFETY: plain system calls; the descriptor is owned right after creation.
+        let fd = unsafe {
+            let raw = libc::socket(
+                libc::AF_PACKET,
+                libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+                i32::from(protocol),
+            );
+            if raw < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            OwnedFd::from_raw_fd(raw)
+        };
+        let index = nix::net::if_::if_nametoindex("lo").map_err(io::Error::from)?;
+        // SAFETY: sockaddr_ll is plain old data and zeroed is valid; bind reads it.
+        unsafe {
+            let mut address: libc::sockaddr_ll = std::mem::zeroed();
+            address.sll_family = libc::AF_PACKET as u16;
+            address.sll_protocol = protocol;
+            address.sll_ifindex = i32::try_from(index).unwrap_or(1);
+            let result = libc::bind(
+                fd.as_raw_fd(),
+                (&raw const address).cast(),
+                std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+            );
+            if result < 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        let on = true;
+        nix::sys::socket::setsockopt(&fd, nix::sys::socket::sockopt::ReceiveTimestampns, &on)
+            .map_err(io::Error::from)?;
+        let elapsed = start.elapsed();
+        let start_time = SystemTime::now() - elapsed;
+        // SAFETY: `fd` is open and owned by the AsyncFd from here on.
+        let fd = unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) }
+            .map_err(|e| io::Error::other(e.to_string()))?;
+        Ok(Capture {
+            fd,
+            start,
+            start_time,
+        })
+    }
+
+    /// The next packet, waiting for one.
+    pub(crate) async fn next(&self) -> io::Result<Packet> {
+        loop {
+            let mut guard = self.fd.readable().await?;
+            match guard.try_io(|fd| read_one(fd.get_ref(), self.start, self.start_time)) {
+                Ok(Ok(Some(packet))) => return Ok(packet),
+                Ok(Ok(None)) => continue,
+                Ok(Err(e)) => return Err(e),
+                Err(_would_block) => continue,
+            }
+        }
+    }
+
+    /// Every packet already waiting, without waiting for more.
+    pub(crate) fn drain(&self) -> Vec<Packet> {
+        let mut packets = Vec::new();
+        while let Ok(result) = read_one(self.fd.get_ref(), self.start, self.start_time) {
+            if let Some(packet) = result {
+                packets.push(packet);
+            }
+        }
+        packets
+    }
+}
+
+/// Reads one frame: `Ok(None)` for an arriving copy (skipped), `Err(WouldBlock)` when empty.
+///
+/// The time is the kernel's, taken when the packet went through `lo`, not when labrun got
+/// round to reading it: that orders packets exactly against the actors' events.
+fn read_one(fd: &OwnedFd, start: Instant, start_time: SystemTime) -> io::Result<Option<Packet>> {
+    use nix::sys::socket::{ControlMessageOwned, LinkAddr, MsgFlags, recvmsg};
+    let mut buffer = vec![0u8; FRAME];
+    let mut control = nix::cmsg_space!(nix::sys::time::TimeSpec);
+    let (len, kind, stamp) = {
+        let mut iov = [io::IoSliceMut::new(&mut buffer)];
+        let message = recvmsg::<LinkAddr>(
+            fd.as_raw_fd(),
+            &mut iov,
+            Some(&mut control),
+            MsgFlags::empty(),
+        )
+        .map_err(io::Error::from)?;
+        let stamp = message.cmsgs().ok().and_then(|mut cmsgs| {
+            cmsgs.find_map(|c| match c {
+                ControlMessageOwned::ScmTimestampns(ts) => Some(
+                    SystemTime::UNIX_EPOCH
+                        + Duration::new(
+                            u64::try_from(ts.tv_sec()).unwrap_or(0),
+                            u32::try_from(ts.tv_nsec()).unwrap_or(0),
+                        ),
+                ),
+                _ => None,
+            })
+        });
+        let kind = message.address.map_or(0, |a| a.pkttype());
+        (message.bytes, kind, stamp)
+    };
+    if kind != libc::PACKET_OUTGOING {
+        return Ok(None);
+    }
+    buffer.truncate(len);
+    let time = stamp.unwrap_or_else(SystemTime::now);
+    let at = time
+        .duration_since(start_time)
+        .unwrap_or_else(|_| start.elapsed());
+    Ok(Some(Packet {
+        at,
+        time,
+        data: buffer,
+    }))
+}
+
+/// Writes packets as a pcap file (Ethernet link type) that Wireshark and tshark open.
+pub fn write_pcap(path: &std::path::Path, packets: &[Packet]) -> io::Result<()> {
+    use pcap_file::pcap::{PcapPacket, PcapWriter};
+    let file = io::BufWriter::new(std::fs::File::create(path)?);
+    let mut writer = PcapWriter::new(file).map_err(io::Error::other)?;
+    for packet in packets {
+        let time = packet
+            .time
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default();
+        let len = u32::try_from(packet.data.len()).unwrap_or(u32::MAX);
+        writer
+            .write_packet(&PcapPacket::new(time, len, &packet.data))
+            .map_err(io::Error::other)?;
+    }
+    Ok(())
+}
