@@ -651,6 +651,7 @@ impl<'a> Engine<'a> {
             .unwrap_or_else(|| actor.args.clone());
         let args = actor.expand_args(&template);
         let grace = self.plan.stop_grace;
+        let run_timeout = self.plan.timeout;
         let workdir = self.workdir.clone();
         let tx = self.tx.clone();
         tracker.spawn(async move {
@@ -668,7 +669,10 @@ impl<'a> Engine<'a> {
                 delay,
             });
             let outcome = match external {
-                None => run_reference(&actor, pace, Arc::clone(&sink), stop, kill).await,
+                None => {
+                    let controls = Controls { stop, kill, run_timeout };
+                    run_reference(&actor, pace, Arc::clone(&sink), controls).await
+                }
                 Some(command) => {
                     let context = ExternalRun {
                         actor: &actor,
@@ -677,6 +681,7 @@ impl<'a> Engine<'a> {
                         grace,
                         index: i,
                         tx,
+                        run_timeout,
                     };
                     context.run(&command, Arc::clone(&sink), stop, kill).await
                 }
@@ -686,13 +691,25 @@ impl<'a> Engine<'a> {
     }
 }
 
+/// How the engine ends an actor: `stop` once its clients are done (servers), `kill` when
+/// the whole run goes over `run_timeout`.
+struct Controls {
+    stop: CancellationToken,
+    kill: CancellationToken,
+    run_timeout: Duration,
+}
+
 async fn run_reference(
     actor: &ActorPlan,
     pace: Pace,
     sink: Arc<dyn Sink>,
-    stop: CancellationToken,
-    kill: CancellationToken,
+    controls: Controls,
 ) -> Outcome {
+    let Controls {
+        stop,
+        kill,
+        run_timeout,
+    } = controls;
     let program = RefProgram::for_role(actor.protocol, actor.is_server());
     let params = match &actor.kind {
         ActorKind::Server {
@@ -729,7 +746,7 @@ async fn run_reference(
     tokio::select! {
         outcome = reference::run(program, params, pace, sink, stop) => outcome,
         () = tokio::time::sleep(timeout) => Outcome::TimedOut { after: timeout },
-        () = kill.cancelled() => Outcome::TimedOut { after: timeout },
+        () = kill.cancelled() => Outcome::RunTimedOut { after: run_timeout },
     }
 }
 
@@ -740,6 +757,7 @@ struct ExternalRun<'a> {
     grace: Duration,
     index: usize,
     tx: mpsc::UnboundedSender<Message>,
+    run_timeout: Duration,
 }
 
 impl ExternalRun<'_> {
@@ -787,7 +805,7 @@ impl ExternalRun<'_> {
             }
             () = kill.cancelled() => {
                 running.stop(STOP_PATIENCE).await;
-                Outcome::TimedOut { after: timeout }
+                Outcome::RunTimedOut { after: self.run_timeout }
             }
         };
         poller.abort();

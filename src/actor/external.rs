@@ -261,17 +261,17 @@ impl AsyncRead for PtyReader {
 
 /// Splits a stream into lines as they arrive; a last line without newline is kept too.
 async fn read_lines(mut reader: impl AsyncRead + Unpin, stream: Stream, sink: Arc<dyn Sink>) {
-    let mut pending: Vec<u8> = Vec::new();
+    let mut lines = LineSplitter::default();
     let mut chunk = vec![0u8; 8192];
     let mut kept: u64 = 0;
     let mut cut: u64 = 0;
-    let emit = |bytes: &[u8], kept: &mut u64, cut: &mut u64| {
-        if *kept >= MAX_OUTPUT {
-            *cut += bytes.len() as u64 + 1;
+    let mut emit = |bytes: Vec<u8>| {
+        if kept >= MAX_OUTPUT {
+            cut += bytes.len() as u64 + 1;
             return;
         }
-        *kept += bytes.len() as u64 + 1;
-        let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+        kept += bytes.len() as u64 + 1;
+        let bytes = bytes.strip_suffix(b"\r").unwrap_or(&bytes);
         sink.emit(EventKind::Line {
             stream,
             text: String::from_utf8_lossy(bytes).into_owned(),
@@ -282,25 +282,53 @@ async fn read_lines(mut reader: impl AsyncRead + Unpin, stream: Stream, sink: Ar
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
-        pending.extend_from_slice(&chunk[..n]);
-        let mut start = 0;
-        while let Some(pos) = pending[start..].iter().position(|&b| b == b'\n') {
-            emit(&pending[start..start + pos], &mut kept, &mut cut);
-            start += pos + 1;
-        }
-        pending.drain(..start);
-        while pending.len() >= MAX_LINE {
-            let rest = pending.split_off(MAX_LINE);
-            emit(&pending, &mut kept, &mut cut);
-            pending = rest;
-        }
+        lines.push(&chunk[..n]).into_iter().for_each(&mut emit);
     }
-    if !pending.is_empty() {
-        emit(&pending, &mut kept, &mut cut);
-    }
+    lines.finish().into_iter().for_each(&mut emit);
     if cut > 0 {
         sink.emit(EventKind::OutputCut { cut });
     }
+}
+
+/// Cuts bytes into lines, and lines longer than [`MAX_LINE`] into pieces, at the same places
+/// however the bytes arrive, and never inside a UTF-8 character.
+#[derive(Default)]
+struct LineSplitter {
+    pending: Vec<u8>,
+}
+
+impl LineSplitter {
+    fn push(&mut self, bytes: &[u8]) -> Vec<Vec<u8>> {
+        self.pending.extend_from_slice(bytes);
+        let mut out = Vec::new();
+        loop {
+            let window = &self.pending[..self.pending.len().min(MAX_LINE + 1)];
+            if let Some(newline) = window.iter().position(|&b| b == b'\n') {
+                out.push(self.pending[..newline].to_vec());
+                self.pending.drain(..=newline);
+            } else if self.pending.len() > MAX_LINE {
+                let at = char_boundary(&self.pending, MAX_LINE);
+                out.push(self.pending[..at].to_vec());
+                self.pending.drain(..at);
+            } else {
+                return out;
+            }
+        }
+    }
+
+    fn finish(self) -> Option<Vec<u8>> {
+        (!self.pending.is_empty()).then_some(self.pending)
+    }
+}
+
+/// The largest cut at or before `limit` that does not split a UTF-8 character.
+fn char_boundary(bytes: &[u8], limit: usize) -> usize {
+    let continuation = |b: u8| b & 0b1100_0000 == 0b1000_0000;
+    (limit.saturating_sub(3)..=limit)
+        .rev()
+        .find(|&i| i < bytes.len() && !continuation(bytes[i]))
+        .filter(|&i| i > 0)
+        .unwrap_or(limit)
 }
 
 #[cfg(test)]
@@ -313,6 +341,26 @@ mod tests {
         assert!(c.program.ends_with("sh"));
         assert_eq!(c.args, Some(vec!["{id}".into(), "{port}".into()]));
         assert_eq!(ExternalCommand::parse("sh").unwrap().args, None);
+    }
+
+    #[test]
+    fn long_lines_split_at_the_same_places_however_they_arrive() {
+        let mut text = b"a".to_vec();
+        text.extend("é".repeat(3000).as_bytes());
+        text.push(b'\n');
+        let whole = {
+            let mut s = LineSplitter::default();
+            s.push(&text)
+        };
+        let mut bytewise = LineSplitter::default();
+        let pieces: Vec<Vec<u8>> = text.iter().flat_map(|b| bytewise.push(&[*b])).collect();
+        assert_eq!(whole, pieces);
+        assert!(
+            whole
+                .iter()
+                .all(|l| l.len() <= MAX_LINE && std::str::from_utf8(l).is_ok())
+        );
+        assert_eq!(whole.concat().len(), text.len() - 1);
     }
 
     #[test]

@@ -85,6 +85,8 @@ pub enum Outcome {
     Stopped,
     /// It ran over its timeout and was killed.
     TimedOut { after: Duration },
+    /// The whole run went over its timeout, and labrun killed it with everything else.
+    RunTimedOut { after: Duration },
     /// It could not be started at all.
     SpawnFailed { reason: String },
 }

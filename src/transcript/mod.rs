@@ -346,6 +346,10 @@ pub fn describe(outcome: &Outcome) -> String {
             format!("killed by signal {signal} ({name})")
         }
         Outcome::Stopped => "stopped by labrun: its clients were done".into(),
+        Outcome::RunTimedOut { after } => format!(
+            "killed: the whole run went over its timeout of {}",
+            crate::scenario::duration::display(*after)
+        ),
         Outcome::TimedOut { after } => {
             format!(
                 "timed out after {} and killed",
