@@ -77,6 +77,10 @@ pub struct RunArgs {
     /// Print no transcript, only the verdict.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Write the packets captured on the run's loopback to FILE (pcap, for Wireshark and
+    /// tshark). With several scenarios, each gets FILE with its name added.
+    #[arg(long, value_name = "FILE")]
+    pub pcap: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -195,6 +199,9 @@ fn run_each(args: &RunArgs) -> i32 {
     for scenario in &args.scenarios {
         let mut command = std::process::Command::new(&exe);
         command.args(pass_through(args)).arg(scenario);
+        if let Some(pcap) = &args.pcap {
+            command.arg("--pcap").arg(pcap_for(pcap, scenario));
+        }
         let code = match command.status() {
             Ok(status) => status.code().unwrap_or(exit::ERROR),
             Err(e) => {
@@ -205,6 +212,17 @@ fn run_each(args: &RunArgs) -> i32 {
         worst = worst.max(code);
     }
     worst
+}
+
+/// `capture.pcap` for scenario `tcp_basic` is `capture-tcp_basic.pcap`.
+fn pcap_for(pcap: &Path, scenario: &Path) -> PathBuf {
+    let name = scenario.file_stem().unwrap_or_default().to_string_lossy();
+    let stem = pcap.file_stem().unwrap_or_default().to_string_lossy();
+    let file = match pcap.extension() {
+        Some(ext) => format!("{stem}-{name}.{}", ext.to_string_lossy()),
+        None => format!("{stem}-{name}"),
+    };
+    pcap.with_file_name(file)
 }
 
 fn pass_through(args: &RunArgs) -> Vec<OsString> {
@@ -308,6 +326,22 @@ fn run_one(args: &RunArgs, path: &Path) -> i32 {
         };
         // A closed pipe (`| head`) is not an error worth reporting.
         let _ = stdout.lock().write_all(out.as_bytes());
+    }
+    if let Some(error) = &record.capture_error {
+        eprintln!("labrun: warning: {error}");
+    }
+    if let Some(path) = &args.pcap {
+        match crate::observe::capture::write_pcap(path, &record.packets) {
+            Ok(()) => eprintln!(
+                "labrun: {} packets written to {}",
+                record.packets.len(),
+                path.display()
+            ),
+            Err(e) => {
+                eprintln!("labrun: cannot write {}: {e}", path.display());
+                return exit::ERROR;
+            }
+        }
     }
     if record.timed_out {
         eprintln!(

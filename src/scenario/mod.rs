@@ -102,8 +102,9 @@ pub enum ActorKind {
         close_delay: Duration,
     },
     Client {
-        /// Index of the server in [`Plan::actors`].
-        server: usize,
+        /// Index of its server in [`Plan::actors`]; `None` for a client sent where nobody
+        /// serves.
+        server: Option<usize>,
         host: String,
         port: u16,
         exchanges: u32,

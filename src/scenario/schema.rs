@@ -389,31 +389,39 @@ impl Walk {
             } else {
                 let server = match &draft.server_ref {
                     Some(r) => match index.get(r.get_ref().as_str()) {
-                        Some(&i) if drafts[i].is_server => Some(i),
+                        Some(&i) if drafts[i].is_server => Ok(Some(i)),
                         Some(_) => {
                             self.errors.push(Diagnostic::new(
                                 r.span(),
                                 format!("`{}` is a client, not a server", r.get_ref()),
                             ));
-                            None
+                            Err(())
                         }
                         None => {
                             let server_roles: Vec<&str> =
                                 servers.iter().map(|&i| roles[i]).collect();
                             self.errors.push(unknown(r, "server", &server_roles));
-                            None
+                            Err(())
                         }
                     },
-                    None if servers.len() == 1 => Some(servers[0]),
+                    None if servers.len() == 1 => Ok(Some(servers[0])),
+                    // A client may talk to a port where nobody serves (and learn why clients
+                    // need timeouts); it then says which protocol and port.
+                    None if servers.is_empty()
+                        && draft.port.is_some()
+                        && draft.protocol.is_some() =>
+                    {
+                        Ok(None)
+                    }
                     None if servers.is_empty() => {
                         self.errors.push(
                             Diagnostic::new(
                                 draft.span.clone(),
                                 "this client has no server to talk to",
                             )
-                            .help("add a `[[server]]` table"),
+                            .help("add a `[[server]]` table, or give the client a `protocol` and a `port`"),
                         );
-                        None
+                        Err(())
                     }
                     None => {
                         self.errors.push(
@@ -423,32 +431,37 @@ impl Walk {
                             )
                             .help(format!("add `server = \"{}\"`", roles[servers[0]])),
                         );
-                        None
+                        Err(())
                     }
                 };
-                let server = server?;
-                after.push(Milestone {
-                    actor: server,
-                    what: MilestoneKind::Ready,
-                });
-                let server_draft = &drafts[server];
-                if let (Some(p), Some(sp)) = (draft.protocol, server_draft.protocol)
-                    && p != sp
-                {
-                    self.errors.push(Diagnostic::new(
-                        draft.span.clone(),
-                        format!(
-                            "this {} client talks to `{}`, a {} server",
-                            p.name(),
-                            server_draft.role.get_ref(),
-                            sp.name()
-                        ),
-                    ));
+                let Ok(server) = server else {
+                    return None;
+                };
+                let server_port = server.and_then(|i| drafts[i].port);
+                if let Some(server) = server {
+                    after.push(Milestone {
+                        actor: server,
+                        what: MilestoneKind::Ready,
+                    });
+                    let server_draft = &drafts[server];
+                    if let (Some(p), Some(sp)) = (draft.protocol, server_draft.protocol)
+                        && p != sp
+                    {
+                        self.errors.push(Diagnostic::new(
+                            draft.span.clone(),
+                            format!(
+                                "this {} client talks to `{}`, a {} server",
+                                p.name(),
+                                server_draft.role.get_ref(),
+                                sp.name()
+                            ),
+                        ));
+                    }
                 }
                 ActorKind::Client {
                     server,
                     host: draft.host.clone(),
-                    port: draft.port.or(server_draft.port).unwrap_or(0),
+                    port: draft.port.or(server_port).unwrap_or(0),
                     exchanges: draft.exchanges,
                     pause: draft.pause,
                 }
@@ -467,9 +480,9 @@ impl Walk {
             }
             let protocol = match (&kind, draft.protocol) {
                 (_, Some(p)) => p,
-                (ActorKind::Client { server, .. }, None) => {
-                    drafts[*server].protocol.unwrap_or(Protocol::Udp)
-                }
+                (ActorKind::Client { server, .. }, None) => server
+                    .and_then(|i| drafts[i].protocol)
+                    .unwrap_or(Protocol::Udp),
                 (ActorKind::Server { .. }, None) => Protocol::Udp,
             };
             actors.push(ActorPlan {

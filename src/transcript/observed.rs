@@ -151,9 +151,10 @@ pub(super) fn packets(
                 )
             } else {
                 let mut text = format!(
-                    "udp {}: {} datagrams",
+                    "udp {}: {} datagram{}",
                     flow_name(names, plan, key),
-                    flow.datagrams
+                    flow.datagrams,
+                    if flow.datagrams == 1 { "" } else { "s" }
                 );
                 if flow.unreachable > 0 {
                     text.push_str(&format!(", {} ICMP port unreachable", flow.unreachable));

@@ -49,10 +49,14 @@ pub(crate) fn scenario_names() -> Vec<String> {
     names
 }
 
-/// The transcript of a scenario at `--time-scale 0`, without snapshot comparison.
+/// The transcript of a scenario (at `--time-scale 0` unless `extra` says otherwise),
+/// without snapshot comparison.
 pub(crate) fn transcript(name: &str, extra: &[&str]) -> String {
     let path = format!("scenarios/{name}.toml");
-    let mut args = vec![path.as_str(), "--time-scale", "0", "--no-snapshot"];
+    let mut args = vec![path.as_str(), "--no-snapshot"];
+    if !extra.contains(&"--time-scale") {
+        args.extend_from_slice(&["--time-scale", "0"]);
+    }
     args.extend_from_slice(extra);
     let output = run(&args);
     assert!(

@@ -4,6 +4,7 @@
 mod common;
 mod external;
 mod invalid;
+mod observe;
 mod reference;
 mod repetition;
 mod robustness;
