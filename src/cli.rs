@@ -100,6 +100,10 @@ pub enum RefCommand {
     TcpServer(ServerArgs),
     /// `clientt ID HOST PORT`: the TCP client.
     TcpClient(ClientArgs),
+    /// Exercise 1.1: official name, aliases and addresses of NAME (`gethostbyname`).
+    ResolveName { name: String },
+    /// Exercise 1.1: official name, aliases and addresses of ADDR (`gethostbyaddr`).
+    ResolveAddr { addr: String },
 }
 
 #[derive(Debug, Args)]
@@ -182,7 +186,25 @@ fn run_ref(command: RefCommand) -> i32 {
         RefCommand::TcpServer(a) => server(RefProgram::TcpServer, a),
         RefCommand::UdpClient(a) => client(RefProgram::UdpClient, a),
         RefCommand::TcpClient(a) => client(RefProgram::TcpClient, a),
+        RefCommand::ResolveName { name } => {
+            resolve_standalone(crate::scenario::Lookup::Name, &name)
+        }
+        RefCommand::ResolveAddr { addr } => {
+            resolve_standalone(crate::scenario::Lookup::Address, &addr)
+        }
     }
+}
+
+fn resolve_standalone(lookup: crate::scenario::Lookup, query: &str) -> i32 {
+    let (lines, code) = crate::actor::resolver::run(lookup, query);
+    for (stdout, line) in lines {
+        if stdout {
+            println!("{line}");
+        } else {
+            eprintln!("{line}");
+        }
+    }
+    code
 }
 
 /// Several scenarios: each runs in a labrun process of its own, so that each gets a fresh
@@ -272,6 +294,15 @@ fn run_one(args: &RunArgs, path: &Path) -> i32 {
         }
     };
     let private = match sandbox::enter_private_network() {
+        Isolation::Private if plan.hosts.is_some() => {
+            let hosts = crate::scenario::hosts_file(plan.hosts.as_deref().unwrap_or_default());
+            if let Err(reason) = sandbox::private_hosts(&hosts) {
+                eprintln!("labrun: cannot give the run its own /etc/hosts: {reason}");
+                return exit::ERROR;
+            }
+            let _ = sandbox::quick_acks();
+            true
+        }
         Isolation::Private => {
             if let Err(reason) = sandbox::quick_acks() {
                 eprintln!(
@@ -279,6 +310,12 @@ fn run_one(args: &RunArgs, path: &Path) -> i32 {
                 );
             }
             true
+        }
+        Isolation::Host { reason } if plan.hosts.is_some() => {
+            eprintln!(
+                "labrun: this scenario needs a private network for its own /etc/hosts, and none can be made here ({reason})"
+            );
+            return exit::ERROR;
         }
         Isolation::Host { reason } => {
             eprintln!(
@@ -438,8 +475,12 @@ fn externals(plan: &Plan, with: &[String]) -> Result<Vec<Option<ExternalCommand>
             ));
         };
         let role = role.trim();
-        let Some(index) = plan.actors.iter().position(|a| a.role == role) else {
-            let roles: Vec<&str> = plan.actors.iter().map(|a| a.role.as_str()).collect();
+        let indexes: Vec<usize> = (0..plan.actors.len())
+            .filter(|&i| plan.actors[i].role == role)
+            .collect();
+        let Some(&index) = indexes.first() else {
+            let mut roles: Vec<&str> = plan.actors.iter().map(|a| a.role.as_str()).collect();
+            roles.dedup();
             return Err(format!(
                 "unknown role `{role}` in `--with`; the roles of {} are: {}",
                 plan.name,
@@ -450,7 +491,10 @@ fn externals(plan: &Plan, with: &[String]) -> Result<Vec<Option<ExternalCommand>
             return Err(format!("role `{role}` is given twice with `--with`"));
         }
         let command = ExternalCommand::parse(program).map_err(|e| format!("--with {role}: {e}"))?;
-        externals[index] = Some(command);
+        // A resolver's role runs once per query: the program plays every one of them.
+        for i in indexes {
+            externals[i] = Some(command.clone());
+        }
     }
     Ok(externals)
 }

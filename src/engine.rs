@@ -710,6 +710,13 @@ async fn run_reference(
         kill,
         run_timeout,
     } = controls;
+    if let ActorKind::Resolver { lookup, query } = &actor.kind {
+        let resolve = resolve(*lookup, query.clone(), Arc::clone(&sink));
+        return tokio::select! {
+            outcome = resolve => outcome,
+            () = kill.cancelled() => Outcome::RunTimedOut { after: run_timeout },
+        };
+    }
     let program = RefProgram::for_role(actor.protocol, actor.is_server());
     let params = match &actor.kind {
         ActorKind::Server {
@@ -726,6 +733,7 @@ async fn run_reference(
             close_delay: *close_delay,
             pause: Duration::ZERO,
         },
+        ActorKind::Resolver { .. } => return Outcome::Exited { code: 0 },
         ActorKind::Client {
             host,
             port,
@@ -748,6 +756,25 @@ async fn run_reference(
         () = tokio::time::sleep(timeout) => Outcome::TimedOut { after: timeout },
         () = kill.cancelled() => Outcome::RunTimedOut { after: run_timeout },
     }
+}
+
+/// The reference programs of exercise 1.1, with the lab's lines.
+async fn resolve(lookup: crate::scenario::Lookup, query: String, sink: Arc<dyn Sink>) -> Outcome {
+    use crate::transcript::Stream;
+    let lines =
+        tokio::task::spawn_blocking(move || crate::actor::resolver::run(lookup, &query)).await;
+    let Ok((lines, code)) = lines else {
+        return Outcome::Exited { code: 3 };
+    };
+    for (stream, text) in lines {
+        let stream = if stream {
+            Stream::Stdout
+        } else {
+            Stream::Stderr
+        };
+        sink.emit(EventKind::Line { stream, text });
+    }
+    Outcome::Exited { code }
 }
 
 struct ExternalRun<'a> {
@@ -781,7 +808,9 @@ impl ExternalRun<'_> {
             };
         let pid = running.pid();
         let _ = self.tx.send(Message::Pid(self.index, pid));
-        let poller = tokio::spawn(poll_ready(self.actor.clone(), pid, Arc::clone(&sink)));
+        // A resolver has no socket to wait for.
+        let poller = (!matches!(self.actor.kind, ActorKind::Resolver { .. }))
+            .then(|| tokio::spawn(poll_ready(self.actor.clone(), pid, Arc::clone(&sink))));
         let timeout = self.actor.timeout;
         let outcome = tokio::select! {
             outcome = running.wait() => outcome,
@@ -808,7 +837,9 @@ impl ExternalRun<'_> {
                 Outcome::RunTimedOut { after: self.run_timeout }
             }
         };
-        poller.abort();
+        if let Some(poller) = poller {
+            poller.abort();
+        }
         running.finish().await;
         outcome
     }

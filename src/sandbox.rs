@@ -112,3 +112,51 @@ pub fn quick_acks() -> Result<(), String> {
     }
     Ok(())
 }
+
+/// Gives the run a private `/etc/hosts` (and a name-service setup that reads only it), in a
+/// mount namespace of its own: lookups give the same answers on every machine, and none
+/// leaves it. Call while the process has a single thread, after
+/// [`enter_private_network`].
+pub fn private_hosts(hosts: &str) -> Result<(), String> {
+    use nix::mount::{MsFlags, mount};
+    use nix::sched::{CloneFlags, unshare};
+    unshare(CloneFlags::CLONE_NEWNS)
+        .map_err(|e| format!("cannot create a mount namespace: {}", e.desc()))?;
+    // Nothing mounted here may show in the host's namespace.
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .map_err(|e| format!("cannot make the mounts private: {}", e.desc()))?;
+    let files = [
+        ("/etc/hosts", hosts.to_string()),
+        ("/etc/nsswitch.conf", "hosts: files\n".to_string()),
+        ("/etc/host.conf", "multi on\n".to_string()),
+    ];
+    for (target, text) in files {
+        if !std::path::Path::new(target).exists() {
+            continue;
+        }
+        let source = std::env::temp_dir().join(format!(
+            "labrun-{}-{}",
+            std::process::id(),
+            target.trim_start_matches("/etc/")
+        ));
+        std::fs::write(&source, text)
+            .map_err(|e| format!("cannot write {}: {e}", source.display()))?;
+        let mounted = mount(
+            Some(&source),
+            target,
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        );
+        // The mount keeps the file alive; nothing is left behind in the temporary folder.
+        let _ = std::fs::remove_file(&source);
+        mounted.map_err(|e| format!("cannot mount a private {target}: {}", e.desc()))?;
+    }
+    Ok(())
+}

@@ -9,6 +9,7 @@ pub(crate) mod cstr;
 pub(crate) mod external;
 pub(crate) mod pace;
 pub(crate) mod reference;
+pub mod resolver;
 
 use std::time::Duration;
 

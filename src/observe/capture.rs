@@ -67,8 +67,7 @@ impl Capture {
         let on = true;
         nix::sys::socket::setsockopt(&fd, nix::sys::socket::sockopt::ReceiveTimestampns, &on)
             .map_err(io::Error::from)?;
-        let elapsed = start.elapsed();
-        let start_time = SystemTime::now() - elapsed;
+        let start_time = wall_clock_at(start);
         // SAFETY: `fd` is open and owned by the AsyncFd from here on.
         let fd = unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) }
             .map_err(|e| io::Error::other(e.to_string()))?;
@@ -102,6 +101,24 @@ impl Capture {
         }
         packets
     }
+}
+
+/// The wall-clock time at `start`, to turn the kernel's wall-clock packet times into times
+/// since `start`. The two clocks are read in a tight bracket, several times, keeping the
+/// tightest: a thread preempted between two reads on a busy machine would otherwise shift
+/// every packet by milliseconds against the events.
+fn wall_clock_at(start: Instant) -> SystemTime {
+    let mut best: Option<(Duration, SystemTime)> = None;
+    for _ in 0..16 {
+        let before = start.elapsed();
+        let wall = SystemTime::now();
+        let after = start.elapsed();
+        let width = after.saturating_sub(before);
+        if best.is_none_or(|(w, _)| width < w) {
+            best = Some((width, wall - (before + width / 2)));
+        }
+    }
+    best.map_or_else(SystemTime::now, |(_, at_start)| at_start)
 }
 
 /// Reads one frame: `Ok(None)` for an arriving copy (skipped), `Err(WouldBlock)` when empty.

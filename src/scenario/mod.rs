@@ -51,6 +51,8 @@ pub struct Plan {
     pub ready_timeout: Duration,
     /// When to take the run's socket table, like `netstat -tuan`.
     pub checkpoints: Vec<Checkpoint>,
+    /// The run's private `/etc/hosts`, when the scenario declares hosts.
+    pub hosts: Option<Vec<Host>>,
 }
 
 /// A moment at which the run's socket table is taken.
@@ -101,6 +103,8 @@ pub enum ActorKind {
         /// The optional sleep before `close` of lab question 8.
         close_delay: Duration,
     },
+    /// One lookup of exercise 1.1 (a `[[resolver]]` runs one actor per query, in turn).
+    Resolver { lookup: Lookup, query: String },
     Client {
         /// Index of its server in [`Plan::actors`]; `None` for a client sent where nobody
         /// serves.
@@ -123,14 +127,16 @@ impl ActorPlan {
     pub fn port(&self) -> u16 {
         match self.kind {
             ActorKind::Server { port, .. } | ActorKind::Client { port, .. } => port,
+            ActorKind::Resolver { .. } => 0,
         }
     }
 
     /// The argument template with `{id}`, `{host}` and `{port}` filled in.
     pub fn expand_args(&self, template: &[String]) -> Vec<String> {
-        let host = match &self.kind {
-            ActorKind::Client { host, .. } => host.as_str(),
-            ActorKind::Server { .. } => "0.0.0.0",
+        let (host, query) = match &self.kind {
+            ActorKind::Client { host, .. } => (host.as_str(), ""),
+            ActorKind::Server { .. } => ("0.0.0.0", ""),
+            ActorKind::Resolver { query, .. } => ("", query.as_str()),
         };
         let port = self.port().to_string();
         template
@@ -139,9 +145,46 @@ impl ActorPlan {
                 arg.replace("{id}", &self.id)
                     .replace("{host}", host)
                     .replace("{port}", &port)
+                    .replace("{query}", query)
             })
             .collect()
     }
+}
+
+/// Which of the lab's two resolution programs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lookup {
+    /// `gethostbyname`: from a name (or a dotted address, echoed).
+    Name,
+    /// `gethostbyaddr`: from a dotted address.
+    Address,
+}
+
+/// A host of the run's private `/etc/hosts`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Host {
+    pub name: String,
+    pub aliases: Vec<String>,
+    pub addresses: Vec<std::net::IpAddr>,
+}
+
+/// The text of an `/etc/hosts` holding exactly `hosts`: one line per address, the aliases
+/// on the first (the C library gathers every line of a name when `multi on`).
+pub fn hosts_file(hosts: &[Host]) -> String {
+    let mut text = String::from("# labrun: this run's private /etc/hosts\n");
+    for host in hosts {
+        for (i, address) in host.addresses.iter().enumerate() {
+            text.push_str(&format!("{address}\t{}", host.name));
+            if i == 0 {
+                for alias in &host.aliases {
+                    text.push(' ');
+                    text.push_str(alias);
+                }
+            }
+            text.push('\n');
+        }
+    }
+    text
 }
 
 /// When an actor may start: after every milestone in `after`, plus `delay` (scenario time).

@@ -11,10 +11,23 @@ use toml::de::{DeTable, DeValue};
 use super::diagnostic::{Diagnostic, Diagnostics};
 use super::duration;
 use super::{
-    ActorKind, ActorPlan, Checkpoint, Milestone, MilestoneKind, Plan, Protocol, StartRule, When,
+    ActorKind, ActorPlan, Checkpoint, Host, Lookup, Milestone, MilestoneKind, Plan, Protocol,
+    StartRule, When,
 };
 
-const TOP_KEYS: &[&str] = &["name", "description", "run", "server", "client", "netstat"];
+const TOP_KEYS: &[&str] = &[
+    "name",
+    "description",
+    "run",
+    "server",
+    "client",
+    "resolver",
+    "host",
+    "netstat",
+];
+const HOST_KEYS: &[&str] = &["name", "aliases", "addresses"];
+const RESOLVER_KEYS: &[&str] = &["role", "lookup", "queries", "timeout", "args"];
+const RESOLVER_ARGS: &str = "{query}";
 const NETSTAT_KEYS: &[&str] = &["after", "at"];
 const RUN_KEYS: &[&str] = &["timeout", "stop-grace", "ready-timeout"];
 const SERVER_KEYS: &[&str] = &[
@@ -54,7 +67,7 @@ const MAX_EXCHANGES: i64 = 100_000;
 const DEFAULT_REPLY_DELAY: Duration = Duration::from_secs(2);
 const SERVER_ARGS: &str = "{id} {port}";
 const CLIENT_ARGS: &str = "{id} {host} {port}";
-const PLACEHOLDERS: &[&str] = &["{id}", "{host}", "{port}"];
+const PLACEHOLDERS: &[&str] = &["{id}", "{host}", "{port}", "{query}"];
 
 pub(super) fn parse(path: &Path, text: &str) -> Result<Plan, Diagnostics> {
     let mut walk = Walk { errors: Vec::new() };
@@ -105,6 +118,15 @@ struct Draft {
     span: Range<usize>,
 }
 
+/// A `[[resolver]]` as written, before it becomes one actor per query.
+struct ResolverDraft {
+    role: Spanned<String>,
+    lookup: Lookup,
+    queries: Vec<String>,
+    timeout: Option<Duration>,
+    args: Vec<String>,
+}
+
 struct Limits {
     timeout: Duration,
     stop_grace: Duration,
@@ -147,10 +169,12 @@ impl Walk {
 
         let servers = self.drafts(root, "server", true);
         let clients = self.drafts(root, "client", false);
-        if servers.is_empty() && clients.is_empty() {
+        let resolvers = self.resolvers(root);
+        let hosts = self.hosts(root);
+        if servers.is_empty() && clients.is_empty() && resolvers.is_empty() {
             self.errors.push(
                 Diagnostic::new(0..len.min(1), "the scenario has no actors")
-                    .help("add a `[[server]]` table and a `[[client]]` table"),
+                    .help("add a `[[server]]` and a `[[client]]` table, or a `[[resolver]]`"),
             );
             return None;
         }
@@ -158,8 +182,191 @@ impl Walk {
         drafts.extend(clients);
         self.default_roles(&mut drafts);
         let mut plan = self.resolve(name, path, drafts, limits)?;
+        self.add_resolvers(&mut plan, resolvers);
+        plan.hosts = hosts;
         plan.checkpoints = self.checkpoints(root, &plan);
         self.errors.is_empty().then_some(plan)
+    }
+
+    /// `[[host]]` tables: the run's private `/etc/hosts`.
+    fn hosts(&mut self, root: &DeTable<'_>) -> Option<Vec<Host>> {
+        let value = root.get("host")?;
+        let items: Vec<&Value<'_>> = match value.get_ref() {
+            DeValue::Array(items) => items.iter().collect(),
+            _ => vec![value],
+        };
+        let mut hosts = Vec::new();
+        for item in items {
+            let Some(table) = item.get_ref().as_table() else {
+                self.type_error(item, "host", "a `[[host]]` table", item.get_ref());
+                continue;
+            };
+            self.check_keys(table, HOST_KEYS, "in a [[host]]");
+            self.require(table, item.span(), &["name", "addresses"], "[[host]]");
+            let name = self.string(table, "name");
+            if let Some(name) = &name {
+                self.check_hostname(name);
+            }
+            let aliases = self.strings(table, "aliases");
+            for alias in &aliases {
+                self.check_hostname(alias);
+            }
+            let mut addresses = Vec::new();
+            for address in self.strings(table, "addresses") {
+                match address.get_ref().parse::<std::net::IpAddr>() {
+                    Ok(ip) => addresses.push(ip),
+                    Err(_) => self.errors.push(
+                        Diagnostic::new(
+                            address.span(),
+                            format!("`{}` is not an IP address", address.get_ref()),
+                        )
+                        .help("write addresses in dotted form, such as \"194.254.163.24\""),
+                    ),
+                }
+            }
+            if let Some(name) = name {
+                hosts.push(Host {
+                    name: name.into_inner(),
+                    aliases: aliases.into_iter().map(Spanned::into_inner).collect(),
+                    addresses,
+                });
+            }
+        }
+        Some(hosts)
+    }
+
+    fn check_hostname(&mut self, name: &Spanned<String>) {
+        let text = name.get_ref();
+        let valid = !text.is_empty()
+            && text.len() <= 253
+            && text
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_');
+        if !valid {
+            self.errors.push(Diagnostic::new(
+                name.span(),
+                format!("`{text}` is not a usable host name"),
+            ));
+        }
+    }
+
+    /// `[[resolver]]` tables, read but not yet expanded into actors.
+    fn resolvers(&mut self, root: &DeTable<'_>) -> Vec<ResolverDraft> {
+        let Some(value) = root.get("resolver") else {
+            return Vec::new();
+        };
+        let items: Vec<&Value<'_>> = match value.get_ref() {
+            DeValue::Array(items) => items.iter().collect(),
+            _ => vec![value],
+        };
+        let mut out = Vec::new();
+        for item in items {
+            let Some(table) = item.get_ref().as_table() else {
+                self.type_error(item, "resolver", "a `[[resolver]]` table", item.get_ref());
+                continue;
+            };
+            self.check_keys(table, RESOLVER_KEYS, "in a [[resolver]]");
+            self.require(table, item.span(), &["lookup", "queries"], "[[resolver]]");
+            let role = self
+                .string(table, "role")
+                .unwrap_or_else(|| Spanned::new(header_span(item.span()), "resolver".to_string()));
+            self.check_role_name(&role);
+            let lookup = match self.string(table, "lookup") {
+                Some(l) if l.get_ref() == "name" => Some(Lookup::Name),
+                Some(l) if l.get_ref() == "addr" => Some(Lookup::Address),
+                Some(l) => {
+                    self.errors.push(unknown(&l, "lookup", &["name", "addr"]));
+                    None
+                }
+                None => None,
+            };
+            let queries: Vec<String> = self
+                .strings(table, "queries")
+                .into_iter()
+                .map(Spanned::into_inner)
+                .collect();
+            if table.get("queries").is_some() && queries.is_empty() {
+                self.at(table, "queries", "a [[resolver]] needs at least one query");
+            }
+            let timeout = self.duration(table, "timeout");
+            let args = self.args(table, RESOLVER_ARGS);
+            if let (Some(lookup), Some(args)) = (lookup, args) {
+                out.push(ResolverDraft {
+                    role,
+                    lookup,
+                    queries,
+                    timeout,
+                    args,
+                });
+            }
+        }
+        out
+    }
+
+    /// One actor per query, each starting when the previous one has ended.
+    fn add_resolvers(&mut self, plan: &mut Plan, resolvers: Vec<ResolverDraft>) {
+        for ResolverDraft {
+            role,
+            lookup,
+            queries,
+            timeout,
+            args,
+        } in resolvers
+        {
+            if plan.actors.iter().any(|a| &a.role == role.get_ref()) {
+                self.errors.push(Diagnostic::new(
+                    role.span(),
+                    format!("duplicate role `{}`", role.get_ref()),
+                ));
+                continue;
+            }
+            let mut previous: Option<usize> = None;
+            for query in queries {
+                let after = previous
+                    .map(|actor| Milestone {
+                        actor,
+                        what: MilestoneKind::Exited,
+                    })
+                    .into_iter()
+                    .collect();
+                previous = Some(plan.actors.len());
+                plan.actors.push(ActorPlan {
+                    role: role.get_ref().clone(),
+                    id: String::new(),
+                    protocol: Protocol::Udp,
+                    kind: ActorKind::Resolver { lookup, query },
+                    start: StartRule {
+                        after,
+                        delay: Duration::ZERO,
+                    },
+                    timeout: timeout.unwrap_or(DEFAULT_CLIENT_TIMEOUT.min(plan.timeout)),
+                    args: args.clone(),
+                });
+            }
+        }
+    }
+
+    /// A list of strings.
+    fn strings(&mut self, t: &DeTable<'_>, key: &str) -> Vec<Spanned<String>> {
+        let Some(v) = t.get(key) else {
+            return Vec::new();
+        };
+        match v.get_ref() {
+            DeValue::Array(items) => items
+                .iter()
+                .filter_map(|item| match item.get_ref() {
+                    DeValue::String(s) => Some(Spanned::new(item.span(), s.to_string())),
+                    other => {
+                        self.type_error(item, key, "a string", other);
+                        None
+                    }
+                })
+                .collect(),
+            other => {
+                self.type_error(v, key, "a list of strings", other);
+                Vec::new()
+            }
+        }
     }
 
     /// `[[netstat]]` tables: `after = "ROLE:MILESTONE"`, or `at = "7s"` or `at = "end"`.
@@ -483,7 +690,7 @@ impl Walk {
                 (ActorKind::Client { server, .. }, None) => server
                     .and_then(|i| drafts[i].protocol)
                     .unwrap_or(Protocol::Udp),
-                (ActorKind::Server { .. }, None) => Protocol::Udp,
+                (ActorKind::Server { .. } | ActorKind::Resolver { .. }, None) => Protocol::Udp,
             };
             actors.push(ActorPlan {
                 role: draft.role.get_ref().clone(),
@@ -516,6 +723,7 @@ impl Walk {
             stop_grace: limits.stop_grace,
             ready_timeout: limits.ready_timeout,
             checkpoints: Vec::new(),
+            hosts: None,
         })
     }
 

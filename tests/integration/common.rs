@@ -1,8 +1,9 @@
 //! Helpers shared by the integration tests.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 /// The repository root, where `scenarios/` and `snapshots/` are.
 pub(crate) fn root() -> &'static Path {
@@ -67,29 +68,32 @@ pub(crate) fn transcript(name: &str, extra: &[&str]) -> String {
     stdout(&output)
 }
 
-/// The C fixtures, compiled once per test run with gcc into a temporary folder.
+/// A C fixture, `tests/fixtures/NAME.c` (NAME may hold a folder: `hostile/never_listens`),
+/// compiled with gcc on first use in this test run, into a temporary folder.
 pub(crate) fn fixture(name: &str) -> PathBuf {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    let dir = BUILT.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("labrun-fixtures-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("create fixture folder");
-        for entry in std::fs::read_dir(root().join("tests/fixtures")).expect("fixtures exist") {
-            let source = entry.expect("fixture entry").path();
-            if source.extension().is_none_or(|e| e != "c") {
-                continue;
-            }
-            let stem = source.file_stem().expect("file stem");
-            let status = Command::new("gcc")
-                .args(["-Wall", "-Wextra", "-O0", "-o"])
-                .arg(dir.join(stem))
-                .arg(&source)
-                .status()
-                .expect("gcc runs (install it: apt-get install gcc)");
-            assert!(status.success(), "gcc failed on {}", source.display());
-        }
-        dir
-    });
-    dir.join(name)
+    static BUILT: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
+    let built = BUILT.get_or_init(Default::default);
+    let mut built = built
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(path) = built.get(name) {
+        return path.clone();
+    }
+    let source = root().join("tests/fixtures").join(format!("{name}.c"));
+    assert!(source.exists(), "no fixture {}", source.display());
+    let binary = std::env::temp_dir()
+        .join(format!("labrun-fixtures-{}", std::process::id()))
+        .join(name);
+    std::fs::create_dir_all(binary.parent().expect("a folder")).expect("create fixture folder");
+    let status = Command::new("gcc")
+        .args(["-Wall", "-O0", "-o"])
+        .arg(&binary)
+        .arg(&source)
+        .status()
+        .expect("gcc runs (install it: apt-get install gcc)");
+    assert!(status.success(), "gcc failed on {}", source.display());
+    built.insert(name.to_string(), binary.clone());
+    binary
 }
 
 /// Processes whose command line mentions `needle`, other than this test process.

@@ -7,5 +7,6 @@ mod invalid;
 mod observe;
 mod reference;
 mod repetition;
+mod resolver;
 mod robustness;
 mod scenarios;

@@ -74,7 +74,10 @@ fn assert_all_equal(name: &str, texts: &[String]) {
                 .take(6)
                 .map(|(a, b)| format!("- {a}\n+ {b}"))
                 .collect();
-            panic!("{name}: run {i} differs from run 0:\n{}\n\nrun {i}:\n{text}", diff.join("\n"));
+            panic!(
+                "{name}: run {i} differs from run 0:\n{}\n\nrun {i}:\n{text}",
+                diff.join("\n")
+            );
         }
     }
 }

@@ -7,40 +7,16 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use crate::common::{labrun, processes_running, root, stderr, stdout};
+use crate::common::{fixture, labrun, processes_running, stderr, stdout};
 
 /// Every run here must end well within this (a bound, not a benchmark).
 const BOUND: Duration = Duration::from_secs(15);
 
-/// The hostile C programs, compiled once per test run with gcc into a temporary folder.
+/// A hostile C program of `tests/fixtures/hostile/`, compiled.
 fn hostile(name: &str) -> PathBuf {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    let dir = BUILT.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("labrun-hostile-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("create hostile fixture folder");
-        let sources = root().join("tests/fixtures/hostile");
-        for entry in std::fs::read_dir(&sources).expect("tests/fixtures/hostile exists") {
-            let source = entry.expect("hostile fixture entry").path();
-            if source.extension().is_none_or(|e| e != "c") {
-                continue;
-            }
-            let stem = source.file_stem().expect("file stem");
-            let status = Command::new("gcc")
-                .args(["-Wall", "-O0", "-o"])
-                .arg(dir.join(stem))
-                .arg(&source)
-                .status()
-                .expect("gcc runs (install it: apt-get install gcc)");
-            assert!(status.success(), "gcc failed on {}", source.display());
-        }
-        dir
-    });
-    let path = dir.join(name);
-    assert!(path.exists(), "no hostile fixture {name}");
-    path
+    fixture(&format!("hostile/{name}"))
 }
 
 /// A folder of its own holding `robustness.toml` (and snapshots), removed when dropped.

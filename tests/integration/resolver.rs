@@ -1,0 +1,180 @@
+//! Exercise 1.1: name resolution on the run's private `/etc/hosts`, with the reference
+//! programs and with C programs written the way students write them.
+
+use crate::common::{fixture, run, stderr, transcript};
+
+/// The lines printed for one query: everything between its `start` and its `exit`.
+fn answer(text: &str, query: &str) -> Vec<String> {
+    let mut lines = text
+        .lines()
+        .skip_while(|l| !l.ends_with(&format!("start  {query}")));
+    lines
+        .next()
+        .unwrap_or_else(|| panic!("no query {query:?} in:\n{text}"));
+    lines
+        .take_while(|l| !l.contains("  start  "))
+        .map(|l| {
+            l.split_once("resolver  ")
+                .map_or(l, |(_, rest)| rest)
+                .to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn the_labs_name_resolves_to_the_labs_address_on_any_machine() {
+    let text = transcript("resolve_name", &[]);
+    assert_eq!(
+        answer(&text, "lipn.univ-paris13.fr"),
+        [
+            "out    Nom officiel : lipn.univ-paris13.fr",
+            "out    Alias : lipn",
+            "out    Adresse : 194.254.163.24",
+            "exit   exited with status 0",
+        ]
+    );
+    let multi = answer(&text, "multi.example");
+    assert_eq!(
+        multi.iter().filter(|l| l.contains("Alias : ")).count(),
+        3,
+        "{multi:?}"
+    );
+    assert_eq!(
+        multi.iter().filter(|l| l.contains("Adresse : ")).count(),
+        2,
+        "{multi:?}"
+    );
+    assert_eq!(
+        answer(&text, "194.254.163.24")[0],
+        "out    Nom officiel : 194.254.163.24",
+        "a dotted address is echoed"
+    );
+    let unknown = answer(&text, "nosuch.invalid");
+    assert!(
+        unknown[0].starts_with("err    resolve-name: hôte inconnu : nosuch.invalid"),
+        "{unknown:?}"
+    );
+    assert_eq!(unknown[1], "exit   exited with status 2");
+}
+
+#[test]
+fn addresses_resolve_back_to_names() {
+    let text = transcript("resolve_addr", &[]);
+    assert_eq!(
+        answer(&text, "194.254.163.24")[0],
+        "out    Nom officiel : lipn.univ-paris13.fr"
+    );
+    assert_eq!(
+        answer(&text, "127.0.0.1")[0],
+        "out    Nom officiel : localhost"
+    );
+    assert_eq!(
+        answer(&text, "192.0.2.99").last().map(String::as_str),
+        Some("exit   exited with status 2")
+    );
+}
+
+#[test]
+fn the_machines_own_hosts_file_does_not_matter() {
+    // A name of the machine's own /etc/hosts is unknown in a run whose hosts do not have it.
+    let machine_hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+    let Some(name) = machine_hosts
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .flat_map(|l| l.split_whitespace().skip(1))
+        .find(|n| {
+            *n != "localhost"
+                && n.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        })
+    else {
+        return;
+    };
+    let path = std::env::temp_dir().join(format!("labrun-hosts-{}.toml", std::process::id()));
+    let scenario = format!(
+        "[[host]]\nname = \"localhost\"\naddresses = [\"127.0.0.1\"]\n\n[[resolver]]\nlookup = \"name\"\nqueries = [\"{name}\", \"localhost\"]\n"
+    );
+    std::fs::write(&path, scenario).expect("write scenario");
+    let output = run(&[path.to_str().expect("utf-8"), "--no-snapshot"]);
+    let _ = std::fs::remove_file(&path);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        answer(&text, name).last().map(String::as_str),
+        Some("exit   exited with status 2"),
+        "{text}"
+    );
+    assert_eq!(
+        answer(&text, "localhost")[0],
+        "out    Nom officiel : localhost"
+    );
+}
+
+#[test]
+fn a_correct_c_program_gives_the_same_answers() {
+    let program = fixture("resolver/resolve_name");
+    let text = transcript(
+        "resolve_name",
+        &["--with", &format!("resolver={}", program.display())],
+    );
+    let reference = transcript("resolve_name", &[]);
+    for query in [
+        "lipn.univ-paris13.fr",
+        "multi.example",
+        "localhost",
+        "194.254.163.24",
+    ] {
+        assert_eq!(answer(&text, query), answer(&reference, query), "{query}");
+    }
+    // Its own message for an unknown name, and the same status.
+    assert_eq!(
+        answer(&text, "nosuch.invalid").last().map(String::as_str),
+        Some("exit   exited with status 2")
+    );
+}
+
+#[test]
+fn the_labs_missing_null_check_crashes_and_is_seen() {
+    let program = fixture("resolver/resolve_name_no_null_check");
+    let text = transcript(
+        "resolve_name",
+        &["--with", &format!("resolver={}", program.display())],
+    );
+    assert_eq!(
+        answer(&text, "nosuch.invalid"),
+        ["exit   killed by signal 11 (SIGSEGV)"],
+        "{text}"
+    );
+    assert_eq!(
+        answer(&text, "localhost").last().map(String::as_str),
+        Some("exit   exited with status 0")
+    );
+}
+
+#[test]
+fn printing_only_the_first_address_shows_in_the_transcript() {
+    let program = fixture("resolver/resolve_name_first_address_only");
+    let text = transcript(
+        "resolve_name",
+        &["--with", &format!("resolver={}", program.display())],
+    );
+    let multi = answer(&text, "multi.example");
+    assert_eq!(
+        multi.iter().filter(|l| l.contains("Adresse : ")).count(),
+        1,
+        "{multi:?}"
+    );
+}
+
+#[test]
+fn the_reference_programs_run_by_hand() {
+    let output = run(&["ref", "resolve-name", "127.0.0.1"]);
+    assert!(output.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "Nom officiel : 127.0.0.1\nAdresse : 127.0.0.1\n"
+    );
+    let output = run(&["ref", "resolve-addr", "not-an-address"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("adresse invalide"));
+}
