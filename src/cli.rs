@@ -81,6 +81,15 @@ pub struct RunArgs {
     /// tshark). With several scenarios, each gets FILE with its name added.
     #[arg(long, value_name = "FILE")]
     pub pcap: Option<PathBuf>,
+    /// Write the rubric's report as JSON (with `--with`, when the scenario grades that role).
+    #[arg(long, value_name = "FILE")]
+    pub report_json: Option<PathBuf>,
+    /// Write the rubric's report as JUnit XML.
+    #[arg(long, value_name = "FILE")]
+    pub report_junit: Option<PathBuf>,
+    /// Write the rubric's report as Gradescope's `results.json`.
+    #[arg(long, value_name = "FILE")]
+    pub report_gradescope: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -220,10 +229,10 @@ fn run_each(args: &RunArgs) -> i32 {
     let mut worst = exit::OK;
     for scenario in &args.scenarios {
         let mut command = std::process::Command::new(&exe);
-        command.args(pass_through(args)).arg(scenario);
-        if let Some(pcap) = &args.pcap {
-            command.arg("--pcap").arg(pcap_for(pcap, scenario));
-        }
+        command
+            .args(pass_through(args))
+            .args(per_scenario(args, scenario))
+            .arg(scenario);
         let code = match command.status() {
             Ok(status) => status.code().unwrap_or(exit::ERROR),
             Err(e) => {
@@ -236,8 +245,26 @@ fn run_each(args: &RunArgs) -> i32 {
     worst
 }
 
+/// Files given once for several scenarios get the scenario's name:
 /// `capture.pcap` for scenario `tcp_basic` is `capture-tcp_basic.pcap`.
-fn pcap_for(pcap: &Path, scenario: &Path) -> PathBuf {
+fn per_scenario(args: &RunArgs, scenario: &Path) -> Vec<OsString> {
+    let mut out: Vec<OsString> = Vec::new();
+    let files = [
+        ("--pcap", &args.pcap),
+        ("--report-json", &args.report_json),
+        ("--report-junit", &args.report_junit),
+        ("--report-gradescope", &args.report_gradescope),
+    ];
+    for (flag, file) in files {
+        if let Some(file) = file {
+            out.push(flag.into());
+            out.push(per_scenario_file(file, scenario).into());
+        }
+    }
+    out
+}
+
+fn per_scenario_file(pcap: &Path, scenario: &Path) -> PathBuf {
     let name = scenario.file_stem().unwrap_or_default().to_string_lossy();
     let stem = pcap.file_stem().unwrap_or_default().to_string_lossy();
     let file = match pcap.extension() {
@@ -387,6 +414,17 @@ fn run_one(args: &RunArgs, path: &Path) -> i32 {
             scenario::duration::display(plan.timeout)
         );
     }
+    let mut graded: Vec<String> = plan
+        .actors
+        .iter()
+        .zip(&options.externals)
+        .filter(|(_, e)| e.is_some())
+        .map(|(a, _)| a.role.clone())
+        .collect();
+    graded.dedup();
+    if let Some(report) = crate::check::grade(&plan, &transcript, &graded) {
+        return rubric_verdict(args, &plan, &text, &report);
+    }
     if args.no_snapshot {
         return if record.timed_out {
             exit::FAILED
@@ -395,6 +433,45 @@ fn run_one(args: &RunArgs, path: &Path) -> i32 {
         };
     }
     verdict(args, &plan, &text, record.elapsed)
+}
+
+/// With `--with`, the rubric decides: every check must pass. The difference with the
+/// reference transcript is shown as help.
+fn rubric_verdict(args: &RunArgs, plan: &Plan, text: &str, report: &crate::check::Report) -> i32 {
+    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    eprint!("{}", crate::report::terminal(report, color));
+    let outputs = [
+        (&args.report_json, crate::report::json(report)),
+        (&args.report_junit, crate::report::junit(report)),
+        (&args.report_gradescope, crate::report::gradescope(report)),
+    ];
+    for (path, content) in outputs {
+        if let Some(path) = path
+            && let Err(e) = std::fs::write(path, content + "\n")
+        {
+            eprintln!("labrun: cannot write {}: {e}", path.display());
+            return exit::ERROR;
+        }
+    }
+    if !args.no_snapshot {
+        let path = snapshot::path_for(&plan.path, &plan.name, args.snapshot_dir.as_deref());
+        if let Ok(Some(expected)) = snapshot::read(&path)
+            && expected != snapshot::normalize(text)
+        {
+            eprintln!(
+                "  (help, not the verdict) differences with the reference transcript, - reference, + this run:"
+            );
+            eprint!(
+                "{}",
+                snapshot::diff(&expected, &snapshot::normalize(text), color)
+            );
+        }
+    }
+    if report.verdict == crate::check::Verdict::Pass {
+        exit::OK
+    } else {
+        exit::FAILED
+    }
 }
 
 fn verdict(args: &RunArgs, plan: &Plan, text: &str, elapsed: Duration) -> i32 {

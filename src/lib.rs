@@ -19,14 +19,18 @@
 //! - [`observe`]: the kernel's socket tables and the packet capture on the run's loopback.
 //! - [`transcript`]: the event model, normalisation (ports, scenario time, order), rendering.
 //! - [`snapshot`]: `.snap` files in insta's format, update modes, diffs.
+//! - [`check`]: rubric checks over a transcript, with points and hints.
+//! - [`report`]: reports of a graded run (JSON, JUnit, Gradescope).
 //! - [`cli`]: the command line, what is printed, exit codes.
 //!
 //! Only the engine and the actors are async; everything else is plain functions over data.
 
 pub mod actor;
+pub mod check;
 pub mod cli;
 pub mod engine;
 pub mod observe;
+pub mod report;
 pub mod sandbox;
 pub mod scenario;
 pub mod snapshot;

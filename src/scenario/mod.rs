@@ -53,6 +53,66 @@ pub struct Plan {
     pub checkpoints: Vec<Checkpoint>,
     /// The run's private `/etc/hosts`, when the scenario declares hosts.
     pub hosts: Option<Vec<Host>>,
+    /// The rubric: checks that grade an external program in a role.
+    pub checks: Vec<CheckPlan>,
+}
+
+/// One rubric check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckPlan {
+    pub name: String,
+    pub points: u32,
+    /// The role whose program it grades: it runs when that role is played with `--with`.
+    pub grades: String,
+    /// Checks that must pass first; otherwise this one is skipped.
+    pub requires: Vec<String>,
+    /// A hint to show instead of the built-in one when it fails.
+    pub hint: Option<String>,
+    pub expect: Expect,
+}
+
+/// What a check expects of the transcript.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Expect {
+    /// The graded server listens (TCP) or is bound (UDP) on its port.
+    Ready,
+    /// The program did not stop at once with a usage error.
+    Starts,
+    /// The program was not killed by a signal it got by itself (a crash).
+    NoCrash,
+    /// The program exited by itself with this status.
+    ExitStatus(i32),
+    /// A server still serves once its clients are done (it did not exit by itself).
+    StillServing,
+    /// Exactly `count` messages from one role to another.
+    Messages {
+        from: String,
+        to: String,
+        count: u32,
+    },
+    /// Every message from one role to another matches a tolerant pattern; with `counter`,
+    /// the pattern's `{n}` counts up by one from message to message.
+    MessageText {
+        from: String,
+        to: String,
+        pattern: String,
+        counter: bool,
+    },
+    /// At least `count` lines printed by `role` match a tolerant pattern.
+    Output {
+        role: String,
+        pattern: String,
+        count: u32,
+    },
+    /// Consecutive messages from one role to another are at least `gap - tolerance` apart.
+    Timing {
+        from: String,
+        to: String,
+        gap: Duration,
+        tolerance: Duration,
+    },
+    /// Every packet the role sends goes to an address some actor owns.
+    NoStrayPackets,
 }
 
 /// A moment at which the run's socket table is taken.

@@ -41,7 +41,7 @@ pub struct Transcript {
 }
 
 /// One line of a transcript.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Entry {
     /// Scenario time in tenths of a second.
     #[serde(rename = "time_tenths")]
@@ -49,6 +49,36 @@ pub struct Entry {
     pub role: String,
     pub kind: &'static str,
     pub text: String,
+    /// For a message: what it carried, for rubric checks and JSON readers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<Message>,
+    /// For an exit: how the actor ended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Outcome>,
+}
+
+/// A message of a transcript entry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Message {
+    /// The receiver's role (or address).
+    pub to: String,
+    /// The text up to the first NUL, as a C program prints it with `%s`.
+    pub text: String,
+    /// Bytes on the wire.
+    pub bytes: usize,
+    /// Whether the terminating NUL was sent.
+    pub nul: bool,
+}
+
+impl Message {
+    pub(crate) fn new(to: String, payload: &[u8]) -> Self {
+        Message {
+            to,
+            text: cstr::text(payload),
+            bytes: payload.len(),
+            nul: payload.contains(&0),
+        }
+    }
 }
 
 impl Transcript {
@@ -275,6 +305,8 @@ impl Names {
     fn entry(&self, plan: &Plan, event: &Event, tenths: u64) -> Option<Entry> {
         let actor = &plan.actors[event.actor];
         let me = actor.role.clone();
+        let mut message = None;
+        let mut outcome = None;
         let (role, kind, text) = match &event.kind {
             EventKind::Started { args, .. } => (me, "start", self.redact(&args.join(" "))),
             EventKind::Ready {
@@ -299,6 +331,7 @@ impl Names {
                 payload,
             } => {
                 let to = self.role(plan, *protocol, *peer);
+                message = Some(Message::new(to.clone(), payload));
                 (me, "msg", format!("→ {to} {}", cstr::display(payload)))
             }
             EventKind::Received {
@@ -312,6 +345,7 @@ impl Names {
                     return None;
                 }
                 let from = self.role(plan, *protocol, *peer);
+                message = Some(Message::new(me.clone(), payload));
                 (from, "msg", format!("→ {me} {}", cstr::display(payload)))
             }
             EventKind::OutputCut { cut } => (
@@ -320,7 +354,10 @@ impl Names {
                 format!("output over the cap: {cut} more bytes were dropped"),
             ),
             EventKind::NotStarted { reason } => (me, "skip", format!("not started: {reason}")),
-            EventKind::Exited { outcome } => (me, "exit", describe(outcome)),
+            EventKind::Exited { outcome: how } => {
+                outcome = Some(how.clone());
+                (me, "exit", describe(how))
+            }
             EventKind::Ready { .. }
             | EventKind::Slept { .. }
             | EventKind::Woke
@@ -333,6 +370,8 @@ impl Names {
             role,
             kind,
             text,
+            message,
+            outcome,
         })
     }
 }

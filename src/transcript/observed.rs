@@ -83,6 +83,16 @@ pub(super) fn packets(
         flow.packets += 1;
         let changes = tracker.packet(&decoded);
         let (role, text) = describe(&decoded, flow, names, plan, protocol);
+        // Data on the wire is a message, whoever sent it: rubric checks read it even when no
+        // reference program was there to receive it.
+        let message = (!decoded.payload.is_empty()
+            && !matches!(decoded.kind, Kind::PortUnreachable { .. }))
+        .then(|| {
+            super::Message::new(
+                endpoint_role(names, plan, protocol, decoded.dst),
+                &decoded.payload,
+            )
+        });
         let mut text = text;
         if !changes.is_empty() {
             let states: Vec<String> = changes
@@ -109,6 +119,8 @@ pub(super) fn packets(
                 }),
                 kind: "pkt",
                 text,
+                message,
+                ..Entry::default()
             },
         ));
     }
@@ -166,6 +178,7 @@ pub(super) fn packets(
                 role: "capture".into(),
                 kind: "count",
                 text,
+                ..Entry::default()
             }
         })
         .collect();
@@ -311,12 +324,14 @@ pub(super) fn table(plan: &Plan, names: &Names, sample: &Sample, tenths: u64) ->
             rows.len(),
             if rows.len() == 1 { "" } else { "s" }
         ),
+        ..Entry::default()
     }];
     entries.extend(rows.into_iter().map(|(role, text)| Entry {
         tenths,
         role,
         kind: "sock",
         text,
+        ..Entry::default()
     }));
     entries
 }

@@ -3,6 +3,7 @@
 
 mod common;
 mod external;
+mod grading;
 mod invalid;
 mod observe;
 mod reference;

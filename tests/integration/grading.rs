@@ -1,0 +1,172 @@
+//! Grading students' programs with the shipped rubrics: every program of
+//! `tests/fixtures/students/` gets the verdict and the hint its header announces, as a
+//! careful teaching assistant would give them.
+
+use std::path::Path;
+
+use crate::common::{fixture, root, run, stderr};
+
+/// What a student fixture's header says about it.
+struct Expected {
+    name: String,
+    scenario: &'static str,
+    role: &'static str,
+    pass: bool,
+    hint: String,
+}
+
+fn header(path: &Path) -> Expected {
+    let text = std::fs::read_to_string(path).expect("read fixture");
+    let field = |key: &str| {
+        text.lines()
+            .find_map(|l| {
+                l.split_once(&format!("{key}: "))
+                    .map(|(_, v)| v.trim().to_string())
+            })
+            .unwrap_or_else(|| panic!("{} has no `{key}:`", path.display()))
+    };
+    let (scenario, role) = match field("role").as_str() {
+        "tcp-server" => ("tcp_basic", "server"),
+        "tcp-client" => ("tcp_basic", "client"),
+        "udp-server" => ("udp_basic", "server"),
+        "udp-client" => ("udp_basic", "client"),
+        other => panic!("unknown role {other} in {}", path.display()),
+    };
+    Expected {
+        name: path
+            .file_stem()
+            .expect("stem")
+            .to_string_lossy()
+            .into_owned(),
+        scenario,
+        role,
+        pass: field("verdict") == "pass",
+        hint: field("expected-hint"),
+    }
+}
+
+/// Grades one program: (exit code, what labrun printed on stderr).
+fn grade(scenario: &str, role: &str, program: &Path, extra: &[&str]) -> (Option<i32>, String) {
+    let path = format!("scenarios/{scenario}.toml");
+    let with = format!("{role}={}", program.display());
+    let mut args = vec![path.as_str(), "--no-snapshot", "-q", "--with", &with];
+    args.extend_from_slice(extra);
+    let output = run(&args);
+    (output.status.code(), stderr(&output))
+}
+
+/// Programs whose mistake the shipped scenarios cannot show, with the reason.
+const INVISIBLE_HERE: &[(&str, &str)] = &[(
+    "udp_client_no_null_check",
+    "it crashes only for an unknown host name, and udp_basic gives it 127.0.0.1",
+)];
+
+#[test]
+fn every_student_program_gets_the_expected_verdict_and_hint() {
+    let mut fixtures: Vec<Expected> = std::fs::read_dir(root().join("tests/fixtures/students"))
+        .expect("students folder")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "c"))
+        .map(|p| header(&p))
+        .filter(|e| !INVISIBLE_HERE.iter().any(|(name, _)| *name == e.name))
+        .collect();
+    fixtures.sort_by(|a, b| a.name.cmp(&b.name));
+    assert!(fixtures.len() >= 20, "only {} fixtures", fixtures.len());
+    // Runs mostly sleep (the servers' 2 s): all at once.
+    let results: Vec<(String, Option<String>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = fixtures
+            .iter()
+            .map(|e| {
+                scope.spawn(move || {
+                    let program = fixture(&format!("students/{}", e.name));
+                    let (code, err) = grade(e.scenario, e.role, &program, &[]);
+                    let verdict_ok = code == Some(if e.pass { 0 } else { 1 });
+                    let hints: String = err
+                        .lines()
+                        .filter(|l| l.trim_start().starts_with("hint:"))
+                        .collect::<Vec<_>>()
+                        .join("\n");
+                    let hint_ok = e.pass || hints.to_lowercase().contains(&e.hint.to_lowercase());
+                    let problem = (!verdict_ok || !hint_ok).then(|| {
+                        format!(
+                            "{}: expected {} with a hint about {:?}, got exit {code:?}:\n{err}",
+                            e.name,
+                            if e.pass { "pass" } else { "fail" },
+                            e.hint
+                        )
+                    });
+                    (e.name.clone(), problem)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("grading thread"))
+            .collect()
+    });
+    let problems: Vec<String> = results.into_iter().filter_map(|(_, p)| p).collect();
+    assert!(problems.is_empty(), "{}", problems.join("\n\n"));
+}
+
+#[test]
+fn the_correct_c_programs_pass_in_both_directions() {
+    for (scenario, role, program) in [
+        ("tcp_basic", "server", "serveur"),
+        ("tcp_basic", "client", "clientt"),
+        ("udp_basic", "server", "serveuru"),
+        ("udp_basic", "client", "clientu"),
+    ] {
+        let (code, err) = grade(scenario, role, &fixture(program), &[]);
+        assert_eq!(code, Some(0), "{scenario} {role}:\n{err}");
+        assert!(!err.contains('✗'), "{err}");
+    }
+}
+
+#[test]
+fn reports_in_json_junit_and_gradescope() {
+    let dir = std::env::temp_dir().join(format!("labrun-reports-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("report folder");
+    let (json, junit, gradescope) = (
+        dir.join("r.json"),
+        dir.join("r.xml"),
+        dir.join("results.json"),
+    );
+    let program = fixture("students/tcp_server_no_sleep");
+    let (code, err) = grade(
+        "tcp_basic",
+        "server",
+        &program,
+        &[
+            "--report-json",
+            json.to_str().expect("utf-8"),
+            "--report-junit",
+            junit.to_str().expect("utf-8"),
+            "--report-gradescope",
+            gradescope.to_str().expect("utf-8"),
+        ],
+    );
+    assert_eq!(code, Some(1), "{err}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("json")).expect("valid JSON");
+    assert_eq!(report["scenario"], "tcp_basic");
+    assert_eq!(report["verdict"], "fail");
+    assert!(report["score"].as_u64() < report["max_score"].as_u64());
+    let sleeps = report["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|c| c["name"] == "server sleeps 2 s after each reply")
+        .expect("the sleep check");
+    assert_eq!(sleeps["passed"], false);
+    assert_eq!(sleeps["points"], 0);
+    assert!(sleeps["hint"].as_str().expect("hint").contains("sleep"));
+    let junit = std::fs::read_to_string(&junit).expect("junit");
+    assert!(junit.contains("<testsuite name=\"tcp_basic\""), "{junit}");
+    assert!(junit.contains("failures=\"1\""), "{junit}");
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&gradescope).expect("gradescope"))
+            .expect("valid JSON");
+    assert_eq!(results["score"], report["score"]);
+    assert!(results["tests"].as_array().is_some_and(|t| !t.is_empty()));
+    let _ = std::fs::remove_dir_all(&dir);
+}
