@@ -374,7 +374,13 @@ fn run_one(args: &RunArgs, path: &Path) -> i32 {
             let _ = writeln!(stdout.lock(), "{line}");
         }
     };
-    let record = match engine::run(&plan, &options, &mut observer) {
+    sandbox::adopt_orphans();
+    let record = engine::run(&plan, &options, &mut observer);
+    let leftovers = sandbox::kill_leftovers();
+    if leftovers > 0 {
+        eprintln!("labrun: stopped {leftovers} process(es) the programs left behind");
+    }
+    let record = match record {
         Ok(record) => record,
         Err(e) => {
             eprintln!("labrun: {}", error_chain(&e));

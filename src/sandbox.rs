@@ -160,3 +160,81 @@ pub fn private_hosts(hosts: &str) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// Makes labrun the reaper of every process its programs leave behind: a program that
+/// forks a child which calls `setsid()` and outlives it re-parents that child to labrun,
+/// which can then stop it with [`kill_leftovers`].
+pub fn adopt_orphans() {
+    let _ = nix::sys::prctl::set_child_subreaper(true);
+}
+
+/// Kills every process left among labrun's descendants (children it adopted included),
+/// and reaps them. Returns how many there were.
+pub fn kill_leftovers() -> usize {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    let me = std::process::id();
+    let mut killed = 0;
+    for _ in 0..5 {
+        let children = descendants(me);
+        if children.is_empty() {
+            break;
+        }
+        for pid in &children {
+            if kill(Pid::from_raw(*pid), Signal::SIGKILL).is_ok() {
+                killed += 1;
+            }
+        }
+        // Reap them, so that they leave no zombie behind.
+        for pid in &children {
+            let _ = nix::sys::wait::waitpid(
+                Pid::from_raw(*pid),
+                Some(nix::sys::wait::WaitPidFlag::WNOHANG),
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        for pid in &children {
+            let _ = nix::sys::wait::waitpid(
+                Pid::from_raw(*pid),
+                Some(nix::sys::wait::WaitPidFlag::WNOHANG),
+            );
+        }
+    }
+    killed
+}
+
+/// Every process under `root` in the process tree, from `/proc`.
+fn descendants(root: u32) -> Vec<i32> {
+    let mut parents: Vec<(i32, i32)> = Vec::new();
+    if let Ok(dir) = fs::read_dir("/proc") {
+        for entry in dir.flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            let Ok(stat) = fs::read_to_string(entry.path().join("stat")) else {
+                continue;
+            };
+            // `pid (comm) state ppid …`: the command may hold spaces and parentheses.
+            let Some(after) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+                continue;
+            };
+            let mut fields = after.split_whitespace();
+            let state = fields.next().unwrap_or("");
+            let ppid: i32 = fields.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+            if state != "Z" || ppid == root as i32 {
+                parents.push((pid, ppid));
+            }
+        }
+    }
+    let mut found = Vec::new();
+    let mut frontier = vec![root as i32];
+    while let Some(parent) = frontier.pop() {
+        for &(pid, ppid) in &parents {
+            if ppid == parent && !found.contains(&pid) {
+                found.push(pid);
+                frontier.push(pid);
+            }
+        }
+    }
+    found
+}

@@ -118,9 +118,12 @@ pub(crate) fn spawn(
         .process_group(0);
     // SAFETY: prctl is async-signal-safe; it only asks the kernel to kill the child if
     // labrun dies, so that no student program outlives it.
+    // Resource limits too, so that a student program cannot eat the machine: CPU seconds,
+    // memory, file size, open files. (Both are async-signal-safe system calls.)
     unsafe {
         command.pre_exec(|| {
-            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)
+            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)?;
+            limit_resources()
         });
     }
     let mut child = command
@@ -152,6 +155,22 @@ pub(crate) fn spawn(
         pgid,
         readers,
     })
+}
+
+/// Limits of a student's program: far above what a lab program needs, far below what
+/// would hurt the machine or the other runs.
+const LIMITS: [(nix::sys::resource::Resource, u64); 4] = [
+    (nix::sys::resource::Resource::RLIMIT_CPU, 60),
+    (nix::sys::resource::Resource::RLIMIT_AS, 1 << 30),
+    (nix::sys::resource::Resource::RLIMIT_FSIZE, 16 << 20),
+    (nix::sys::resource::Resource::RLIMIT_NOFILE, 256),
+];
+
+fn limit_resources() -> std::io::Result<()> {
+    for (resource, limit) in LIMITS {
+        nix::sys::resource::setrlimit(resource, limit, limit).map_err(std::io::Error::from)?;
+    }
+    Ok(())
 }
 
 impl Running {

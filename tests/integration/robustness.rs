@@ -533,3 +533,16 @@ fn a_long_line_of_valid_utf8_is_kept_intact_and_deterministic() {
         assert_eq!(text, &texts[0], "run {i} differs from run 0");
     }
 }
+
+#[test]
+fn a_program_that_detaches_a_child_leaves_nothing_behind() {
+    let dir = scenario(&LIMITS);
+    // A copy under a name of its own, so that other tests' runs are not counted.
+    let program = hostile("detaches").with_file_name("detaches-left-behind");
+    std::fs::copy(hostile("detaches"), &program).expect("copy fixture");
+    let (output, elapsed) = run_with(&dir, "client", &program);
+    assert_exit(&output, 0);
+    assert_bounded(elapsed, &output);
+    let left = left_running(program.to_str().expect("utf-8 path"));
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
