@@ -46,6 +46,40 @@ pub enum Command {
     /// Run one of the lab's programs by hand, on the host: `labrun ref tcp-server A 4000`.
     #[command(subcommand)]
     Ref(RefCommand),
+    /// Grade a whole class: `labrun grade courses/tp-sockets.toml submissions/*`.
+    Grade(GradeArgs),
+}
+
+/// Options of `labrun grade`.
+#[derive(Debug, Args)]
+pub struct GradeArgs {
+    /// The course file: which file of a submission plays which role of which scenario.
+    pub course: PathBuf,
+    /// Submission folders (sources or binaries).
+    #[arg(required = true)]
+    pub submissions: Vec<PathBuf>,
+    /// Runs at once (they mostly sleep, so far more than cores).
+    #[arg(long, short, default_value_t = 32)]
+    pub jobs: usize,
+    /// Grade only this scenario (repeatable).
+    #[arg(long = "scenario", value_name = "NAME")]
+    pub scenarios: Vec<String>,
+    /// Grade the K-th of N slices of the class (1-based), for a CI matrix.
+    #[arg(long, value_name = "K/N", value_parser = parse_partition)]
+    pub partition: Option<(usize, usize)>,
+    /// Where feedback files and the class summary go.
+    #[arg(long, default_value = "grades")]
+    pub out: PathBuf,
+}
+
+fn parse_partition(text: &str) -> Result<(usize, usize), String> {
+    let (k, n) = text.split_once('/').ok_or("write it K/N, such as 1/4")?;
+    let k: usize = k.parse().map_err(|_| format!("`{k}` is not a number"))?;
+    let n: usize = n.parse().map_err(|_| format!("`{n}` is not a number"))?;
+    if n == 0 || k == 0 || k > n {
+        return Err(format!("{k}/{n}: K must be between 1 and N"));
+    }
+    Ok((k, n))
 }
 
 /// Options for running scenarios.
@@ -160,8 +194,68 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 pub fn main(cli: Cli) -> i32 {
     match cli.command {
         Some(Command::Ref(command)) => run_ref(command),
+        Some(Command::Grade(args)) => run_grade(&args),
         None if cli.run.scenarios.len() > 1 => run_each(&cli.run),
         None => run_one(&cli.run, &cli.run.scenarios[0]),
+    }
+}
+
+fn run_grade(args: &GradeArgs) -> i32 {
+    let course = match crate::grade::load_course(&args.course) {
+        Ok(course) => course,
+        Err(message) => {
+            eprintln!("labrun: {message}");
+            return exit::USAGE;
+        }
+    };
+    for submission in &args.submissions {
+        if !submission.is_dir() {
+            eprintln!(
+                "labrun: submission {} is not a folder",
+                submission.display()
+            );
+            return exit::USAGE;
+        }
+    }
+    let options = crate::grade::GradeOptions {
+        jobs: args.jobs,
+        only: args.scenarios.clone(),
+        partition: args.partition,
+        out: args.out.clone(),
+        progress: std::io::stderr().is_terminal(),
+    };
+    let outcomes =
+        match crate::grade::grade_class(&args.course, &course, &args.submissions, &options) {
+            Ok(outcomes) => outcomes,
+            Err(message) => {
+                eprintln!("labrun: {message}");
+                return exit::USAGE;
+            }
+        };
+    if let Err(message) = crate::grade::write_results(&args.out, &outcomes) {
+        eprintln!("labrun: {message}");
+        return exit::ERROR;
+    }
+    let mut submissions: Vec<&str> = outcomes.iter().map(|o| o.submission.as_str()).collect();
+    submissions.dedup();
+    let passed = submissions
+        .iter()
+        .filter(|s| {
+            outcomes
+                .iter()
+                .filter(|o| &o.submission == *s)
+                .all(|o| o.verdict == "pass")
+        })
+        .count();
+    eprintln!(
+        "labrun: {passed} of {} submissions pass; feedback and summary in {}",
+        submissions.len(),
+        args.out.display()
+    );
+    if passed == submissions.len() {
+        exit::OK
+    } else {
+        exit::FAILED
     }
 }
 

@@ -21,6 +21,7 @@
 //! - [`snapshot`]: `.snap` files in insta's format, update modes, diffs.
 //! - [`check`]: rubric checks over a transcript, with points and hints.
 //! - [`report`]: reports of a graded run (JSON, JUnit, Gradescope).
+//! - [`grade`]: a whole class: builds, parallel runs, feedback files, summaries.
 //! - [`cli`]: the command line, what is printed, exit codes.
 //!
 //! Only the engine and the actors are async; everything else is plain functions over data.
@@ -29,6 +30,7 @@ pub mod actor;
 pub mod check;
 pub mod cli;
 pub mod engine;
+pub mod grade;
 pub mod observe;
 pub mod report;
 pub mod sandbox;

@@ -207,7 +207,11 @@ fn evaluate(
                 Ok(format!("`{role}` started"))
             }
         }
-        Expect::NoCrash => match view.outcome(role) {
+        Expect::NoCrash => match view
+            .of(role, "exit")
+            .filter_map(|e| e.outcome.as_ref())
+            .find(|o| matches!(o, Outcome::Signaled { .. }))
+        {
             Some(Outcome::Signaled { signal }) => {
                 let name = nix::sys::signal::Signal::try_from(*signal).map_or("?", |s| s.as_str());
                 Err((
@@ -310,7 +314,7 @@ fn evaluate(
                 Some(d) => Err((
                     format!("two messages from `{from}` came {}.{} s apart", d / 10, d % 10),
                     format!(
-                        "replies come faster than {} s apart: the sleep() after each reply is missing",
+                        "replies come faster than {} apart: the sleep() after each reply is missing",
                         crate::scenario::duration::display(*gap)
                     ),
                 )),

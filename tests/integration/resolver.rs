@@ -112,11 +112,8 @@ fn the_machines_own_hosts_file_does_not_matter() {
 
 #[test]
 fn a_correct_c_program_gives_the_same_answers() {
-    let program = fixture("resolver/resolve_name");
-    let text = transcript(
-        "resolve_name",
-        &["--with", &format!("resolver={}", program.display())],
-    );
+    let (code, text, rubric) = graded("resolve_name", "resolve_name");
+    assert_eq!(code, Some(0), "{rubric}");
     let reference = transcript("resolve_name", &[]);
     for query in [
         "lipn.univ-paris13.fr",
@@ -133,13 +130,24 @@ fn a_correct_c_program_gives_the_same_answers() {
     );
 }
 
+/// A student's resolver graded with the scenario's rubric: its exit code, transcript and
+/// the rubric's output.
+fn graded(scenario: &str, program: &str) -> (Option<i32>, String, String) {
+    let program = fixture(&format!("resolver/{program}"));
+    let path = format!("scenarios/{scenario}.toml");
+    let with = format!("resolver={}", program.display());
+    let output = run(&[&path, "--no-snapshot", "--with", &with]);
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr(&output),
+    )
+}
+
 #[test]
 fn the_labs_missing_null_check_crashes_and_is_seen() {
-    let program = fixture("resolver/resolve_name_no_null_check");
-    let text = transcript(
-        "resolve_name",
-        &["--with", &format!("resolver={}", program.display())],
-    );
+    let (code, text, rubric) = graded("resolve_name", "resolve_name_no_null_check");
+    assert_eq!(code, Some(1), "{rubric}");
     assert_eq!(
         answer(&text, "nosuch.invalid"),
         ["exit   killed by signal 11 (SIGSEGV)"],
@@ -149,21 +157,39 @@ fn the_labs_missing_null_check_crashes_and_is_seen() {
         answer(&text, "localhost").last().map(String::as_str),
         Some("exit   exited with status 0")
     );
+    assert!(rubric.contains("gethostbyname() returns NULL"), "{rubric}");
 }
 
 #[test]
 fn printing_only_the_first_address_shows_in_the_transcript() {
-    let program = fixture("resolver/resolve_name_first_address_only");
-    let text = transcript(
-        "resolve_name",
-        &["--with", &format!("resolver={}", program.display())],
-    );
+    let (code, text, rubric) = graded("resolve_name", "resolve_name_first_address_only");
+    assert_eq!(code, Some(1), "{rubric}");
     let multi = answer(&text, "multi.example");
     assert_eq!(
         multi.iter().filter(|l| l.contains("Adresse : ")).count(),
         1,
         "{multi:?}"
     );
+    assert!(rubric.contains("h_addr_list"), "{rubric}");
+}
+
+#[test]
+fn inet_ntoas_static_buffer_is_caught() {
+    let (code, _, rubric) = graded("resolve_name", "resolve_name_inet_ntoa_misuse");
+    assert_eq!(code, Some(1), "{rubric}");
+    assert!(rubric.contains("static buffer"), "{rubric}");
+}
+
+#[test]
+fn correct_resolvers_pass_their_rubrics() {
+    for (scenario, program) in [
+        ("resolve_name", "resolve_name"),
+        ("resolve_addr", "resolve_addr"),
+        ("resolve_name", "resolve_name_wording"),
+    ] {
+        let (code, _, rubric) = graded(scenario, program);
+        assert_eq!(code, Some(0), "{program}: {rubric}");
+    }
 }
 
 #[test]

@@ -1,0 +1,456 @@
+//! A whole class: many submissions × the course's scenarios, built, run in parallel,
+//! graded by the scenarios' rubrics, with a feedback file per student and a class summary.
+//!
+//! Each run is a `labrun` process of its own (its own private network, its own report),
+//! so runs cannot disturb each other; runs mostly wait on the lab's 2 s sleeps, so many
+//! more of them than cores run at once.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+/// A course file: which file of a submission plays which role in which scenario.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Course {
+    /// Folder of the scenarios, relative to the course file.
+    #[serde(default = "default_scenarios")]
+    pub scenarios: PathBuf,
+    #[serde(default)]
+    pub build: Build,
+    pub grade: Vec<Direction>,
+}
+
+fn default_scenarios() -> PathBuf {
+    PathBuf::from("../scenarios")
+}
+
+/// How a C source of a submission is built.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Build {
+    /// The command, with `{source}` and `{output}`; run in the submission's copy.
+    pub command: String,
+    /// Wall-clock limit of one build, like `60s`.
+    pub timeout: String,
+}
+
+impl Default for Build {
+    fn default() -> Self {
+        Build {
+            command: "gcc -Wall -O0 -o {output} {source}".into(),
+            timeout: "60s".into(),
+        }
+    }
+}
+
+/// One direction graded: a submission's file plays a role of a scenario.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Direction {
+    pub scenario: String,
+    pub role: String,
+    pub file: String,
+}
+
+/// Options of `labrun grade`.
+#[derive(Debug, Clone)]
+pub struct GradeOptions {
+    pub jobs: usize,
+    pub only: Vec<String>,
+    /// `(k, n)`: grade the k-th of n slices of the class (1-based).
+    pub partition: Option<(usize, usize)>,
+    pub out: PathBuf,
+    pub progress: bool,
+}
+
+/// One submission's result in one direction.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    pub submission: String,
+    pub scenario: String,
+    pub role: String,
+    /// `pass`, `fail` or `error`.
+    pub verdict: String,
+    pub score: u64,
+    pub max_score: u64,
+    /// What a student reads: the checks with their hints, or why nothing ran.
+    #[serde(skip)]
+    pub feedback: String,
+}
+
+/// Reads a course file.
+pub fn load_course(path: &Path) -> Result<Course, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read course {}: {e}", path.display()))?;
+    toml::from_str(&text).map_err(|e| format!("invalid course {}: {e}", path.display()))
+}
+
+/// Grades every submission; returns the outcomes, in submission then course order.
+pub fn grade_class(
+    course_path: &Path,
+    course: &Course,
+    submissions: &[PathBuf],
+    options: &GradeOptions,
+) -> Result<Vec<Outcome>, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find labrun itself: {e}"))?;
+    let base = course_path.parent().unwrap_or(Path::new("."));
+    let scenarios = base.join(&course.scenarios);
+    let directions: Vec<&Direction> = course
+        .grade
+        .iter()
+        .filter(|d| options.only.is_empty() || options.only.contains(&d.scenario))
+        .collect();
+    if directions.is_empty() {
+        return Err("no scenario of the course is left to grade (check --scenario)".into());
+    }
+    let mut submissions: Vec<PathBuf> = submissions.to_vec();
+    submissions.sort();
+    submissions.dedup();
+    if let Some((k, n)) = options.partition {
+        submissions = submissions
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| i % n == k - 1)
+            .map(|(_, s)| s)
+            .collect();
+    }
+    let work = std::env::temp_dir().join(format!("labrun-grade-{}", std::process::id()));
+    std::fs::create_dir_all(&work).map_err(|e| format!("cannot create {}: {e}", work.display()))?;
+    let build_timeout = crate::scenario::duration::parse(&course.build.timeout)
+        .map_err(|e| format!("invalid build timeout: {e}"))?;
+
+    // Build first (one compiler at a time per core), then run everything at once.
+    let mut jobs: Vec<(String, Direction, Result<PathBuf, String>)> = Vec::new();
+    for submission in &submissions {
+        let name = submission
+            .file_name()
+            .map_or_else(|| "submission".into(), |n| n.to_string_lossy().into_owned());
+        let mut built: HashMap<String, Result<PathBuf, String>> = HashMap::new();
+        for direction in &directions {
+            let program = built
+                .entry(direction.file.clone())
+                .or_insert_with(|| {
+                    prepare(
+                        submission,
+                        &direction.file,
+                        &work.join(&name),
+                        &course.build.command,
+                        build_timeout,
+                    )
+                })
+                .clone();
+            jobs.push((name.clone(), (*direction).clone(), program));
+        }
+    }
+    let total = jobs.len();
+    let state = Mutex::new(Progress::default());
+    let queue = Mutex::new(jobs.into_iter().enumerate().collect::<Vec<_>>());
+    let results = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..options.jobs.max(1) {
+            scope.spawn(|| {
+                loop {
+                    let Some((index, (submission, direction, program))) =
+                        queue.lock().map(|mut q| q.pop()).ok().flatten()
+                    else {
+                        return;
+                    };
+                    state.lock().map(|mut s| s.running += 1).ok();
+                    let outcome =
+                        run_one(&exe, &scenarios, &work, &submission, &direction, program);
+                    if let Ok(mut s) = state.lock() {
+                        s.running -= 1;
+                        match outcome.verdict.as_str() {
+                            "pass" => s.passed += 1,
+                            "fail" => s.failed += 1,
+                            _ => s.errors += 1,
+                        }
+                        if options.progress {
+                            eprint!("\r{}", s.line(total));
+                        }
+                    }
+                    results.lock().map(|mut r| r.push((index, outcome))).ok();
+                }
+            });
+        }
+    });
+    if options.progress {
+        eprintln!();
+    }
+    let _ = std::fs::remove_dir_all(&work);
+    let mut results = results.into_inner().unwrap_or_default();
+    results.sort_by_key(|(i, _)| *i);
+    Ok(results.into_iter().map(|(_, o)| o).collect())
+}
+
+#[derive(Default)]
+struct Progress {
+    passed: usize,
+    failed: usize,
+    errors: usize,
+    running: usize,
+}
+
+impl Progress {
+    fn line(&self, total: usize) -> String {
+        let done = self.passed + self.failed + self.errors;
+        let width = 30;
+        let filled = (done * width).checked_div(total).unwrap_or(width);
+        format!(
+            "[{}{}] {done}/{total}: {} passed, {} failed, {} errors, {} running ",
+            "#".repeat(filled),
+            " ".repeat(width - filled),
+            self.passed,
+            self.failed,
+            self.errors,
+            self.running
+        )
+    }
+}
+
+/// The program for `file` of a submission: built from C, or the file itself if runnable.
+fn prepare(
+    submission: &Path,
+    file: &str,
+    build_dir: &Path,
+    command: &str,
+    timeout: Duration,
+) -> Result<PathBuf, String> {
+    let source = submission.join(file);
+    if !source.is_file() {
+        return Err(format!("the submission has no `{file}`"));
+    }
+    if source.extension().is_none_or(|e| e != "c") {
+        return Ok(std::path::absolute(&source).unwrap_or(source));
+    }
+    std::fs::create_dir_all(build_dir)
+        .map_err(|e| format!("cannot create {}: {e}", build_dir.display()))?;
+    let output = build_dir.join(Path::new(file).file_stem().unwrap_or_default());
+    let words: Vec<String> = command
+        .split_whitespace()
+        .map(|w| {
+            w.replace("{source}", &source.display().to_string())
+                .replace("{output}", &output.display().to_string())
+        })
+        .collect();
+    let Some((program, args)) = words.split_first() else {
+        return Err("the course's build command is empty".into());
+    };
+    let mut child = Command::new(program)
+        .args(args)
+        .current_dir(submission)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run the build command `{program}`: {e}"))?;
+    let started = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => {
+                let out = child
+                    .wait_with_output()
+                    .map(|o| o.stderr)
+                    .unwrap_or_default();
+                let message: String = String::from_utf8_lossy(&out).chars().take(4000).collect();
+                return if status.success() {
+                    Ok(output)
+                } else {
+                    Err(format!("`{file}` does not compile:\n{message}"))
+                };
+            }
+            Ok(None) if started.elapsed() > timeout => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "building `{file}` took more than {}",
+                    crate::scenario::duration::display(timeout)
+                ));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => return Err(format!("lost the build of `{file}`: {e}")),
+        }
+    }
+}
+
+fn run_one(
+    exe: &Path,
+    scenarios: &Path,
+    work: &Path,
+    submission: &str,
+    direction: &Direction,
+    program: Result<PathBuf, String>,
+) -> Outcome {
+    let mut outcome = Outcome {
+        submission: submission.to_string(),
+        scenario: direction.scenario.clone(),
+        role: direction.role.clone(),
+        verdict: "fail".into(),
+        score: 0,
+        max_score: 0,
+        feedback: String::new(),
+    };
+    let scenario = scenarios.join(format!("{}.toml", direction.scenario));
+    let program = match program {
+        Ok(program) => program,
+        Err(why) => {
+            // Nothing ran: every point of the direction is lost, and the student reads why.
+            outcome.max_score = crate::scenario::load(&scenario).map_or(0, |plan| {
+                plan.checks
+                    .iter()
+                    .filter(|c| c.grades == direction.role)
+                    .map(|c| u64::from(c.points))
+                    .sum()
+            });
+            outcome.feedback = format!(
+                "{}: {} not graded: {why}\n",
+                direction.scenario, direction.role
+            );
+            return outcome;
+        }
+    };
+    let report = work.join(format!(
+        "{submission}-{}-{}.json",
+        direction.scenario, direction.role
+    ));
+    let result = Command::new(exe)
+        .arg(&scenario)
+        .arg("--with")
+        .arg(format!("{}={}", direction.role, program.display()))
+        .args(["--no-snapshot", "-q", "--report-json"])
+        .arg(&report)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output();
+    let stderr = result
+        .as_ref()
+        .map(|o| String::from_utf8_lossy(&o.stderr).into_owned())
+        .unwrap_or_default();
+    outcome.feedback = stderr.clone();
+    let parsed: Option<serde_json::Value> = std::fs::read_to_string(&report)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok());
+    let _ = std::fs::remove_file(&report);
+    match parsed {
+        Some(report) => {
+            outcome.verdict = report["verdict"].as_str().unwrap_or("error").to_string();
+            outcome.score = report["score"].as_u64().unwrap_or(0);
+            outcome.max_score = report["max_score"].as_u64().unwrap_or(0);
+        }
+        None => {
+            outcome.verdict = "error".into();
+            if outcome.feedback.is_empty() {
+                outcome.feedback = format!(
+                    "{}: {}: labrun gave no report\n",
+                    direction.scenario, direction.role
+                );
+            }
+        }
+    }
+    outcome
+}
+
+/// Writes `OUT/<submission>/feedback.txt`, `OUT/summary.csv` and `OUT/summary.json`.
+pub fn write_results(out: &Path, outcomes: &[Outcome]) -> Result<(), String> {
+    let fail = |e: std::io::Error| format!("cannot write to {}: {e}", out.display());
+    std::fs::create_dir_all(out).map_err(fail)?;
+    let mut by_submission: Vec<(&str, Vec<&Outcome>)> = Vec::new();
+    for o in outcomes {
+        match by_submission.iter_mut().find(|(s, _)| *s == o.submission) {
+            Some((_, list)) => list.push(o),
+            None => by_submission.push((&o.submission, vec![o])),
+        }
+    }
+    let mut csv = String::from("submission,total,max,verdict");
+    let columns: Vec<(String, String)> = outcomes
+        .iter()
+        .map(|o| (o.scenario.clone(), o.role.clone()))
+        .fold(Vec::new(), |mut acc, c| {
+            if !acc.contains(&c) {
+                acc.push(c);
+            }
+            acc
+        });
+    for (scenario, role) in &columns {
+        let _ = write!(csv, ",{scenario}:{role}");
+    }
+    csv.push('\n');
+    let mut summary = Vec::new();
+    for (submission, list) in &by_submission {
+        let dir = out.join(sanitize(submission));
+        std::fs::create_dir_all(&dir).map_err(fail)?;
+        let mut feedback = format!("labrun: grading of {submission}\n\n");
+        for o in list {
+            let _ = writeln!(
+                feedback,
+                "== {} as {}: {} ({}/{})",
+                o.scenario, o.role, o.verdict, o.score, o.max_score
+            );
+            feedback.push_str(&o.feedback);
+            feedback.push('\n');
+        }
+        std::fs::write(dir.join("feedback.txt"), feedback).map_err(fail)?;
+        let total: u64 = list.iter().map(|o| o.score).sum();
+        let max: u64 = list.iter().map(|o| o.max_score).sum();
+        let verdict = if list.iter().all(|o| o.verdict == "pass") {
+            "pass"
+        } else if list.iter().any(|o| o.verdict == "error") {
+            "error"
+        } else {
+            "fail"
+        };
+        let _ = write!(csv, "{},{total},{max},{verdict}", csv_field(submission));
+        for (scenario, role) in &columns {
+            match list
+                .iter()
+                .find(|o| &o.scenario == scenario && &o.role == role)
+            {
+                Some(o) => {
+                    let _ = write!(csv, ",{}/{}", o.score, o.max_score);
+                }
+                None => csv.push(','),
+            }
+        }
+        csv.push('\n');
+        summary.push(serde_json::json!({
+            "submission": submission,
+            "verdict": verdict,
+            "score": total,
+            "max_score": max,
+            "results": list,
+        }));
+    }
+    std::fs::write(out.join("summary.csv"), csv).map_err(fail)?;
+    let json = serde_json::to_string_pretty(&serde_json::json!({ "submissions": summary }))
+        .unwrap_or_default();
+    std::fs::write(out.join("summary.json"), json + "\n").map_err(fail)?;
+    Ok(())
+}
+
+fn sanitize(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
+}
