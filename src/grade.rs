@@ -125,26 +125,40 @@ pub fn grade_class(
     let build_timeout = crate::scenario::duration::parse(&course.build.timeout)
         .map_err(|e| format!("invalid build timeout: {e}"))?;
 
-    // Build first (one compiler at a time per core), then run everything at once.
+    // Build every file first, a few compilers at a time, then run everything at once.
+    let names: Vec<String> = submissions
+        .iter()
+        .map(|s| {
+            s.file_name()
+                .map_or_else(|| "submission".into(), |n| n.to_string_lossy().into_owned())
+        })
+        .collect();
+    let mut files: Vec<String> = directions.iter().map(|d| d.file.clone()).collect();
+    files.dedup();
+    let builds: Vec<(usize, String)> = (0..submissions.len())
+        .flat_map(|i| files.iter().map(move |f| (i, f.clone())))
+        .collect();
+    let compilers = std::thread::available_parallelism().map_or(2, |n| n.get() * 2);
+    let built: HashMap<(usize, String), Result<PathBuf, String>> =
+        in_parallel(builds, compilers, |(i, file)| {
+            let program = prepare(
+                &submissions[*i],
+                file,
+                &work.join(&names[*i]),
+                &course.build.command,
+                build_timeout,
+            );
+            ((*i, file.clone()), program)
+        })
+        .into_iter()
+        .collect();
     let mut jobs: Vec<(String, Direction, Result<PathBuf, String>)> = Vec::new();
-    for submission in &submissions {
-        let name = submission
-            .file_name()
-            .map_or_else(|| "submission".into(), |n| n.to_string_lossy().into_owned());
-        let mut built: HashMap<String, Result<PathBuf, String>> = HashMap::new();
+    for (i, name) in names.iter().enumerate() {
         for direction in &directions {
             let program = built
-                .entry(direction.file.clone())
-                .or_insert_with(|| {
-                    prepare(
-                        submission,
-                        &direction.file,
-                        &work.join(&name),
-                        &course.build.command,
-                        build_timeout,
-                    )
-                })
-                .clone();
+                .get(&(i, direction.file.clone()))
+                .cloned()
+                .unwrap_or_else(|| Err("not built".into()));
             jobs.push((name.clone(), (*direction).clone(), program));
         }
     }
@@ -187,6 +201,33 @@ pub fn grade_class(
     let mut results = results.into_inner().unwrap_or_default();
     results.sort_by_key(|(i, _)| *i);
     Ok(results.into_iter().map(|(_, o)| o).collect())
+}
+
+/// Runs `job` on every item, `parallel` at a time; results in the items' order.
+fn in_parallel<T: Sync, R: Send>(
+    items: Vec<T>,
+    parallel: usize,
+    job: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results = Mutex::new(Vec::with_capacity(items.len()));
+    std::thread::scope(|scope| {
+        for _ in 0..parallel.max(1).min(items.len().max(1)) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(item) = items.get(i) else { return };
+                    let result = job(item);
+                    if let Ok(mut results) = results.lock() {
+                        results.push((i, result));
+                    }
+                }
+            });
+        }
+    });
+    let mut results = results.into_inner().unwrap_or_default();
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, r)| r).collect()
 }
 
 #[derive(Default)]
