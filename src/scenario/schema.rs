@@ -221,23 +221,10 @@ impl Walk {
 
     /// `[[check]]` tables: the rubric.
     fn checks(&mut self, root: &DeTable<'_>, plan: &Plan) -> Vec<CheckPlan> {
-        let Some(value) = root.get("check") else {
-            return Vec::new();
-        };
-        let items: Vec<&Value<'_>> = match value.get_ref() {
-            DeValue::Array(items) => items.iter().collect(),
-            _ => vec![value],
-        };
         let mut roles: Vec<&str> = plan.actors.iter().map(|a| a.role.as_str()).collect();
         roles.dedup();
         let mut checks: Vec<CheckPlan> = Vec::new();
-        for item in items {
-            let Some(t) = item.get_ref().as_table() else {
-                self.type_error(item, "check", "a `[[check]]` table", item.get_ref());
-                continue;
-            };
-            self.check_keys(t, CHECK_KEYS, "in a [[check]]");
-            self.require(t, item.span(), &["name", "grades", "expect"], "[[check]]");
+        for (t, _) in self.tables(root, "check", CHECK_KEYS, &["name", "grades", "expect"]) {
             let role = |walk: &mut Self, key: &str| -> Option<String> {
                 let r = walk.string(t, key)?;
                 if roles.contains(&r.get_ref().as_str()) {
@@ -381,19 +368,9 @@ impl Walk {
 
     /// `[[host]]` tables: the run's private `/etc/hosts`.
     fn hosts(&mut self, root: &DeTable<'_>) -> Option<Vec<Host>> {
-        let value = root.get("host")?;
-        let items: Vec<&Value<'_>> = match value.get_ref() {
-            DeValue::Array(items) => items.iter().collect(),
-            _ => vec![value],
-        };
+        root.get("host")?;
         let mut hosts = Vec::new();
-        for item in items {
-            let Some(table) = item.get_ref().as_table() else {
-                self.type_error(item, "host", "a `[[host]]` table", item.get_ref());
-                continue;
-            };
-            self.check_keys(table, HOST_KEYS, "in a [[host]]");
-            self.require(table, item.span(), &["name", "addresses"], "[[host]]");
+        for (table, _) in self.tables(root, "host", HOST_KEYS, &["name", "addresses"]) {
             let name = self.string(table, "name");
             if let Some(name) = &name {
                 self.check_hostname(name);
@@ -443,24 +420,11 @@ impl Walk {
 
     /// `[[resolver]]` tables, read but not yet expanded into actors.
     fn resolvers(&mut self, root: &DeTable<'_>) -> Vec<ResolverDraft> {
-        let Some(value) = root.get("resolver") else {
-            return Vec::new();
-        };
-        let items: Vec<&Value<'_>> = match value.get_ref() {
-            DeValue::Array(items) => items.iter().collect(),
-            _ => vec![value],
-        };
         let mut out = Vec::new();
-        for item in items {
-            let Some(table) = item.get_ref().as_table() else {
-                self.type_error(item, "resolver", "a `[[resolver]]` table", item.get_ref());
-                continue;
-            };
-            self.check_keys(table, RESOLVER_KEYS, "in a [[resolver]]");
-            self.require(table, item.span(), &["lookup", "queries"], "[[resolver]]");
+        for (table, span) in self.tables(root, "resolver", RESOLVER_KEYS, &["lookup", "queries"]) {
             let role = self
                 .string(table, "role")
-                .unwrap_or_else(|| Spanned::new(header_span(item.span()), "resolver".to_string()));
+                .unwrap_or_else(|| Spanned::new(header_span(span.clone()), "resolver".to_string()));
             self.check_role_name(&role);
             let lookup = match self.string(table, "lookup") {
                 Some(l) if l.get_ref() == "name" => Some(Lookup::Name),
@@ -562,13 +526,6 @@ impl Walk {
 
     /// `[[netstat]]` tables: `after = "ROLE:MILESTONE"`, or `at = "7s"` or `at = "end"`.
     fn checkpoints(&mut self, root: &DeTable<'_>, plan: &Plan) -> Vec<Checkpoint> {
-        let Some(value) = root.get("netstat") else {
-            return Vec::new();
-        };
-        let items: Vec<&Value<'_>> = match value.get_ref() {
-            DeValue::Array(items) => items.iter().collect(),
-            _ => vec![value],
-        };
         let index: HashMap<&str, usize> = plan
             .actors
             .iter()
@@ -577,12 +534,7 @@ impl Walk {
             .collect();
         let roles: Vec<&str> = plan.actors.iter().map(|a| a.role.as_str()).collect();
         let mut checkpoints = Vec::new();
-        for item in items {
-            let Some(table) = item.get_ref().as_table() else {
-                self.type_error(item, "netstat", "a `[[netstat]]` table", item.get_ref());
-                continue;
-            };
-            self.check_keys(table, NETSTAT_KEYS, "in a [[netstat]]");
+        for (table, span) in self.tables(root, "netstat", NETSTAT_KEYS, &[]) {
             let after = self.string(table, "after");
             let at = self.string(table, "at");
             let checkpoint = match (after, at) {
@@ -610,7 +562,7 @@ impl Walk {
                 _ => {
                     self.errors.push(
                         Diagnostic::new(
-                            header_span(item.span()),
+                            header_span(span),
                             "a [[netstat]] needs exactly one of `after` and `at`",
                         )
                         .help("write `after = \"server:ready\"`, `at = \"7s\"` or `at = \"end\"`"),
@@ -1004,6 +956,36 @@ impl Walk {
             return None;
         };
         Some(Milestone { actor, what })
+    }
+
+    /// The `[[key]]` tables of the document, each with its keys checked and its required
+    /// keys present (what is wrong is reported; tables that are not tables are skipped).
+    fn tables<'t, 'a>(
+        &mut self,
+        root: &'t DeTable<'a>,
+        key: &str,
+        allowed: &[&str],
+        required: &[&str],
+    ) -> Vec<(&'t DeTable<'a>, Range<usize>)> {
+        let Some(value) = root.get(key) else {
+            return Vec::new();
+        };
+        let items: Vec<&'t Value<'a>> = match value.get_ref() {
+            DeValue::Array(items) => items.iter().collect(),
+            _ => vec![value],
+        };
+        let mut tables = Vec::new();
+        for item in items {
+            let Some(table) = item.get_ref().as_table() else {
+                self.type_error(item, key, &format!("a `[[{key}]]` table"), item.get_ref());
+                continue;
+            };
+            let place = format!("in a [[{key}]]");
+            self.check_keys(table, allowed, &place);
+            self.require(table, item.span(), required, &format!("[[{key}]]"));
+            tables.push((table, item.span()));
+        }
+        tables
     }
 
     fn check_keys(&mut self, table: &DeTable<'_>, allowed: &[&str], place: &str) {
