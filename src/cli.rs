@@ -48,6 +48,15 @@ pub enum Command {
     Ref(RefCommand),
     /// Grade a whole class: `labrun grade courses/tp-sockets.toml submissions/*`.
     Grade(GradeArgs),
+    /// Merge the `--out` folders of `labrun grade --partition` slices into one.
+    MergeGrades {
+        /// Where the merged summary and feedback go.
+        #[arg(long, default_value = "grades")]
+        out: PathBuf,
+        /// The slices' `--out` folders.
+        #[arg(required = true)]
+        partials: Vec<PathBuf>,
+    },
 }
 
 /// Options of `labrun grade`.
@@ -195,6 +204,18 @@ pub fn main(cli: Cli) -> i32 {
     match cli.command {
         Some(Command::Ref(command)) => run_ref(command),
         Some(Command::Grade(args)) => run_grade(&args),
+        Some(Command::MergeGrades { out, partials }) => {
+            match crate::grade::merge(&out, &partials) {
+                Ok(count) => {
+                    eprintln!("labrun: {count} submissions merged into {}", out.display());
+                    exit::OK
+                }
+                Err(message) => {
+                    eprintln!("labrun: {message}");
+                    exit::USAGE
+                }
+            }
+        }
         None if cli.run.scenarios.len() > 1 => run_each(&cli.run),
         None => run_one(&cli.run, &cli.run.scenarios[0]),
     }

@@ -70,7 +70,7 @@ pub struct GradeOptions {
 }
 
 /// One submission's result in one direction.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Outcome {
     pub submission: String,
     pub scenario: String,
@@ -81,6 +81,7 @@ pub struct Outcome {
     pub max_score: u64,
     /// What a student reads: the checks with their hints, or why nothing ran.
     #[serde(skip)]
+    #[serde(default)]
     pub feedback: String,
 }
 
@@ -494,4 +495,50 @@ fn csv_field(text: &str) -> String {
     } else {
         text.to_string()
     }
+}
+
+/// Merges the results of `--partition` slices (their `--out` folders) into `out`: one
+/// summary for the whole class, and every student's feedback file.
+pub fn merge(out: &Path, partials: &[PathBuf]) -> Result<usize, String> {
+    let mut outcomes: Vec<Outcome> = Vec::new();
+    let mut feedback: Vec<(String, PathBuf)> = Vec::new();
+    for partial in partials {
+        let path = partial.join("summary.json");
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let summary: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| format!("{} is not a labrun summary: {e}", path.display()))?;
+        let submissions = summary["submissions"]
+            .as_array()
+            .ok_or_else(|| format!("{} is not a labrun summary", path.display()))?;
+        for submission in submissions {
+            let results: Vec<Outcome> = serde_json::from_value(submission["results"].clone())
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            if let Some(first) = results.first() {
+                if outcomes.iter().any(|o| o.submission == first.submission) {
+                    return Err(format!(
+                        "submission {} is in two partial results",
+                        first.submission
+                    ));
+                }
+                feedback.push((
+                    first.submission.clone(),
+                    partial
+                        .join(sanitize(&first.submission))
+                        .join("feedback.txt"),
+                ));
+            }
+            outcomes.extend(results);
+        }
+    }
+    outcomes.sort_by(|a, b| a.submission.cmp(&b.submission));
+    write_results(out, &outcomes)?;
+    for (submission, source) in &feedback {
+        let target = out.join(sanitize(submission)).join("feedback.txt");
+        if source != &target {
+            std::fs::copy(source, &target)
+                .map_err(|e| format!("cannot copy {}: {e}", source.display()))?;
+        }
+    }
+    Ok(feedback.len())
 }
