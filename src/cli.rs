@@ -504,10 +504,12 @@ fn run_one(args: &RunArgs, path: &Path) -> i32 {
     };
     let transcript = transcript::normalize(&plan, &record);
     let text = transcript.to_text();
-    if !args.quiet && !live {
-        let out = match args.format {
-            Format::Text => text.clone(),
-            Format::Json => transcript.to_json() + "\n",
+    if !args.quiet {
+        let out = match (args.format, live) {
+            // The events went by live; what the kernel showed comes once the run is over.
+            (Format::Text, true) => transcript.observations_text(),
+            (Format::Text, false) => text.clone(),
+            (Format::Json, _) => transcript.to_json() + "\n",
         };
         // A closed pipe (`| head`) is not an error worth reporting.
         let _ = stdout.lock().write_all(out.as_bytes());

@@ -106,6 +106,31 @@ impl Transcript {
         out
     }
 
+    /// What the kernel showed, for a live view that already printed the events: the
+    /// `netstat` tables, the packets and their counts.
+    pub fn observations_text(&self) -> String {
+        let tables = Transcript {
+            scenario: self.scenario.clone(),
+            entries: Vec::new(),
+            packets: self
+                .entries
+                .iter()
+                .filter(|e| e.kind == "table" || e.kind == "sock")
+                .cloned()
+                .collect(),
+            counts: Vec::new(),
+        };
+        let mut text = tables.to_text().replacen("== packets", "== netstat", 1);
+        let rest = Transcript {
+            scenario: self.scenario.clone(),
+            entries: Vec::new(),
+            packets: self.packets.clone(),
+            counts: self.counts.clone(),
+        };
+        text.push_str(&rest.to_text());
+        text
+    }
+
     /// The JSON form.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
@@ -182,7 +207,9 @@ pub fn normalize(plan: &Plan, record: &RunRecord) -> Transcript {
 /// seconds since the start and ports are shown as far as they are known so far.
 pub struct Live<'p> {
     plan: &'p Plan,
-    events: Vec<Event>,
+    /// The events that name things: starts, readiness, ports. Only they change `names`.
+    naming: Vec<Event>,
+    names: Names,
     width: usize,
 }
 
@@ -197,17 +224,23 @@ impl<'p> Live<'p> {
             .max(6);
         Live {
             plan,
-            events: Vec::new(),
+            naming: Vec::new(),
+            names: Names::new(plan, &[]),
             width,
         }
     }
 
     /// The line for `event`, if it is one a person should see.
     pub fn line(&mut self, event: &Event) -> Option<String> {
-        self.events.push(event.clone());
-        let names = Names::new(self.plan, &self.events);
+        if matches!(
+            event.kind,
+            EventKind::Started { .. } | EventKind::Ready { .. } | EventKind::Port { .. }
+        ) {
+            self.naming.push(event.clone());
+            self.names = Names::new(self.plan, &self.naming);
+        }
         let tenths = (event.at.as_millis() / 100) as u64;
-        names
+        self.names
             .entry(self.plan, event, tenths)
             .map(|e| e.render(self.width))
     }
