@@ -124,6 +124,10 @@ pub struct RunArgs {
     /// tshark). With several scenarios, each gets FILE with its name added.
     #[arg(long, value_name = "FILE")]
     pub pcap: Option<PathBuf>,
+    /// Capture no packets (the socket tables are still taken): for measuring what the
+    /// capture costs.
+    #[arg(long)]
+    pub no_capture: bool,
     /// Write the rubric's report as JSON (with `--with`, when the scenario grades that role).
     #[arg(long, value_name = "FILE")]
     pub report_json: Option<PathBuf>,
@@ -409,6 +413,9 @@ fn pass_through(args: &RunArgs) -> Vec<OsString> {
     if args.format == Format::Json {
         out.push("--format=json".into());
     }
+    if args.no_capture {
+        out.push("--no-capture".into());
+    }
     if let Some(dir) = &args.snapshot_dir {
         out.push("--snapshot-dir".into());
         out.push(dir.into());
@@ -479,7 +486,7 @@ fn run_one(args: &RunArgs, path: &Path) -> i32 {
     let options = RunOptions {
         time_scale,
         externals,
-        capture: private,
+        capture: private && !args.no_capture,
     };
     let stdout = std::io::stdout();
     let live = args.format == Format::Text && !args.quiet && stdout.is_terminal();

@@ -1,0 +1,292 @@
+//! labrun's benchmarks, each printed with its figures: `cargo bench --bench labrun`.
+//!
+//! 1. overhead over each scenario's critical path, at real time;
+//! 2. a whole zero-delay run of tcp_basic, beside a plain shell harness doing the same job;
+//! 3. a class of 100 correct C servers graded at once, beside one, and one after another;
+//! 5. the cost of the packet capture;
+//! 6. the CPU labrun uses while a scenario only sleeps.
+//!
+//! Each figure comes from the `labrun` binary run as a user runs it. Results go in
+//! BENCHMARKS.md with the machine they were measured on.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn labrun() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_labrun"));
+    command
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("CI");
+    command
+}
+
+/// Wall time of a command that must succeed (exit 0), its output discarded.
+fn timed(command: &mut Command) -> Duration {
+    let started = Instant::now();
+    let status = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("runs");
+    let elapsed = started.elapsed();
+    assert!(
+        status.success() || status.code() == Some(1),
+        "{command:?} failed: {status}"
+    );
+    elapsed
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn percentile(mut samples: Vec<Duration>, p: f64) -> Duration {
+    samples.sort();
+    let index = ((samples.len() as f64 - 1.0) * p).round() as usize;
+    samples[index]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// CPU time (user + system) of the children waited for since the last call.
+fn children_cpu() -> Duration {
+    let usage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN)
+        .expect("getrusage");
+    let tv =
+        |t: nix::sys::time::TimeVal| Duration::new(t.tv_sec() as u64, t.tv_usec() as u32 * 1000);
+    tv(usage.user_time()) + tv(usage.system_time())
+}
+
+fn max_child_rss_kib() -> i64 {
+    nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN)
+        .map(|u| u.max_rss())
+        .unwrap_or(0)
+}
+
+fn scenarios() -> Vec<String> {
+    let mut names: Vec<String> =
+        std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios"))
+            .expect("scenarios")
+            .filter_map(|e| {
+                let p = e.ok()?.path();
+                (p.extension()? == "toml")
+                    .then(|| p.file_stem().unwrap().to_string_lossy().into_owned())
+            })
+            .collect();
+    names.sort();
+    names
+}
+
+/// The last scenario time of a transcript: its critical path, the sum of the declared
+/// delays that lie on it.
+fn critical_path(name: &str) -> Duration {
+    let output = labrun()
+        .args([
+            &format!("scenarios/{name}.toml"),
+            "--time-scale",
+            "0",
+            "--no-snapshot",
+            "--format",
+            "json",
+        ])
+        .output()
+        .expect("labrun");
+    let value: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    let tenths = value["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter_map(|e| e["time_tenths"].as_u64())
+        .max()
+        .unwrap_or(0);
+    Duration::from_millis(tenths * 100)
+}
+
+fn overhead() {
+    println!("## 1. Overhead over the critical path (real time)\n");
+    println!("| scenario | critical path | wall | ratio | extra |");
+    println!("|---|---|---|---|---|");
+    for name in scenarios() {
+        let path = critical_path(&name);
+        if path.is_zero() {
+            continue;
+        }
+        let wall = timed(labrun().args([&format!("scenarios/{name}.toml"), "--no-snapshot", "-q"]));
+        println!(
+            "| {name} | {:.1} s | {:.3} s | {:.4} | {} |",
+            path.as_secs_f64(),
+            wall.as_secs_f64(),
+            wall.as_secs_f64() / path.as_secs_f64(),
+            ms(wall.saturating_sub(path))
+        );
+    }
+    println!();
+}
+
+fn zero_delay() {
+    println!("## 2. A whole zero-delay run of tcp_basic (30 runs)\n");
+    let runs = 30;
+    let labrun_runs: Vec<Duration> = (0..runs)
+        .map(|_| timed(labrun().args(["scenarios/tcp_basic.toml", "--time-scale", "0", "-q"])))
+        .collect();
+    let exe = env!("CARGO_BIN_EXE_labrun");
+    let script = format!(
+        "ip link set lo up; {exe} ref tcp-server A 4000 --reply-delay 0s > /tmp/labrun-bench-s.out & S=$!; \
+         until grep -q ':0FA0 00000000:0000 0A' /proc/net/tcp; do :; done; \
+         {exe} ref tcp-client B 127.0.0.1 4000 > /tmp/labrun-bench-c.out; kill $S; wait; \
+         test $(grep -c recoit /tmp/labrun-bench-c.out) = 3"
+    );
+    let shell_runs: Vec<Duration> = (0..runs)
+        .map(|_| timed(Command::new("unshare").args(["-rn", "sh", "-c", &script])))
+        .collect();
+    let (m, s) = (median(labrun_runs.clone()), median(shell_runs.clone()));
+    println!("| | median | p90 |");
+    println!("|---|---|---|");
+    println!(
+        "| labrun (namespace, capture, netstat, snapshot check) | {} | {} |",
+        ms(m),
+        ms(percentile(labrun_runs, 0.9))
+    );
+    println!(
+        "| shell harness (namespace, server, poll, client, compare) | {} | {} |",
+        ms(s),
+        ms(percentile(shell_runs, 0.9))
+    );
+    println!(
+        "\nratio labrun / shell: {:.2}\n",
+        m.as_secs_f64() / s.as_secs_f64()
+    );
+}
+
+fn capture_cost() {
+    println!("## 5. Capture cost (tcp_basic at scale 0, 30 runs each)\n");
+    let with: Vec<Duration> = (0..30)
+        .map(|_| {
+            timed(labrun().args([
+                "scenarios/tcp_basic.toml",
+                "--time-scale",
+                "0",
+                "-q",
+                "--no-snapshot",
+            ]))
+        })
+        .collect();
+    let without: Vec<Duration> = (0..30)
+        .map(|_| {
+            timed(labrun().args([
+                "scenarios/tcp_basic.toml",
+                "--time-scale",
+                "0",
+                "-q",
+                "--no-snapshot",
+                "--no-capture",
+            ]))
+        })
+        .collect();
+    println!("| | median |");
+    println!("|---|---|");
+    println!("| with capture and state timeline | {} |", ms(median(with)));
+    println!("| without capture | {} |\n", ms(median(without)));
+}
+
+fn cpu_while_waiting() {
+    println!("## 6. CPU while waiting (tcp_sleep at real time: 9 s of sleeps)\n");
+    let before = children_cpu();
+    let wall = timed(labrun().args(["scenarios/tcp_sleep.toml", "-q", "--no-snapshot"]));
+    let cpu = children_cpu().saturating_sub(before);
+    println!(
+        "wall {:.2} s, CPU (user + system) {}: {:.3} % of one core\n",
+        wall.as_secs_f64(),
+        ms(cpu),
+        cpu.as_secs_f64() / wall.as_secs_f64() * 100.0
+    );
+}
+
+fn class() {
+    println!("## 3. A class of 100 correct C servers graded on tcp_basic (real 2 s delays)\n");
+    let root = std::env::temp_dir().join(format!("labrun-bench-class-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let course = root.join("course.toml");
+    std::fs::create_dir_all(&root).expect("bench folder");
+    let scenarios = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    std::fs::write(
+        &course,
+        format!("scenarios = {:?}\n\n[[grade]]\nscenario = \"tcp_basic\"\nrole = \"server\"\nfile = \"serveur.c\"\n", scenarios),
+    )
+    .expect("course");
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/serveur.c");
+    let submissions: Vec<PathBuf> = (0..100)
+        .map(|i| {
+            let dir = root.join(format!("s{i:03}"));
+            std::fs::create_dir_all(&dir).expect("submission");
+            std::fs::copy(&source, dir.join("serveur.c")).expect("copy");
+            dir
+        })
+        .collect();
+    let grade = |subs: &[PathBuf], jobs: &str| {
+        let mut command = labrun();
+        command
+            .arg("grade")
+            .arg(&course)
+            .args(subs)
+            .args(["--jobs", jobs, "--out"])
+            .arg(root.join("out"));
+        timed(&mut command)
+    };
+    let one = grade(&submissions[..1], "1");
+    let rss_before = max_child_rss_kib();
+    let all = grade(&submissions, "100");
+    let rss = max_child_rss_kib().max(rss_before);
+    let five_in_turn = grade(&submissions[..5], "1");
+    println!("| | wall |");
+    println!("|---|---|");
+    println!("| one submission | {:.2} s |", one.as_secs_f64());
+    println!(
+        "| 100 submissions at once (--jobs 100) | {:.2} s |",
+        all.as_secs_f64()
+    );
+    println!(
+        "| 5 submissions one after another (--jobs 1) | {:.2} s, so about {:.0} s for 100 |",
+        five_in_turn.as_secs_f64(),
+        five_in_turn.as_secs_f64() * 20.0
+    );
+    println!(
+        "\nmakespan / one submission: {:.2}; largest child's peak RSS: {} KiB\n",
+        all.as_secs_f64() / one.as_secs_f64(),
+        rss
+    );
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; filters select sections: `cargo bench --bench labrun -- class`.
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let wanted =
+        |name: &str| filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str()));
+    println!(
+        "# labrun benchmarks ({} cores)\n",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    if wanted("overhead") {
+        overhead();
+    }
+    if wanted("zero-delay") {
+        zero_delay();
+    }
+    if wanted("class") {
+        class();
+    }
+    if wanted("capture") {
+        capture_cost();
+    }
+    if wanted("cpu") {
+        cpu_while_waiting();
+    }
+}
