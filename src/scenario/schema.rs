@@ -710,8 +710,7 @@ impl Walk {
         let timeout = limits.timeout;
         let mut index: HashMap<&str, usize> = HashMap::new();
         for (i, draft) in drafts.iter().enumerate() {
-            if let Some(&first) = index.get(draft.role.get_ref().as_str()) {
-                let _ = first;
+            if index.contains_key(draft.role.get_ref().as_str()) {
                 self.errors.push(
                     Diagnostic::new(
                         draft.role.span(),
