@@ -577,46 +577,18 @@ impl Walk {
 
     /// Reads every `[[server]]` or `[[client]]` table.
     fn drafts(&mut self, root: &DeTable<'_>, key: &str, is_server: bool) -> Vec<Draft> {
-        let Some(value) = root.get(key) else {
-            return Vec::new();
+        let (keys, required): (&[&str], &[&str]) = if is_server {
+            (SERVER_KEYS, &["protocol", "id", "port"])
+        } else {
+            (CLIENT_KEYS, &["id"])
         };
-        let tables: Vec<&Value<'_>> = match value.get_ref() {
-            DeValue::Array(items) => items.iter().collect(),
-            DeValue::Table(_) => vec![value],
-            other => {
-                self.errors.push(
-                    Diagnostic::new(
-                        value.span(),
-                        format!("`{key}` must be a table, not {}", kind(other)),
-                    )
-                    .help(format!("write each {key} as a `[[{key}]]` table")),
-                );
-                return Vec::new();
-            }
-        };
-        let mut drafts = Vec::new();
-        for item in tables {
-            let Some(table) = item.get_ref().as_table() else {
-                self.errors.push(Diagnostic::new(
-                    item.span(),
-                    format!("each `{key}` must be a table, not {}", kind(item.get_ref())),
-                ));
-                continue;
-            };
-            if let Some(draft) = self.draft(table, item.span(), is_server) {
-                drafts.push(draft);
-            }
-        }
-        drafts
+        self.tables(root, key, keys, required)
+            .into_iter()
+            .filter_map(|(table, span)| self.draft(table, span, is_server))
+            .collect()
     }
 
     fn draft(&mut self, t: &DeTable<'_>, span: Range<usize>, is_server: bool) -> Option<Draft> {
-        let (keys, what) = if is_server {
-            (SERVER_KEYS, "in a [[server]]")
-        } else {
-            (CLIENT_KEYS, "in a [[client]]")
-        };
-        self.check_keys(t, keys, what);
         let role = self.string(t, "role");
         if let Some(role) = &role {
             self.check_role_name(role);
@@ -643,7 +615,6 @@ impl Walk {
                 .duration(t, "reply-delay")
                 .unwrap_or(DEFAULT_REPLY_DELAY);
             close_delay = self.duration(t, "close-delay").unwrap_or_default();
-            self.require(t, span.clone(), &["protocol", "id", "port"], "[[server]]");
         } else {
             pause = self.duration(t, "pause").unwrap_or_default();
             server_ref = self.string(t, "server");
@@ -656,7 +627,6 @@ impl Walk {
                 }
                 host = h.into_inner();
             }
-            self.require(t, span.clone(), &["id"], "[[client]]");
         }
         let default_role = if is_server { "server" } else { "client" };
         Some(Draft {
@@ -971,12 +941,25 @@ impl Walk {
         };
         let items: Vec<&'t Value<'a>> = match value.get_ref() {
             DeValue::Array(items) => items.iter().collect(),
-            _ => vec![value],
+            DeValue::Table(_) => vec![value],
+            other => {
+                self.errors.push(
+                    Diagnostic::new(
+                        value.span(),
+                        format!("`{key}` must be a table, not {}", kind(other)),
+                    )
+                    .help(format!("write each {key} as a `[[{key}]]` table")),
+                );
+                return Vec::new();
+            }
         };
         let mut tables = Vec::new();
         for item in items {
             let Some(table) = item.get_ref().as_table() else {
-                self.type_error(item, key, &format!("a `[[{key}]]` table"), item.get_ref());
+                self.errors.push(Diagnostic::new(
+                    item.span(),
+                    format!("each `{key}` must be a table, not {}", kind(item.get_ref())),
+                ));
                 continue;
             };
             let place = format!("in a [[{key}]]");

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
-use super::order::Timeline;
+use super::order::{Timeline, micros, tenths};
 use super::{Entry, Event, Names};
 use crate::actor::cstr;
 use crate::engine::Sample;
@@ -261,10 +261,6 @@ fn flow_name(names: &Names, plan: &Plan, key: &FlowKey) -> String {
     format!("{} ↔ {}", ends[0], ends[1])
 }
 
-fn tenths(micros: i64) -> u64 {
-    u64::try_from((micros + 50_000) / 100_000).unwrap_or(0)
-}
-
 /// Each actor's events by wall-clock time, to date a packet by what its sender last did.
 struct ActorClocks {
     /// Per actor: (wall-clock µs, scenario µs) of its events, in wall-clock order.
@@ -298,10 +294,6 @@ impl ActorClocks {
             time
         }
     }
-}
-
-fn micros(d: std::time::Duration) -> i64 {
-    i64::try_from(d.as_micros()).unwrap_or(i64::MAX / 4)
 }
 
 /// The entries of one checkpoint's socket table, like `netstat -tuan`.

@@ -30,7 +30,7 @@ pub(crate) struct Timeline {
 impl Timeline {
     /// Scenario time of event `i`, rounded to tenths of a second.
     pub(crate) fn tenths(&self, i: usize) -> u64 {
-        u64::try_from((self.shown[i] + 50_000) / 100_000).unwrap_or(0)
+        tenths(self.shown[i])
     }
 
     /// Scenario time of event `i`, in microseconds.
@@ -72,7 +72,8 @@ enum Cause {
 
 type Edge = (usize, usize, Cause);
 
-fn micros(d: std::time::Duration) -> i64 {
+/// A duration in microseconds, the unit of scenario time here.
+pub(crate) fn micros(d: std::time::Duration) -> i64 {
     i64::try_from(d.as_micros()).unwrap_or(i64::MAX / 4)
 }
 
@@ -345,6 +346,7 @@ pub(crate) fn whole_tenths(gap: i64) -> i64 {
     gap - gap % 100_000
 }
 
-fn tenths(micros: i64) -> i64 {
-    (micros + 50_000) / 100_000
+/// Microseconds of scenario time, rounded to the tenths of a second a transcript shows.
+pub(crate) fn tenths(micros: i64) -> u64 {
+    u64::try_from((micros + 50_000) / 100_000).unwrap_or(0)
 }
