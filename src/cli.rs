@@ -443,23 +443,7 @@ fn run_one(args: &RunArgs, path: &Path) -> i32 {
         }
     };
     let private = match sandbox::enter_private_network() {
-        Isolation::Private if plan.hosts.is_some() => {
-            let hosts = crate::scenario::hosts_file(plan.hosts.as_deref().unwrap_or_default());
-            if let Err(reason) = sandbox::private_hosts(&hosts) {
-                eprintln!("labrun: cannot give the run its own /etc/hosts: {reason}");
-                return exit::ERROR;
-            }
-            let _ = sandbox::quick_acks();
-            true
-        }
-        Isolation::Private => {
-            if let Err(reason) = sandbox::quick_acks() {
-                eprintln!(
-                    "labrun: warning: ACKs may be delayed, so pure ACKs may vary from run to run ({reason})"
-                );
-            }
-            true
-        }
+        Isolation::Private => true,
         Isolation::Host { reason } if plan.hosts.is_some() => {
             eprintln!(
                 "labrun: this scenario needs a private network for its own /etc/hosts, and none can be made here ({reason})"
@@ -474,6 +458,19 @@ fn run_one(args: &RunArgs, path: &Path) -> i32 {
             false
         }
     };
+    if private {
+        if let Some(hosts) = &plan.hosts
+            && let Err(reason) = sandbox::private_hosts(&crate::scenario::hosts_file(hosts))
+        {
+            eprintln!("labrun: cannot give the run its own /etc/hosts: {reason}");
+            return exit::ERROR;
+        }
+        if let Err(reason) = sandbox::quick_acks() {
+            eprintln!(
+                "labrun: warning: ACKs may be delayed, so pure ACKs may vary from run to run ({reason})"
+            );
+        }
+    }
     // External programs sleep for real; scaling only the reference programs' delays would
     // mix two clocks and give orders of events that never happen at real time.
     let mut time_scale = args.time_scale;

@@ -38,17 +38,6 @@ pub struct RunOptions {
     pub capture: bool,
 }
 
-impl RunOptions {
-    /// Reference programs in every role, at real time.
-    pub fn reference(plan: &Plan) -> Self {
-        RunOptions {
-            time_scale: 1.0,
-            externals: vec![None; plan.actors.len()],
-            capture: false,
-        }
-    }
-}
-
 /// Everything a run produced.
 #[derive(Clone, Debug)]
 pub struct RunRecord {
