@@ -121,13 +121,77 @@ enum Message {
 struct ChannelSink {
     actor: usize,
     tx: mpsc::UnboundedSender<Message>,
+    owners: Arc<Owners>,
 }
 
 impl Sink for ChannelSink {
     fn emit(&self, event: EventKind) {
+        match &event {
+            EventKind::Sent { protocol, peer, .. } | EventKind::Received { protocol, peer, .. } => {
+                self.owners.learn((*protocol, peer.port()), &self.tx);
+            }
+            EventKind::Ready {
+                protocol, local, ..
+            } => self.owners.claim((*protocol, local.port())),
+            _ => {}
+        }
         let _ = self
             .tx
             .send(Message::Event(self.actor, Instant::now(), event));
+    }
+}
+
+/// Which external program owns a port a reference actor talks to. The lookup runs in the
+/// reference actor's own task, before it goes on: the program at the other end is still
+/// running then (it waits for the reply), whereas by the time the engine gets to the
+/// event a quick client may have exited and taken its socket with it.
+#[derive(Default)]
+struct Owners {
+    inner: std::sync::Mutex<OwnersInner>,
+}
+
+#[derive(Default)]
+struct OwnersInner {
+    /// Each external program's actor index and pid, from its spawn on.
+    pids: Vec<(usize, u32)>,
+    looked_up: HashSet<(Protocol, u16)>,
+}
+
+impl Owners {
+    fn add(&self, actor: usize, pid: u32) {
+        if let Ok(mut inner) = self.inner.lock() {
+            inner.pids.push((actor, pid));
+        }
+    }
+
+    /// A port whose owner is known from its owner's own ready event: no need to look.
+    fn claim(&self, key: (Protocol, u16)) {
+        if let Ok(mut inner) = self.inner.lock() {
+            inner.looked_up.insert(key);
+        }
+    }
+
+    /// Looks a port up once, and reports its owner as a [`EventKind::Port`] event.
+    fn learn(&self, key: (Protocol, u16), tx: &mpsc::UnboundedSender<Message>) {
+        let Ok(mut inner) = self.inner.lock() else {
+            return;
+        };
+        if inner.pids.is_empty() || !inner.looked_up.insert(key) {
+            return;
+        }
+        let owner = inner.pids.iter().find_map(|&(actor, pid)| {
+            procnet::sockets_of(&[pid], key.0)
+                .iter()
+                .any(|e| e.local.port() == key.1)
+                .then_some(actor)
+        });
+        if let Some(actor) = owner {
+            let port = EventKind::Port {
+                protocol: key.0,
+                port: key.1,
+            };
+            let _ = tx.send(Message::Event(actor, Instant::now(), port));
+        }
     }
 }
 
@@ -160,7 +224,7 @@ struct Engine<'a> {
     rx: mpsc::UnboundedReceiver<Message>,
     start: Instant,
     known_ports: HashMap<(Protocol, u16), usize>,
-    looked_up: HashSet<(Protocol, u16)>,
+    owners: Arc<Owners>,
     shutting_down: bool,
     timed_out: bool,
     pace: Pace,
@@ -205,7 +269,7 @@ impl<'a> Engine<'a> {
             rx,
             start: Instant::now(),
             known_ports: HashMap::new(),
-            looked_up: HashSet::new(),
+            owners: Arc::default(),
             shutting_down: false,
             timed_out: false,
             pace: if options.time_scale > 0.0 {
@@ -435,12 +499,6 @@ impl<'a> Engine<'a> {
             }
             _ => {}
         }
-        let peer = match &kind {
-            EventKind::Sent { protocol, peer, .. } | EventKind::Received { protocol, peer, .. } => {
-                Some((*protocol, peer.port()))
-            }
-            _ => None,
-        };
         let reached = match &kind {
             EventKind::Started { .. } => Some(MilestoneKind::Started),
             EventKind::Ready { .. } if self.slots[actor].reached[1] == Some(seq) => {
@@ -464,35 +522,6 @@ impl<'a> Engine<'a> {
         };
         observer(&event);
         self.events.push(event);
-        if let Some(key) = peer {
-            self.learn_owner(key, at, observer);
-        }
-    }
-
-    /// A reference actor talked to a port nobody has claimed: find which external program
-    /// owns it, while the program still runs.
-    fn learn_owner(&mut self, key: (Protocol, u16), at: Instant, observer: &mut dyn FnMut(&Event)) {
-        if self.known_ports.contains_key(&key) || !self.looked_up.insert(key) {
-            return;
-        }
-        let owner = self.slots.iter().enumerate().find_map(|(i, slot)| {
-            let pid = slot.pid?;
-            procnet::sockets_of(&[pid], key.0)
-                .iter()
-                .any(|e| e.local.port() == key.1)
-                .then_some(i)
-        });
-        if let Some(actor) = owner {
-            self.record(
-                actor,
-                at,
-                EventKind::Port {
-                    protocol: key.0,
-                    port: key.1,
-                },
-                observer,
-            );
-        }
     }
 
     fn schedule(
@@ -629,7 +658,9 @@ impl<'a> Engine<'a> {
         let sink: Arc<dyn Sink> = Arc::new(ChannelSink {
             actor: i,
             tx: self.tx.clone(),
+            owners: Arc::clone(&self.owners),
         });
+        let owners = Arc::clone(&self.owners);
         let pace = self.pace.clone();
         let (stop, kill) = (slot.stop.clone(), slot.kill.clone());
         let delay = actor.start.delay;
@@ -670,6 +701,7 @@ impl<'a> Engine<'a> {
                         grace,
                         index: i,
                         tx,
+                        owners,
                         run_timeout,
                     };
                     context.run(&command, Arc::clone(&sink), stop, kill).await
@@ -742,8 +774,19 @@ async fn run_reference(
     let timeout = actor.timeout;
     tokio::select! {
         outcome = reference::run(program, params, pace, sink, stop) => outcome,
-        () = tokio::time::sleep(timeout) => Outcome::TimedOut { after: timeout },
+        () = own_timeout(timeout, run_timeout) => Outcome::TimedOut { after: timeout },
         () = kill.cancelled() => Outcome::RunTimedOut { after: run_timeout },
+    }
+}
+
+/// An actor's own timeout, when it is shorter than the run's. When it is not, the run's
+/// timeout is the one that ends the actor, and the transcript says so: the two timers
+/// firing in the same instant must not decide which of the two reasons it gives.
+async fn own_timeout(timeout: Duration, run_timeout: Duration) {
+    if timeout < run_timeout {
+        tokio::time::sleep(timeout).await;
+    } else {
+        std::future::pending::<()>().await;
     }
 }
 
@@ -773,6 +816,7 @@ struct ExternalRun<'a> {
     grace: Duration,
     index: usize,
     tx: mpsc::UnboundedSender<Message>,
+    owners: Arc<Owners>,
     run_timeout: Duration,
 }
 
@@ -796,6 +840,7 @@ impl ExternalRun<'_> {
                 Err(reason) => return Outcome::SpawnFailed { reason },
             };
         let pid = running.pid();
+        self.owners.add(self.index, pid);
         let _ = self.tx.send(Message::Pid(self.index, pid));
         // A resolver has no socket to wait for.
         let poller = (!matches!(self.actor.kind, ActorKind::Resolver { .. }))
@@ -817,7 +862,7 @@ impl ExternalRun<'_> {
                     }
                 }
             }
-            () = tokio::time::sleep(timeout) => {
+            () = own_timeout(timeout, self.run_timeout) => {
                 running.stop(STOP_PATIENCE).await;
                 Outcome::TimedOut { after: timeout }
             }
