@@ -21,6 +21,7 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::{Child, Command};
 
 use super::Sink;
+use crate::sandbox::cgroup::{MAX_PROCESSES, ProcessCap};
 use crate::transcript::{EventKind, Outcome, Stream};
 
 /// Lines longer than this are cut, so that one line without a newline cannot eat memory.
@@ -94,6 +95,9 @@ fn check_executable(path: &Path) -> Result<(), ExternalError> {
 /// A running external program.
 pub(crate) struct Running {
     child: Child,
+    /// The program's processes, capped in number, all killed when this is dropped;
+    /// `None` where this machine offers no control group (`labrun` says so once).
+    cap: Option<ProcessCap>,
     pgid: Pid,
     readers: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -116,13 +120,19 @@ pub(crate) fn spawn(
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .process_group(0);
+    let cap = ProcessCap::create(MAX_PROCESSES).ok();
+    let entry = cap.as_ref().map(ProcessCap::entry);
     // SAFETY: prctl is async-signal-safe; it only asks the kernel to kill the child if
     // labrun dies, so that no student program outlives it.
     // Resource limits too, so that a student program cannot eat the machine: CPU seconds,
-    // memory, file size, open files. (Both are async-signal-safe system calls.)
+    // memory, file size, open files; and its control group, which caps its processes.
+    // (All are async-signal-safe system calls on data prepared before the fork.)
     unsafe {
-        command.pre_exec(|| {
+        command.pre_exec(move || {
             nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)?;
+            if let Some(entry) = &entry {
+                entry.enter()?;
+            }
             limit_resources()
         });
     }
@@ -152,6 +162,7 @@ pub(crate) fn spawn(
     }
     Ok(Running {
         child,
+        cap,
         pgid,
         readers,
     })
@@ -209,6 +220,9 @@ impl Running {
     /// output.
     pub(crate) async fn finish(mut self) {
         let _ = killpg(self.pgid, Signal::SIGKILL);
+        if let Some(cap) = &self.cap {
+            cap.kill_all();
+        }
         let _ = self.child.wait().await;
         for reader in self.readers.drain(..) {
             let abort = reader.abort_handle();

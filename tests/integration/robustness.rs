@@ -546,3 +546,59 @@ fn a_program_that_detaches_a_child_leaves_nothing_behind() {
     let left = left_running(program.to_str().expect("utf-8 path"));
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+#[test]
+fn a_fork_loop_is_capped_and_everything_it_made_is_killed() {
+    // Without a control group there is no cap for root: do not fork-bomb the machine.
+    if let Err(reason) = labrun::sandbox::cgroup::ProcessCap::probe() {
+        assert!(
+            std::env::var_os("LABRUN_REQUIRE_CGROUP").is_none(),
+            "no process cap here: {reason}"
+        );
+        eprintln!("SKIPPED: no process cap on this machine ({reason})");
+        return;
+    }
+    let dir = scenario(&Limits {
+        client: "1s",
+        ..LIMITS
+    });
+    let server = unique_copy("forks_forever", "capped");
+    let (output, elapsed) = run_with(&dir, "server", &server);
+    assert_bounded(elapsed, &output);
+    let text = stdout(&output);
+    let made: u32 = only(&text, "server", "out")
+        .strip_prefix("made ")
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count of children in:\n{text}"));
+    assert!(
+        made < labrun::sandbox::cgroup::MAX_PROCESSES,
+        "{made} children: the cap did not hold"
+    );
+    let left = left_running(&server.display().to_string());
+    assert!(left.is_empty(), "left behind: {} processes", left.len());
+    let groups: Vec<_> = std::fs::read_dir("/sys/fs/cgroup/pids")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("labrun-"))
+        .map(|e| e.path())
+        .collect();
+    // Other tests' runs may hold groups right now; none of them is this run's, which has
+    // exited: its groups are named after its pid, which is gone.
+    for group in groups {
+        let name = group
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
+        let pid: Option<u32> = name.split('-').nth(1).and_then(|p| p.parse().ok());
+        if let Some(pid) = pid {
+            assert!(
+                std::path::Path::new(&format!("/proc/{pid}")).exists(),
+                "control group {} outlived its run",
+                group.display()
+            );
+        }
+    }
+}

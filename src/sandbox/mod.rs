@@ -5,6 +5,8 @@
 //! made directly; otherwise inside a user namespace, which works unprivileged on most
 //! Linux systems. Where neither works the run goes on on the host's loopback, and says so.
 
+pub mod cgroup;
+
 use std::fs;
 
 /// Where a run's network lives.
