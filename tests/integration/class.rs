@@ -1,16 +1,15 @@
 //! `labrun grade`: a small class of submission folders, graded in parallel, with feedback
 //! files and a summary.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use crate::common::{root, run, stderr};
+use crate::common::{Scratch, root, run, stderr};
 
 /// A class folder with one submission per `(name, files)`, files copied from fixtures.
-fn class(tag: &str, files: &[(&str, &[(&str, &str)])]) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("labrun-class-{}-{tag}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+fn class(tag: &str, files: &[(&str, &[(&str, &str)])]) -> Scratch {
+    let class = Scratch::new(&format!("class-{tag}"));
     for (student, copies) in files {
-        let folder = dir.join(student);
+        let folder = class.path().join(student);
         std::fs::create_dir_all(&folder).expect("submission folder");
         for (name, source) in *copies {
             let from = root().join("tests/fixtures").join(source);
@@ -21,7 +20,7 @@ fn class(tag: &str, files: &[(&str, &[(&str, &str)])]) -> PathBuf {
             }
         }
     }
-    dir
+    class
 }
 
 fn path(p: &Path) -> &str {
@@ -30,7 +29,7 @@ fn path(p: &Path) -> &str {
 
 #[test]
 fn a_class_is_graded_with_feedback_and_a_summary() {
-    let dir = class(
+    let class = class(
         "feedback",
         &[
             (
@@ -47,6 +46,7 @@ fn a_class_is_graded_with_feedback_and_a_summary() {
             ("carol", &[("serveur.c", "int main( {")]),
         ],
     );
+    let dir = class.path();
     let out = dir.join("grades");
     let submissions: Vec<String> = ["alice", "bob", "carol"]
         .iter()
@@ -101,15 +101,15 @@ fn a_class_is_graded_with_feedback_and_a_summary() {
     .expect("JSON");
     assert_eq!(summary["submissions"][0]["verdict"], "pass");
     assert_eq!(summary["submissions"][2]["score"], 0);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn a_partition_takes_its_slice_of_the_class() {
-    let dir = class(
+    let class = class(
         "partition",
         &[("a", &[]), ("b", &[]), ("c", &[]), ("d", &[])],
     );
+    let dir = class.path();
     let names: Vec<String> = ["a", "b", "c", "d"]
         .iter()
         .map(|s| dir.join(s).display().to_string())
@@ -144,7 +144,6 @@ fn a_partition_takes_its_slice_of_the_class() {
         ["a", "b", "c", "d"],
         "every submission in exactly one slice"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::common::{fixture, root, run, stderr};
+use crate::common::{Scratch, fixture, root, run, stderr};
 
 /// What a student fixture's header says about it.
 struct Expected {
@@ -124,8 +124,8 @@ fn the_correct_c_programs_pass_in_both_directions() {
 
 #[test]
 fn reports_in_json_junit_and_gradescope() {
-    let dir = std::env::temp_dir().join(format!("labrun-reports-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("report folder");
+    let scratch = Scratch::new("reports");
+    let dir = scratch.path();
     let (json, junit, gradescope) = (
         dir.join("r.json"),
         dir.join("r.xml"),
@@ -168,5 +168,4 @@ fn reports_in_json_junit_and_gradescope() {
             .expect("valid JSON");
     assert_eq!(results["score"], report["score"]);
     assert!(results["tests"].as_array().is_some_and(|t| !t.is_empty()));
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,31 +1,26 @@
 //! Bad input: exit code 2 and a message that points at the cause.
 
-use std::io::Write;
-
-use crate::common::{run, stderr};
+use crate::common::{Scratch, run, stderr};
 
 /// A scenario written to a file of its own, removed when dropped.
-struct TempFile(std::path::PathBuf);
+struct TempFile {
+    _folder: Scratch,
+    path: String,
+}
 
 impl TempFile {
     fn arg(&self) -> &str {
-        self.0.to_str().expect("utf-8 path")
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
+        &self.path
     }
 }
 
 fn scenario_file(text: &str) -> TempFile {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let path = std::env::temp_dir().join(format!("labrun-bad-{}-{n}.toml", std::process::id()));
-    std::fs::write(&path, text).expect("write scenario");
-    TempFile(path)
+    let folder = Scratch::new("invalid");
+    let path = folder.write("bad.toml", text).display().to_string();
+    TempFile {
+        _folder: folder,
+        path,
+    }
 }
 
 #[test]
@@ -71,12 +66,9 @@ fn not_toml_and_not_utf8() {
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains(":1:"), "{}", stderr(&output));
 
-    let path = std::env::temp_dir().join(format!("labrun-latin1-{}.toml", std::process::id()));
-    std::fs::File::create(&path)
-        .and_then(|mut f| f.write_all(b"id = \"\xe9\"\n"))
-        .expect("write");
-    let output = run(&[path.to_str().expect("utf-8 path")]);
-    let _ = std::fs::remove_file(&path);
+    let scratch = Scratch::new("latin1");
+    scratch.write("latin1.toml", b"id = \"\xe9\"\n");
+    let output = run(&[&scratch.arg("latin1.toml")]);
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("not UTF-8"), "{}", stderr(&output));
 }
@@ -144,4 +136,106 @@ fn bad_command_line() {
             .code(),
         Some(2)
     );
+}
+
+/// The catalogue of bad scenario files: each gets exit code 2 and a message that points at
+/// its cause, in bounded time and output, without a panic.
+#[test]
+fn catalogue_of_bad_scenario_files() {
+    let deep_arrays = format!("a = {}{}\n", "[".repeat(5000), "]".repeat(5000));
+    let deep_tables = format!("a = {}1{}\n", "{b = ".repeat(3000), "}".repeat(3000));
+    let ten_megabytes = "#".repeat(10 << 20);
+    let cases: &[(&str, &[u8], &[&str])] = &[
+        ("empty", b"", &["1:1: error: the scenario has no actors"]),
+        ("only a comment", b"# nothing here\n", &["no actors"]),
+        ("not UTF-8", b"name = \"\xff\xfe\"\n", &["not UTF-8"]),
+        (
+            "binary",
+            b"\x7fELF\x02\x01\x01\x00\x00\x00",
+            &["not valid TOML"],
+        ),
+        (
+            "wrong types",
+            b"[[server]]\nprotocol = 4\nid = \"A\"\nport = \"4000\"\n[[client]]\nid = [\"B\"]\n",
+            &[
+                "2:12: error: `protocol` must be a string, not an integer",
+                "4:8: error: `port` must be an integer, not a string",
+                "6:6: error: `id` must be a string",
+            ],
+        ),
+        (
+            "strings where tables go",
+            b"server = [\"A\", \"B\"]\n",
+            &["1:"],
+        ),
+        (
+            "huge numbers",
+            b"[[server]]\nprotocol = \"tcp\"\nid = \"A\"\nport = 99999999999999999999\n[[client]]\nid = \"B\"\nexchanges = 4000000000\n",
+            &["4:8: error: `port` is far too large", "7:13: error: `exchanges` is 4000000000"],
+        ),
+        (
+            "absurd durations",
+            b"[run]\ntimeout = \"100000000000h\"\n[[server]]\nprotocol = \"tcp\"\nid = \"A\"\nport = 4000\nreply-delay = \"1e400s\"\n[[client]]\nid = \"B\"\npause = \"-1ms\"\n",
+            &[
+                "2:11: error: invalid duration for `timeout`",
+                "longer than a day",
+                "7:15: error: invalid duration for `reply-delay`",
+                "10:9: error: invalid duration for `pause`",
+            ],
+        ),
+        (
+            "a zero run timeout",
+            b"[run]\ntimeout = \"0s\"\n[[server]]\nprotocol = \"tcp\"\nid = \"A\"\nport = 4000\n[[client]]\nid = \"B\"\n",
+            &["2:11: error: the run timeout must be more than zero"],
+        ),
+        (
+            "duplicate roles",
+            b"[[server]]\nrole = \"s\"\nprotocol = \"tcp\"\nid = \"A\"\nport = 4000\n[[server]]\nrole = \"s\"\nprotocol = \"tcp\"\nid = \"A\"\nport = 4001\n[[client]]\nid = \"B\"\nserver = \"s\"\n",
+            &["7:8: error: duplicate role `s`"],
+        ),
+        (
+            "start conditions in a circle",
+            b"[[server]]\nprotocol = \"udp\"\nid = \"A\"\nport = 4000\n[[client]]\nrole = \"c1\"\nid = \"B\"\nstart-after = \"c2:ready\"\n[[client]]\nrole = \"c2\"\nid = \"C\"\nstart-after = \"c1:exited\"\n",
+            &["start conditions wait on each other in a circle"],
+        ),
+        (
+            "an unknown milestone",
+            b"[[server]]\nprotocol = \"udp\"\nid = \"A\"\nport = 4000\n[[client]]\nid = \"B\"\nstart-after = \"server:listening\"\n",
+            &["7:15: error: unknown milestone `listening`", "ready"],
+        ),
+        (
+            "an unknown protocol",
+            b"[[server]]\nprotocol = \"tpc\"\nid = \"A\"\nport = 4000\n[[client]]\nid = \"B\"\n",
+            &["2:12: error", "`tcp`"],
+        ),
+        ("deeply nested arrays", deep_arrays.as_bytes(), &["not valid TOML"]),
+        ("deeply nested tables", deep_tables.as_bytes(), &["not valid TOML"]),
+        (
+            "ten megabytes",
+            ten_megabytes.as_bytes(),
+            &["more than the 1048576 bytes a scenario may have"],
+        ),
+    ];
+    for (what, bytes, expected) in cases {
+        let folder = Scratch::new("catalogue");
+        let path = folder.write("bad.toml", bytes);
+        let start = std::time::Instant::now();
+        let output = run(&[path.to_str().expect("utf-8 path"), "--no-snapshot"]);
+        let err = stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "{what}:\n{err}");
+        assert!(!err.contains("panicked"), "{what}: labrun panicked:\n{err}");
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "{what}: took {:?}",
+            start.elapsed()
+        );
+        assert!(
+            err.len() < 64 << 10,
+            "{what}: {} bytes of errors",
+            err.len()
+        );
+        for part in *expected {
+            assert!(err.contains(part), "{what}: missing {part:?} in:\n{err}");
+        }
+    }
 }

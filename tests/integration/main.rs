@@ -1,6 +1,7 @@
 //! Integration tests: the `labrun` binary on real scenarios, real sockets and real
 //! gcc-compiled C programs. One test binary, shared helpers in `common`.
 
+mod abuse;
 mod class;
 mod common;
 mod external;

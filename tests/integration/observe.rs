@@ -1,7 +1,7 @@
 //! What the lab asks students to look at: socket states like netstat, packets like
 //! Wireshark, in each run's private network.
 
-use crate::common::{run, stderr, transcript};
+use crate::common::{Scratch, run, stderr, transcript};
 
 /// The rows of the netstat table called `label`.
 fn table<'t>(text: &'t str, label: &str) -> Vec<&'t str> {
@@ -112,8 +112,8 @@ fn the_same_port_in_two_runs_at_once() {
 
 #[test]
 fn the_pcap_opens_in_tshark_with_the_same_packets() {
-    let path = std::env::temp_dir().join(format!("labrun-{}.pcap", std::process::id()));
-    let pcap = path.to_str().expect("utf-8 path");
+    let scratch = Scratch::new("pcap");
+    let pcap = &scratch.arg("run.pcap");
     let output = run(&[
         "scenarios/tcp_sleep.toml",
         "--time-scale",
@@ -130,7 +130,6 @@ fn the_pcap_opens_in_tshark_with_the_same_packets() {
     let tshark = std::process::Command::new("tshark")
         .args(["-r", pcap])
         .output();
-    let _ = std::fs::remove_file(&path);
     let Ok(tshark) = tshark else {
         // CI installs tshark and sets LABRUN_REQUIRE_TSHARK; a newcomer's machine may not
         // have it, and `cargo test` must still pass there.

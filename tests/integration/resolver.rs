@@ -1,7 +1,7 @@
 //! Exercise 1.1: name resolution on the run's private `/etc/hosts`, with the reference
 //! programs and with C programs written the way students write them.
 
-use crate::common::{fixture, run, stderr, transcript};
+use crate::common::{Scratch, fixture, run, stderr, transcript};
 
 /// The lines printed for one query: everything between its `start` and its `exit`.
 fn answer(text: &str, query: &str) -> Vec<String> {
@@ -90,13 +90,12 @@ fn the_machines_own_hosts_file_does_not_matter() {
     else {
         return;
     };
-    let path = std::env::temp_dir().join(format!("labrun-hosts-{}.toml", std::process::id()));
+    let scratch = Scratch::new("hosts");
     let scenario = format!(
         "[[host]]\nname = \"localhost\"\naddresses = [\"127.0.0.1\"]\n\n[[resolver]]\nlookup = \"name\"\nqueries = [\"{name}\", \"localhost\"]\n"
     );
-    std::fs::write(&path, scenario).expect("write scenario");
+    let path = scratch.write("hosts.toml", scenario);
     let output = run(&[path.to_str().expect("utf-8"), "--no-snapshot"]);
-    let _ = std::fs::remove_file(&path);
     assert!(output.status.success(), "{}", stderr(&output));
     let text = String::from_utf8_lossy(&output.stdout);
     assert_eq!(

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use crate::common::{fixture, labrun, processes_running, stderr, stdout};
+use crate::common::{Scratch, fixture, labrun, processes_running, stderr, stdout};
 
 /// Every run here must end well within this (a bound, not a benchmark).
 const BOUND: Duration = Duration::from_secs(15);
@@ -19,32 +19,16 @@ fn hostile(name: &str) -> PathBuf {
     fixture(&format!("hostile/{name}"))
 }
 
-/// A folder of its own holding `robustness.toml` (and snapshots), removed when dropped.
-struct TempDir(PathBuf);
+/// A folder of its own holding `robustness.toml` (and snapshots).
+struct TempDir(Scratch);
 
 impl TempDir {
-    fn new() -> Self {
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let dir =
-            std::env::temp_dir().join(format!("labrun-robustness-{}-{n}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("create temporary folder");
-        TempDir(dir)
-    }
-
     fn scenario(&self) -> String {
-        self.0.join("robustness.toml").display().to_string()
+        self.0.arg("robustness.toml")
     }
 
     fn snapshots(&self) -> PathBuf {
-        self.0.join("snapshots")
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        self.0.path().join("snapshots")
     }
 }
 
@@ -63,7 +47,7 @@ const LIMITS: Limits = Limits {
 
 /// A TCP scenario, server `A` on port 4000 and client `B`, written to a folder of its own.
 fn scenario(limits: &Limits) -> TempDir {
-    let dir = TempDir::new();
+    let dir = TempDir(Scratch::new("robustness"));
     let text = format!(
         "[run]\ntimeout = \"{}\"\nready-timeout = \"{}\"\nstop-grace = \"200ms\"\n\n\
          [[server]]\nprotocol = \"tcp\"\nid = \"A\"\nport = 4000\n\n\
