@@ -8,7 +8,9 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::actor::{ExternalCommand, RefParams, RefProgram, run_standalone};
+use crate::diagram::Diagram;
 use crate::engine::{self, RunOptions};
+use crate::html::{Page, Reference};
 use crate::sandbox::{self, Isolation};
 use crate::scenario::{self, Plan, ScenarioError};
 use crate::snapshot::{self, UpdateMode, Verdict};
@@ -137,6 +139,31 @@ pub struct RunArgs {
     /// Write the rubric's report as Gradescope's `results.json`.
     #[arg(long, value_name = "FILE")]
     pub report_gradescope: Option<PathBuf>,
+    /// Print the run as a sequence diagram instead of the transcript: `text` (Unicode
+    /// lanes, 100 columns), `mermaid` (for Markdown) or `svg`.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "FORMAT",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "text",
+        conflicts_with = "format"
+    )]
+    pub diagram: Option<DiagramFormat>,
+    /// Write a self-contained HTML page of the run into DIR (`DIR/SCENARIO.html`): the
+    /// checks, the sequence diagram, the socket states, the transcript, the difference
+    /// with the reference, the scenario.
+    #[arg(long, value_name = "DIR")]
+    pub report_html: Option<PathBuf>,
+}
+
+/// The renderings of `--diagram`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiagramFormat {
+    Text,
+    Mermaid,
+    Svg,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -420,6 +447,17 @@ fn pass_through(args: &RunArgs) -> Vec<OsString> {
         out.push("--snapshot-dir".into());
         out.push(dir.into());
     }
+    if let Some(format) = args.diagram {
+        let name = format
+            .to_possible_value()
+            .map_or_else(|| "text".to_string(), |v| v.get_name().to_string());
+        out.push(format!("--diagram={name}").into());
+    }
+    // Pages are named after their scenario: one folder serves every scenario.
+    if let Some(dir) = &args.report_html {
+        out.push("--report-html".into());
+        out.push(dir.into());
+    }
     out
 }
 
@@ -486,7 +524,10 @@ fn run_one(args: &RunArgs, path: &Path) -> i32 {
         capture: private && !args.no_capture,
     };
     let stdout = std::io::stdout();
-    let live = args.format == Format::Text && !args.quiet && stdout.is_terminal();
+    let live = args.format == Format::Text
+        && !args.quiet
+        && args.diagram.is_none()
+        && stdout.is_terminal();
     let mut view = Live::new(&plan);
     let mut observer = |event: &transcript::Event| {
         if live && let Some(line) = view.line(event) {
@@ -508,7 +549,15 @@ fn run_one(args: &RunArgs, path: &Path) -> i32 {
     };
     let transcript = transcript::normalize(&plan, &record);
     let text = transcript.to_text();
-    if !args.quiet {
+    if let Some(format) = args.diagram {
+        let diagram = Diagram::new(&transcript);
+        let out = match format {
+            DiagramFormat::Text => crate::diagram::terminal(&diagram),
+            DiagramFormat::Mermaid => crate::diagram::mermaid(&diagram),
+            DiagramFormat::Svg => crate::diagram::svg(&diagram),
+        };
+        let _ = stdout.lock().write_all(out.as_bytes());
+    } else if !args.quiet {
         let out = match (args.format, live) {
             // The events went by live; what the kernel showed comes once the run is over.
             (Format::Text, true) => transcript.observations_text(),
@@ -549,7 +598,41 @@ fn run_one(args: &RunArgs, path: &Path) -> i32 {
         .map(|(a, _)| a.role.clone())
         .collect();
     graded.dedup();
-    if let Some(report) = crate::check::grade(&plan, &transcript, &graded) {
+    let report = crate::check::grade(&plan, &transcript, &graded);
+    if let Some(dir) = &args.report_html {
+        let mut warnings = Vec::new();
+        if record.timed_out {
+            warnings.push(format!(
+                "The run went over its timeout of {} and was stopped.",
+                scenario::duration::display(plan.timeout)
+            ));
+        }
+        warnings.extend(
+            record
+                .capture_error
+                .iter()
+                .map(|e| format!("Capture: {e}.")),
+        );
+        let graded = report.as_ref().map_or(&[][..], |r| &r.graded[..]);
+        let path = dir.join(crate::html::page_name(&plan.name, graded));
+        match write_page(
+            args,
+            &plan,
+            &transcript,
+            &text,
+            report.as_ref(),
+            warnings,
+            &path,
+        ) {
+            Ok(()) if args.quiet => {}
+            Ok(()) => eprintln!("labrun: report page written to {}", path.display()),
+            Err(e) => {
+                eprintln!("labrun: cannot write {}: {e}", path.display());
+                return exit::ERROR;
+            }
+        }
+    }
+    if let Some(report) = report {
         return rubric_verdict(args, &plan, &text, &report);
     }
     if args.no_snapshot {
@@ -560,6 +643,41 @@ fn run_one(args: &RunArgs, path: &Path) -> i32 {
         };
     }
     verdict(args, &plan, &text, record.elapsed)
+}
+
+/// Writes the run's HTML page to `path`, with the difference to the reference snapshot
+/// when there is one (read even with `--no-snapshot`: it is help, not the verdict).
+fn write_page(
+    args: &RunArgs,
+    plan: &Plan,
+    transcript: &transcript::Transcript,
+    text: &str,
+    report: Option<&crate::check::Report>,
+    warnings: Vec<String>,
+    path: &Path,
+) -> std::io::Result<()> {
+    let snapshot = snapshot::path_for(&plan.path, &plan.name, args.snapshot_dir.as_deref());
+    let actual = snapshot::normalize(text);
+    let reference = match snapshot::read(&snapshot) {
+        Ok(Some(expected)) if expected == actual => Reference::Matches,
+        Ok(Some(expected)) => Reference::Differs {
+            diff: snapshot::diff(&expected, &actual, false),
+        },
+        Ok(None) | Err(_) => Reference::Missing,
+    };
+    let source = std::fs::read_to_string(&plan.path).unwrap_or_default();
+    let html = crate::html::page(&Page {
+        transcript,
+        text,
+        source: (plan.path.display().to_string(), source),
+        report,
+        reference,
+        warnings,
+    });
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(path, html)
 }
 
 /// With `--with`, the rubric decides: every check must pass. The difference with the

@@ -163,6 +163,8 @@ pub fn grade_class(
             jobs.push((name.clone(), (*direction).clone(), program));
         }
     }
+    // Each run writes its HTML page beside the student's feedback file.
+    let pages = std::path::absolute(&options.out).unwrap_or_else(|_| options.out.clone());
     let total = jobs.len();
     let state = Mutex::new(Progress::default());
     let queue = Mutex::new(jobs.into_iter().enumerate().collect::<Vec<_>>());
@@ -177,8 +179,16 @@ pub fn grade_class(
                         return;
                     };
                     state.lock().map(|mut s| s.running += 1).ok();
-                    let outcome =
-                        run_one(&exe, &scenarios, &work, &submission, &direction, program);
+                    let pages = pages.join(sanitize(&submission));
+                    let outcome = run_one(
+                        &exe,
+                        &scenarios,
+                        &work,
+                        &pages,
+                        &submission,
+                        &direction,
+                        program,
+                    );
                     if let Ok(mut s) = state.lock() {
                         s.running -= 1;
                         match outcome.verdict.as_str() {
@@ -325,6 +335,7 @@ fn run_one(
     exe: &Path,
     scenarios: &Path,
     work: &Path,
+    pages: &Path,
     submission: &str,
     direction: &Direction,
     program: Result<PathBuf, String>,
@@ -367,6 +378,8 @@ fn run_one(
         .arg(format!("{}={}", direction.role, program.display()))
         .args(["--no-snapshot", "-q", "--report-json"])
         .arg(&report)
+        .arg("--report-html")
+        .arg(pages)
         .env("NO_COLOR", "1")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -400,27 +413,14 @@ fn run_one(
     outcome
 }
 
-/// Writes `OUT/<submission>/feedback.txt`, `OUT/summary.csv` and `OUT/summary.json`.
+/// Writes `OUT/<submission>/feedback.txt`, `OUT/summary.csv`, `OUT/summary.json` and the
+/// class table `OUT/index.html`.
 pub fn write_results(out: &Path, outcomes: &[Outcome]) -> Result<(), String> {
     let fail = |e: std::io::Error| format!("cannot write to {}: {e}", out.display());
     std::fs::create_dir_all(out).map_err(fail)?;
-    let mut by_submission: Vec<(&str, Vec<&Outcome>)> = Vec::new();
-    for o in outcomes {
-        match by_submission.iter_mut().find(|(s, _)| *s == o.submission) {
-            Some((_, list)) => list.push(o),
-            None => by_submission.push((&o.submission, vec![o])),
-        }
-    }
+    let by_submission = by_submission(outcomes);
     let mut csv = String::from("submission,total,max,verdict");
-    let columns: Vec<(String, String)> = outcomes
-        .iter()
-        .map(|o| (o.scenario.clone(), o.role.clone()))
-        .fold(Vec::new(), |mut acc, c| {
-            if !acc.contains(&c) {
-                acc.push(c);
-            }
-            acc
-        });
+    let columns = columns(outcomes);
     for (scenario, role) in &columns {
         let _ = write!(csv, ",{scenario}:{role}");
     }
@@ -442,13 +442,7 @@ pub fn write_results(out: &Path, outcomes: &[Outcome]) -> Result<(), String> {
         std::fs::write(dir.join("feedback.txt"), feedback).map_err(fail)?;
         let total: u64 = list.iter().map(|o| o.score).sum();
         let max: u64 = list.iter().map(|o| o.max_score).sum();
-        let verdict = if list.iter().all(|o| o.verdict == "pass") {
-            "pass"
-        } else if list.iter().any(|o| o.verdict == "error") {
-            "error"
-        } else {
-            "fail"
-        };
+        let verdict = class_verdict(list);
         let _ = write!(csv, "{},{total},{max},{verdict}", csv_field(submission));
         for (scenario, role) in &columns {
             match list
@@ -474,7 +468,83 @@ pub fn write_results(out: &Path, outcomes: &[Outcome]) -> Result<(), String> {
     let json = serde_json::to_string_pretty(&serde_json::json!({ "submissions": summary }))
         .unwrap_or_default();
     std::fs::write(out.join("summary.json"), json + "\n").map_err(fail)?;
-    Ok(())
+    write_index(out, outcomes)
+}
+
+/// The outcomes of each submission, in the order of their first outcome.
+fn by_submission(outcomes: &[Outcome]) -> Vec<(&str, Vec<&Outcome>)> {
+    let mut by_submission: Vec<(&str, Vec<&Outcome>)> = Vec::new();
+    for o in outcomes {
+        match by_submission.iter_mut().find(|(s, _)| *s == o.submission) {
+            Some((_, list)) => list.push(o),
+            None => by_submission.push((&o.submission, vec![o])),
+        }
+    }
+    by_submission
+}
+
+/// The summary's columns: each scenario and role graded, in order of first appearance.
+fn columns(outcomes: &[Outcome]) -> Vec<(String, String)> {
+    let mut columns = Vec::new();
+    for o in outcomes {
+        let column = (o.scenario.clone(), o.role.clone());
+        if !columns.contains(&column) {
+            columns.push(column);
+        }
+    }
+    columns
+}
+
+/// Writes `OUT/index.html`: the class table, each cell linking to the run's page when the
+/// run wrote one (`OUT/<submission>/<scenario>-<role>.html`).
+fn write_index(out: &Path, outcomes: &[Outcome]) -> Result<(), String> {
+    let columns = columns(outcomes);
+    let rows: Vec<crate::html::IndexRow> = by_submission(outcomes)
+        .iter()
+        .map(|(submission, list)| {
+            let cells = columns
+                .iter()
+                .map(|(scenario, role)| {
+                    let o = list
+                        .iter()
+                        .find(|o| &o.scenario == scenario && &o.role == role)?;
+                    let link = format!(
+                        "{}/{}",
+                        sanitize(submission),
+                        crate::html::page_name(scenario, std::slice::from_ref(role))
+                    );
+                    let link = out.join(&link).is_file().then_some(link);
+                    Some(crate::html::IndexCell {
+                        score: o.score,
+                        max_score: o.max_score,
+                        verdict: o.verdict.clone(),
+                        link,
+                    })
+                })
+                .collect();
+            crate::html::IndexRow {
+                submission: submission.to_string(),
+                verdict: class_verdict(list).to_string(),
+                score: list.iter().map(|o| o.score).sum(),
+                max_score: list.iter().map(|o| o.max_score).sum(),
+                cells,
+            }
+        })
+        .collect();
+    let path = out.join("index.html");
+    std::fs::write(&path, crate::html::index(&columns, &rows))
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// A submission's verdict over all its runs.
+fn class_verdict(list: &[&Outcome]) -> &'static str {
+    if list.iter().all(|o| o.verdict == "pass") {
+        "pass"
+    } else if list.iter().any(|o| o.verdict == "error") {
+        "error"
+    } else {
+        "fail"
+    }
 }
 
 fn sanitize(name: &str) -> String {
@@ -538,7 +608,28 @@ pub fn merge(out: &Path, partials: &[PathBuf]) -> Result<usize, String> {
         if source != &target {
             std::fs::copy(source, &target)
                 .map_err(|e| format!("cannot copy {}: {e}", source.display()))?;
+            copy_pages(
+                source.parent().unwrap_or(Path::new(".")),
+                target.parent().unwrap_or(out),
+            )?;
         }
     }
+    // Again, now that the pages it links to are there.
+    write_index(out, &outcomes)?;
     Ok(feedback.len())
+}
+
+/// Copies a submission's HTML pages from a slice's folder into the merged one.
+fn copy_pages(from: &Path, to: &Path) -> Result<(), String> {
+    let Ok(entries) = std::fs::read_dir(from) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().is_some_and(|e| e == "html") {
+            std::fs::copy(&path, to.join(entry.file_name()))
+                .map_err(|e| format!("cannot copy {}: {e}", path.display()))?;
+        }
+    }
+    Ok(())
 }

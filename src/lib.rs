@@ -21,6 +21,8 @@
 //! - [`snapshot`]: `.snap` files in insta's format, update modes, diffs.
 //! - [`check`]: rubric checks over a transcript, with points and hints.
 //! - [`report`]: reports of a graded run (JSON, JUnit, Gradescope).
+//! - [`diagram`]: sequence diagrams of a transcript, for the terminal, Mermaid and SVG.
+//! - [`html`]: the self-contained HTML page of a run, and a class's index page.
 //! - [`grade`]: a whole class: builds, parallel runs, feedback files, summaries.
 //! - [`cli`]: the command line, what is printed, exit codes.
 //!
@@ -29,8 +31,10 @@
 pub mod actor;
 pub mod check;
 pub mod cli;
+pub mod diagram;
 pub mod engine;
 pub mod grade;
+pub mod html;
 pub mod observe;
 pub mod report;
 pub mod sandbox;

@@ -6,6 +6,7 @@ mod class;
 mod common;
 mod external;
 mod grading;
+mod html;
 mod invalid;
 mod observe;
 mod reference;
