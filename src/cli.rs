@@ -238,11 +238,11 @@ pub fn main(cli: Cli) -> i32 {
         Some(Command::MergeGrades { out, partials }) => {
             match crate::grade::merge(&out, &partials) {
                 Ok(count) => {
-                    eprintln!("labrun: {count} submissions merged into {}", out.display());
+                    tell!("labrun: {count} submissions merged into {}", out.display());
                     exit::OK
                 }
                 Err(message) => {
-                    eprintln!("labrun: {message}");
+                    tell!("labrun: {message}");
                     exit::USAGE
                 }
             }
@@ -256,13 +256,13 @@ fn run_grade(args: &GradeArgs) -> i32 {
     let course = match crate::grade::load_course(&args.course) {
         Ok(course) => course,
         Err(message) => {
-            eprintln!("labrun: {message}");
+            tell!("labrun: {message}");
             return exit::USAGE;
         }
     };
     for submission in &args.submissions {
         if !submission.is_dir() {
-            eprintln!(
+            tell!(
                 "labrun: submission {} is not a folder",
                 submission.display()
             );
@@ -280,12 +280,12 @@ fn run_grade(args: &GradeArgs) -> i32 {
         match crate::grade::grade_class(&args.course, &course, &args.submissions, &options) {
             Ok(outcomes) => outcomes,
             Err(message) => {
-                eprintln!("labrun: {message}");
+                tell!("labrun: {message}");
                 return exit::USAGE;
             }
         };
     if let Err(message) = crate::grade::write_results(&args.out, &outcomes) {
-        eprintln!("labrun: {message}");
+        tell!("labrun: {message}");
         return exit::ERROR;
     }
     let mut submissions: Vec<&str> = outcomes.iter().map(|o| o.submission.as_str()).collect();
@@ -299,7 +299,7 @@ fn run_grade(args: &GradeArgs) -> i32 {
                 .all(|o| o.verdict == "pass")
         })
         .count();
-    eprintln!(
+    tell!(
         "labrun: {passed} of {} submissions pass; feedback and summary in {}",
         submissions.len(),
         args.out.display()
@@ -354,9 +354,9 @@ fn resolve_standalone(lookup: crate::scenario::Lookup, query: &str) -> i32 {
     let (lines, code) = crate::actor::resolver::run(lookup, query);
     for (stdout, line) in lines {
         if stdout {
-            println!("{line}");
+            say!("{line}");
         } else {
-            eprintln!("{line}");
+            tell!("{line}");
         }
     }
     code
@@ -368,7 +368,7 @@ fn run_each(args: &RunArgs) -> i32 {
     let exe = match std::env::current_exe() {
         Ok(exe) => exe,
         Err(e) => {
-            eprintln!("labrun: cannot find its own executable: {e}");
+            tell!("labrun: cannot find its own executable: {e}");
             return exit::ERROR;
         }
     };
@@ -382,7 +382,7 @@ fn run_each(args: &RunArgs) -> i32 {
         let code = match command.status() {
             Ok(status) => status.code().unwrap_or(exit::ERROR),
             Err(e) => {
-                eprintln!("labrun: cannot run {}: {e}", scenario.display());
+                tell!("labrun: cannot run {}: {e}", scenario.display());
                 exit::ERROR
             }
         };
@@ -465,31 +465,31 @@ fn run_one(args: &RunArgs, path: &Path) -> i32 {
     let plan = match scenario::load(path) {
         Ok(plan) => plan,
         Err(ScenarioError::Invalid(diagnostics)) => {
-            eprint!("{diagnostics}");
+            tell_raw!("{diagnostics}");
             return exit::USAGE;
         }
         Err(e) => {
-            eprintln!("labrun: {}", error_chain(&e));
+            tell!("labrun: {}", error_chain(&e));
             return exit::USAGE;
         }
     };
     let externals = match externals(&plan, &args.with) {
         Ok(externals) => externals,
         Err(message) => {
-            eprintln!("labrun: {message}");
+            tell!("labrun: {message}");
             return exit::USAGE;
         }
     };
     let private = match sandbox::enter_private_network() {
         Isolation::Private => true,
         Isolation::Host { reason } if plan.hosts.is_some() => {
-            eprintln!(
+            tell!(
                 "labrun: this scenario needs a private network for its own /etc/hosts, and none can be made here ({reason})"
             );
             return exit::ERROR;
         }
         Isolation::Host { reason } => {
-            eprintln!(
+            tell!(
                 "labrun: warning: running on the host's network, not a private one ({reason}); \
                  ports may clash with other programs, and there is no packet capture"
             );
@@ -500,20 +500,28 @@ fn run_one(args: &RunArgs, path: &Path) -> i32 {
         if let Some(hosts) = &plan.hosts
             && let Err(reason) = sandbox::private_hosts(&crate::scenario::hosts_file(hosts))
         {
-            eprintln!("labrun: cannot give the run its own /etc/hosts: {reason}");
+            tell!("labrun: cannot give the run its own /etc/hosts: {reason}");
             return exit::ERROR;
         }
         if let Err(reason) = sandbox::quick_acks() {
-            eprintln!(
+            tell!(
                 "labrun: warning: ACKs may be delayed, so pure ACKs may vary from run to run ({reason})"
             );
         }
+    }
+    if externals.iter().any(Option::is_some)
+        && let Err(reason) = sandbox::cgroup::ProcessCap::probe()
+    {
+        tell!(
+            "labrun: warning: the programs' processes cannot be capped here ({reason}); \
+             a fork loop can load the machine until the run's timeout"
+        );
     }
     // External programs sleep for real; scaling only the reference programs' delays would
     // mix two clocks and give orders of events that never happen at real time.
     let mut time_scale = args.time_scale;
     if externals.iter().any(Option::is_some) && time_scale != 1.0 {
-        eprintln!(
+        tell!(
             "labrun: note: external programs run in real time, and so does this run (--time-scale {time_scale} ignored)"
         );
         time_scale = 1.0;
@@ -538,12 +546,12 @@ fn run_one(args: &RunArgs, path: &Path) -> i32 {
     let record = engine::run(&plan, &options, &mut observer);
     let leftovers = sandbox::kill_leftovers();
     if leftovers > 0 {
-        eprintln!("labrun: stopped {leftovers} process(es) the programs left behind");
+        tell!("labrun: stopped {leftovers} process(es) the programs left behind");
     }
     let record = match record {
         Ok(record) => record,
         Err(e) => {
-            eprintln!("labrun: {}", error_chain(&e));
+            tell!("labrun: {}", error_chain(&e));
             return exit::ERROR;
         }
     };
@@ -568,23 +576,23 @@ fn run_one(args: &RunArgs, path: &Path) -> i32 {
         let _ = stdout.lock().write_all(out.as_bytes());
     }
     if let Some(error) = &record.capture_error {
-        eprintln!("labrun: warning: {error}");
+        tell!("labrun: warning: {error}");
     }
     if let Some(path) = &args.pcap {
         match crate::observe::capture::write_pcap(path, &record.packets) {
-            Ok(()) => eprintln!(
+            Ok(()) => tell!(
                 "labrun: {} packets written to {}",
                 record.packets.len(),
                 path.display()
             ),
             Err(e) => {
-                eprintln!("labrun: cannot write {}: {e}", path.display());
+                tell!("labrun: cannot write {}: {e}", path.display());
                 return exit::ERROR;
             }
         }
     }
     if record.timed_out {
-        eprintln!(
+        tell!(
             "labrun: {}: the run went over its timeout of {} and was stopped",
             plan.name,
             scenario::duration::display(plan.timeout)
@@ -625,9 +633,9 @@ fn run_one(args: &RunArgs, path: &Path) -> i32 {
             &path,
         ) {
             Ok(()) if args.quiet => {}
-            Ok(()) => eprintln!("labrun: report page written to {}", path.display()),
+            Ok(()) => tell!("labrun: report page written to {}", path.display()),
             Err(e) => {
-                eprintln!("labrun: cannot write {}: {e}", path.display());
+                tell!("labrun: cannot write {}: {e}", path.display());
                 return exit::ERROR;
             }
         }
@@ -684,7 +692,7 @@ fn write_page(
 /// reference transcript is shown as help.
 fn rubric_verdict(args: &RunArgs, plan: &Plan, text: &str, report: &crate::check::Report) -> i32 {
     let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    eprint!("{}", crate::report::terminal(report, color));
+    tell_raw!("{}", crate::report::terminal(report, color));
     let outputs = [
         (&args.report_json, crate::report::json(report)),
         (&args.report_junit, crate::report::junit(report)),
@@ -694,7 +702,7 @@ fn rubric_verdict(args: &RunArgs, plan: &Plan, text: &str, report: &crate::check
         if let Some(path) = path
             && let Err(e) = std::fs::write(path, content + "\n")
         {
-            eprintln!("labrun: cannot write {}: {e}", path.display());
+            tell!("labrun: cannot write {}: {e}", path.display());
             return exit::ERROR;
         }
     }
@@ -703,10 +711,10 @@ fn rubric_verdict(args: &RunArgs, plan: &Plan, text: &str, report: &crate::check
         if let Ok(Some(expected)) = snapshot::read(&path)
             && expected != snapshot::normalize(text)
         {
-            eprintln!(
+            tell!(
                 "  (help, not the verdict) differences with the reference transcript, - reference, + this run:"
             );
-            eprint!(
+            tell_raw!(
                 "{}",
                 snapshot::diff(&expected, &snapshot::normalize(text), color)
             );
@@ -736,7 +744,7 @@ fn verdict(args: &RunArgs, plan: &Plan, text: &str, elapsed: Duration) -> i32 {
     let took = format!("{:.1}s", elapsed.as_secs_f64());
     match snapshot::check(&path, &source, text, mode) {
         Ok(Verdict::Matches) => {
-            eprintln!(
+            tell!(
                 "{ok} {}: transcript matches {} ({took})",
                 plan.name,
                 path.display()
@@ -744,17 +752,17 @@ fn verdict(args: &RunArgs, plan: &Plan, text: &str, elapsed: Duration) -> i32 {
             exit::OK
         }
         Ok(Verdict::Written) => {
-            eprintln!("{ok} {}: wrote {} ({took})", plan.name, path.display());
+            tell!("{ok} {}: wrote {} ({took})", plan.name, path.display());
             exit::OK
         }
         Ok(Verdict::Differs { pending, .. }) => {
             let expected = snapshot::read(&path).ok().flatten().unwrap_or_default();
-            eprintln!(
+            tell!(
                 "{cross} {}: transcript differs from {} ({took}); - snapshot, + this run:",
                 plan.name,
                 path.display()
             );
-            eprint!(
+            tell_raw!(
                 "{}",
                 snapshot::diff(&expected, &snapshot::normalize(text), color)
             );
@@ -762,7 +770,7 @@ fn verdict(args: &RunArgs, plan: &Plan, text: &str, elapsed: Duration) -> i32 {
             exit::FAILED
         }
         Ok(Verdict::Missing { pending }) => {
-            eprintln!(
+            tell!(
                 "{cross} {}: no snapshot at {} ({took})",
                 plan.name,
                 path.display()
@@ -771,7 +779,7 @@ fn verdict(args: &RunArgs, plan: &Plan, text: &str, elapsed: Duration) -> i32 {
             exit::FAILED
         }
         Err(e) => {
-            eprintln!("labrun: {}", error_chain(&e));
+            tell!("labrun: {}", error_chain(&e));
             exit::ERROR
         }
     }
@@ -779,11 +787,11 @@ fn verdict(args: &RunArgs, plan: &Plan, text: &str, elapsed: Duration) -> i32 {
 
 fn hint_pending(pending: Option<&Path>) {
     match pending {
-        Some(path) => eprintln!(
+        Some(path) => tell!(
             "  wrote {}: accept it with `labrun --update …` or `cargo insta accept`",
             path.display()
         ),
-        None => eprintln!("  (CI is set: no .snap.new written; run with --update to accept)"),
+        None => tell!("  (CI is set: no .snap.new written; run with --update to accept)"),
     }
 }
 

@@ -197,7 +197,7 @@ pub fn grade_class(
                             _ => s.errors += 1,
                         }
                         if options.progress {
-                            eprint!("\r{}", s.line(total));
+                            tell_raw!("\r{}", s.line(total));
                         }
                     }
                     results.lock().map(|mut r| r.push((index, outcome))).ok();
@@ -206,7 +206,7 @@ pub fn grade_class(
         }
     });
     if options.progress {
-        eprintln!();
+        tell!();
     }
     let _ = std::fs::remove_dir_all(&work);
     let mut results = results.into_inner().unwrap_or_default();

@@ -28,6 +28,31 @@
 //!
 //! Only the engine and the actors are async; everything else is plain functions over data.
 
+/// `eprintln!` for labrun's own messages, shrugging off a closed standard error
+/// (`labrun … 2>&1 | head`): a message nobody reads must not become a panic.
+macro_rules! tell {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+/// [`tell!`] without the newline.
+macro_rules! tell_raw {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+/// `println!` shrugging off a closed standard output, like [`tell!`].
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 pub mod actor;
 pub mod check;
 pub mod cli;
