@@ -3,6 +3,8 @@
 //! 1. overhead over each scenario's critical path, at real time;
 //! 2. a whole zero-delay run of tcp_basic, beside a plain shell harness doing the same job;
 //! 3. a class of 100 correct C servers graded at once, beside one, and one after another;
+//! 4. a thousand clients at once against a per-client reference server, TCP and UDP
+//!    (`benches/scenarios/`: not shipped scenarios, their transcripts are huge);
 //! 5. the cost of the packet capture;
 //! 6. the CPU labrun uses while a scenario only sleeps.
 //!
@@ -262,7 +264,94 @@ fn class() {
     let _ = std::fs::remove_dir_all(&root);
 }
 
+/// Runs labrun with `args` to its end: its wall time, its peak resident set size in KiB,
+/// and its standard output. The peak comes from a fresh copy of this program standing in
+/// between (`--peak-rss-of`): a child's peak counts the memory of the process that spawned
+/// it, and this one holds the big outputs it has read.
+fn measured(args: &[&str]) -> (Duration, i64, Vec<u8>) {
+    let started = Instant::now();
+    let output = Command::new(std::env::current_exe().expect("the bench's own path"))
+        .arg("--peak-rss-of")
+        .arg(env!("CARGO_BIN_EXE_labrun"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("CI")
+        .output()
+        .expect("runs");
+    let elapsed = started.elapsed();
+    assert!(output.status.success(), "labrun {args:?} failed");
+    let rss = String::from_utf8_lossy(&output.stderr)
+        .trim()
+        .parse()
+        .expect("the peak RSS");
+    (elapsed, rss, output.stdout)
+}
+
+/// The stand-in of [`measured`]: runs the command, prints its peak RSS on stderr, and
+/// exits with its status.
+fn peak_rss_of(command: &[String]) -> ! {
+    let status = Command::new(&command[0])
+        .args(&command[1..])
+        .stderr(Stdio::null())
+        .status()
+        .expect("runs");
+    eprintln!("{}", max_child_rss_kib());
+    std::process::exit(status.code().unwrap_or(1));
+}
+
+fn scale() {
+    println!("## 4. 1,000 concurrent clients against a per-client reference server\n");
+    println!("Each client makes 3 exchanges; the server sleeps 2 s after each reply, in each");
+    println!("client's own task, so the critical path is 6 s whatever the number of clients.\n");
+    println!("| scenario | time scale | capture | wall | peak RSS | replies received |");
+    println!("|---|---|---|---|---|---|");
+    for name in ["scale_tcp_1000", "scale_udp_1000"] {
+        let path = format!("benches/scenarios/{name}.toml");
+        for (scale, capture) in [("0", true), ("0", false), ("1", true)] {
+            let mut args = vec![
+                path.as_str(),
+                "--time-scale",
+                scale,
+                "--no-snapshot",
+                "--format",
+                "json",
+            ];
+            if !capture {
+                args.push("--no-capture");
+            }
+            let (wall, rss, stdout) = measured(&args);
+            let value: serde_json::Value = serde_json::from_slice(&stdout).expect("json");
+            let received = value["entries"]
+                .as_array()
+                .expect("entries")
+                .iter()
+                .filter(|e| {
+                    e["role"].as_str().is_some_and(|r| r.starts_with("client"))
+                        && e["text"]
+                            .as_str()
+                            .is_some_and(|t| t.contains(" recoit de "))
+                })
+                .count();
+            assert_eq!(
+                received, 3000,
+                "{name} at scale {scale}: not every reply came"
+            );
+            println!(
+                "| {name} | {scale} | {} | {:.2} s | {:.1} MiB | {received} |",
+                if capture { "yes" } else { "no" },
+                wall.as_secs_f64(),
+                rss as f64 / 1024.0
+            );
+        }
+    }
+    println!();
+}
+
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).is_some_and(|a| a == "--peak-rss-of") && args.len() > 2 {
+        peak_rss_of(&args[2..]);
+    }
     // `cargo bench` passes `--bench`; filters select sections: `cargo bench --bench labrun -- class`.
     let filters: Vec<String> = std::env::args()
         .skip(1)
@@ -282,6 +371,9 @@ fn main() {
     }
     if wanted("class") {
         class();
+    }
+    if wanted("scale") {
+        scale();
     }
     if wanted("capture") {
         capture_cost();

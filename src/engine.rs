@@ -16,7 +16,7 @@ use crate::actor::pace::{Pace, VirtualClock};
 use crate::actor::{ExternalCommand, RefParams, RefProgram, Sink, external, reference};
 use crate::observe::capture::{Capture, Packet};
 use crate::observe::procnet::{self, SocketEntry, TCP_ESTABLISHED, TCP_LISTEN};
-use crate::scenario::{ActorKind, ActorPlan, MilestoneKind, Plan, Protocol, When};
+use crate::scenario::{ActorKind, ActorPlan, Concurrency, MilestoneKind, Plan, Protocol, When};
 use crate::transcript::{Event, EventKind, Outcome};
 
 /// How long an external program may take to stop after SIGTERM before SIGKILL.
@@ -81,6 +81,7 @@ pub fn run(
     options: &RunOptions,
     observer: &mut dyn FnMut(&Event),
 ) -> Result<RunRecord, EngineError> {
+    raise_open_files_limit(plan.actors.len());
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -88,6 +89,25 @@ pub fn run(
     let workdir = RunDir::create().map_err(EngineError::Workdir)?;
     let record = runtime.block_on(Engine::new(plan, options, workdir.0.clone()).run(observer));
     Ok(record)
+}
+
+/// Each client takes two of labrun's file descriptors (its socket, and the server's end of
+/// a TCP connection) besides a few for the run itself: a thousand clients need more than
+/// the usual soft limit of 1024. Raises the soft limit as far as the hard one when the
+/// plan needs it; what cannot be had shows as the actors' `Too many open files` errors.
+fn raise_open_files_limit(actors: usize) {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let wanted = u64::try_from(actors)
+        .unwrap_or(u64::MAX)
+        .saturating_mul(2)
+        .saturating_add(256);
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE)
+        && soft < wanted
+        && soft < hard
+        && let Err(e) = setrlimit(Resource::RLIMIT_NOFILE, hard, hard)
+    {
+        tracing::warn!("cannot raise the limit on open files from {soft} to {hard}: {e}");
+    }
 }
 
 /// A scratch directory for external programs, removed when the run ends.
@@ -111,7 +131,8 @@ impl Drop for RunDir {
 }
 
 enum Message {
-    Event(usize, Instant, EventKind),
+    /// An event of an actor, in one of its lanes.
+    Event(usize, u32, Instant, EventKind),
     Pid(usize, u32),
     Packet(Packet),
     /// A checkpoint's time has come.
@@ -125,7 +146,7 @@ struct ChannelSink {
 }
 
 impl Sink for ChannelSink {
-    fn emit(&self, event: EventKind) {
+    fn emit_in(&self, lane: u32, event: EventKind) {
         match &event {
             EventKind::Sent { protocol, peer, .. } | EventKind::Received { protocol, peer, .. } => {
                 self.owners.learn((*protocol, peer.port()), &self.tx);
@@ -137,7 +158,7 @@ impl Sink for ChannelSink {
         }
         let _ = self
             .tx
-            .send(Message::Event(self.actor, Instant::now(), event));
+            .send(Message::Event(self.actor, lane, Instant::now(), event));
     }
 }
 
@@ -190,7 +211,7 @@ impl Owners {
                 protocol: key.0,
                 port: key.1,
             };
-            let _ = tx.send(Message::Event(actor, Instant::now(), port));
+            let _ = tx.send(Message::Event(actor, 0, Instant::now(), port));
         }
     }
 }
@@ -234,6 +255,17 @@ struct Engine<'a> {
     samples: Vec<Sample>,
     /// Checkpoints due, with their trigger, waiting for the sockets to settle.
     due: Vec<(usize, Option<usize>)>,
+    /// The actors not started yet, in plan order: what [`Engine::schedule`] looks at.
+    pending: Vec<usize>,
+    /// How many actors are done, and how many clients are not.
+    done: usize,
+    clients_left: usize,
+    /// Whether something a start may wait for has happened since the last schedule: with
+    /// a thousand actors, looking at every start condition after every event would cost
+    /// more than the run.
+    dirty: bool,
+    /// When the earliest start waiting for an actor to become ready gives up.
+    ready_check: Option<Instant>,
 }
 
 fn milestone_index(kind: MilestoneKind) -> usize {
@@ -284,6 +316,11 @@ impl<'a> Engine<'a> {
             capture_stop: CancellationToken::new(),
             samples: Vec::new(),
             due: Vec::new(),
+            pending: (0..plan.actors.len()).collect(),
+            done: 0,
+            clients_left: plan.actors.iter().filter(|a| !a.is_server()).count(),
+            dirty: true,
+            ready_check: None,
         }
     }
 
@@ -293,8 +330,12 @@ impl<'a> Engine<'a> {
         let (capture, capture_error) = self.start_capture(&tracker);
         self.start_timed_checkpoints(&tracker);
         loop {
-            self.schedule(&tracker, observer);
-            if self.slots.iter().all(|s| s.status == Status::Done) {
+            // Recording a start that cannot happen may unblock or block others: again.
+            while self.dirty {
+                self.dirty = false;
+                self.schedule(&tracker, observer);
+            }
+            if self.done == self.slots.len() {
                 break;
             }
             let settle = self.settle_at();
@@ -303,9 +344,9 @@ impl<'a> Engine<'a> {
             });
             tokio::select! {
                 message = self.rx.recv() => match message {
-                    Some(Message::Event(actor, at, kind)) => {
+                    Some(Message::Event(actor, lane, at, kind)) => {
                         self.last_activity = Instant::now();
-                        self.record(actor, at, kind, observer);
+                        self.record(actor, lane, at, kind, observer);
                     }
                     Some(Message::Pid(actor, pid)) => self.slots[actor].pid = Some(pid),
                     Some(Message::Packet(packet)) => {
@@ -316,6 +357,8 @@ impl<'a> Engine<'a> {
                     None => break,
                 },
                 () = tokio::time::sleep_until(wake.into()) => {
+                    // A start may have waited long enough for an actor to become ready.
+                    self.dirty = true;
                     if Instant::now() >= deadline && !self.timed_out {
                         self.timed_out = true;
                         for slot in &self.slots {
@@ -415,6 +458,8 @@ impl<'a> Engine<'a> {
         if self.due.is_empty() {
             return;
         }
+        // The starts a checkpoint held back may go.
+        self.dirty = true;
         let mut sockets = procnet::table(Protocol::Tcp);
         sockets.extend(procnet::table(Protocol::Udp));
         let at = self.start.elapsed();
@@ -458,12 +503,7 @@ impl<'a> Engine<'a> {
     }
 
     fn next_wake(&self, deadline: Instant) -> Instant {
-        let ready_checks = self
-            .slots
-            .iter()
-            .filter_map(|s| s.waiting_since)
-            .map(|since| since + self.plan.ready_timeout);
-        let next = ready_checks.fold(deadline, Instant::min);
+        let next = self.ready_check.map_or(deadline, |at| at.min(deadline));
         if self.timed_out {
             // Already killing everything: just wait for the actors to report.
             Instant::now() + Duration::from_secs(3600)
@@ -475,6 +515,7 @@ impl<'a> Engine<'a> {
     fn record(
         &mut self,
         actor: usize,
+        lane: u32,
         at: Instant,
         kind: EventKind,
         observer: &mut dyn FnMut(&Event),
@@ -495,7 +536,13 @@ impl<'a> Engine<'a> {
             }
             EventKind::Exited { .. } | EventKind::NotStarted { .. } => {
                 self.slots[actor].reached[2] = Some(seq);
-                self.slots[actor].status = Status::Done;
+                if self.slots[actor].status != Status::Done {
+                    self.slots[actor].status = Status::Done;
+                    self.done += 1;
+                    if !self.plan.actors[actor].is_server() {
+                        self.clients_left -= 1;
+                    }
+                }
             }
             _ => {}
         }
@@ -508,6 +555,7 @@ impl<'a> Engine<'a> {
             _ => None,
         };
         if let Some(what) = reached {
+            self.dirty = true;
             for (i, checkpoint) in self.plan.checkpoints.iter().enumerate() {
                 if checkpoint.when == When::After(crate::scenario::Milestone { actor, what }) {
                     self.due.push((i, Some(seq)));
@@ -518,6 +566,7 @@ impl<'a> Engine<'a> {
             seq,
             at: at.saturating_duration_since(self.start),
             actor,
+            lane,
             kind,
         };
         observer(&event);
@@ -529,7 +578,9 @@ impl<'a> Engine<'a> {
         tracker: &tokio_util::task::TaskTracker,
         observer: &mut dyn FnMut(&Event),
     ) {
-        for i in 0..self.slots.len() {
+        self.ready_check = None;
+        let pending = std::mem::take(&mut self.pending);
+        for &i in &pending {
             if self.slots[i].status != Status::Pending {
                 continue;
             }
@@ -552,6 +603,8 @@ impl<'a> Engine<'a> {
             }
             if blocked.is_none() && waiting_on_ready {
                 let since = *self.slots[i].waiting_since.get_or_insert_with(Instant::now);
+                let give_up = since + self.plan.ready_timeout;
+                self.ready_check = Some(self.ready_check.map_or(give_up, |at| at.min(give_up)));
                 if since.elapsed() >= self.plan.ready_timeout {
                     let waited = actor.start.after.iter().find(|m| {
                         m.what == MilestoneKind::Ready && self.slots[m.actor].reached[1].is_none()
@@ -564,6 +617,7 @@ impl<'a> Engine<'a> {
             if let Some(reason) = blocked {
                 self.record(
                     i,
+                    0,
                     Instant::now(),
                     EventKind::NotStarted { reason },
                     observer,
@@ -578,13 +632,11 @@ impl<'a> Engine<'a> {
                 self.launch(i, after, tracker);
             }
         }
-        let clients_done = self
-            .plan
-            .actors
-            .iter()
-            .zip(&self.slots)
-            .all(|(a, s)| a.is_server() || s.status == Status::Done);
-        if clients_done && !self.shutting_down {
+        self.pending = pending
+            .into_iter()
+            .filter(|&i| self.slots[i].status == Status::Pending)
+            .collect();
+        if self.clients_left == 0 && !self.shutting_down {
             self.shutting_down = true;
             for slot in &self.slots {
                 slot.stop.cancel();
@@ -592,16 +644,15 @@ impl<'a> Engine<'a> {
         }
         // A server that never got to start cannot be waited for once its clients are done.
         if self.shutting_down {
-            for i in 0..self.slots.len() {
-                if self.slots[i].status == Status::Pending {
-                    let reason = "its clients were done before it could start".to_string();
-                    self.record(
-                        i,
-                        Instant::now(),
-                        EventKind::NotStarted { reason },
-                        observer,
-                    );
-                }
+            for i in std::mem::take(&mut self.pending) {
+                let reason = "its clients were done before it could start".to_string();
+                self.record(
+                    i,
+                    0,
+                    Instant::now(),
+                    EventKind::NotStarted { reason },
+                    observer,
+                );
             }
         }
     }
@@ -739,12 +790,17 @@ async fn run_reference(
         };
     }
     let program = RefProgram::for_role(actor.protocol, actor.is_server());
+    let concurrency = match actor.kind {
+        ActorKind::Server { concurrency, .. } => concurrency,
+        _ => Concurrency::Iterative,
+    };
     let params = match &actor.kind {
         ActorKind::Server {
             port,
             exchanges,
             reply_delay,
             close_delay,
+            ..
         } => RefParams {
             id: actor.id.clone(),
             host: "0.0.0.0".into(),
@@ -773,7 +829,7 @@ async fn run_reference(
     };
     let timeout = actor.timeout;
     tokio::select! {
-        outcome = reference::run(program, params, pace, sink, stop) => outcome,
+        outcome = reference::run(program, params, concurrency, pace, sink, stop) => outcome,
         () = own_timeout(timeout, run_timeout) => Outcome::TimedOut { after: timeout },
         () = kill.cancelled() => Outcome::RunTimedOut { after: run_timeout },
     }

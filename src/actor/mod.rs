@@ -20,7 +20,15 @@ use crate::transcript::EventKind;
 
 /// Where an actor's events go.
 pub(crate) trait Sink: Send + Sync + 'static {
-    fn emit(&self, event: EventKind);
+    /// An event of one of the actor's lanes: lane 0 is the actor itself; a per-client
+    /// server serves each client in a lane of its own, numbered from 1, whose events follow
+    /// one another like those of a program of their own.
+    fn emit_in(&self, lane: u32, event: EventKind);
+
+    /// An event of the actor itself (lane 0).
+    fn emit(&self, event: EventKind) {
+        self.emit_in(0, event);
+    }
 }
 
 /// Scales a declared delay by the run's time scale.

@@ -4,25 +4,46 @@
 //! wording), with the evident typos of the lab's fragments read as their intent: the TCP
 //! server's reply is `#%2s=%03d#` and the UDP client's send line ends with a newline.
 //! Messages carry their terminating NUL, replies are counted per server across clients,
-//! the server sleeps after each reply, and the TCP server is iterative.
+//! the server sleeps after each reply, and the servers are iterative, as the lab's are.
+//!
+//! A scenario may ask for a server that serves each client in its own task instead
+//! ([`Concurrency::PerClient`]), as a server that forks per client would: it is how
+//! labrun plays a thousand clients at once. Each such task reports its events in a lane of
+//! its own (see [`Sink::emit_in`]), so that scenario time follows each client's
+//! exchanges rather than all of them in a row.
 
+use std::collections::HashMap;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, ToSocketAddrs};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use socket2::{Domain, Socket, Type};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::pace::Pace;
 use super::{Sink, cstr};
-use crate::scenario::Protocol;
+use crate::scenario::{Concurrency, Protocol};
 use crate::transcript::{EventKind, Outcome, Stream};
 
 /// The lab's buffers are `char buf[1<<8]`.
 const BUFFER: usize = 256;
+/// The lab's `listen(sock, 5)`.
+const LAB_BACKLOG: i32 = 5;
+/// How long the TCP server waits before it tries `accept` again after it failed.
+const ACCEPT_RETRY: Duration = Duration::from_millis(100);
+/// A per-client TCP server's backlog: room for thousands of clients connecting at once
+/// (the kernel caps it at `net.core.somaxconn`, 4096 by default).
+const MANY_BACKLOG: i32 = 4096;
+/// A per-client UDP server's receive buffer: room for the first question of thousands of
+/// clients asking at once (a small datagram takes about 1 KiB of buffer; the kernel's
+/// default of 208 KiB would drop all but a few hundred, and a lab client never sends again).
+const MANY_RECEIVE_BUFFER: usize = 4 << 20;
 
 /// One of the lab's programs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,6 +93,7 @@ pub struct RefParams {
 pub(crate) async fn run(
     program: RefProgram,
     params: RefParams,
+    concurrency: Concurrency,
     pace: Pace,
     sink: Arc<dyn Sink>,
     stop: CancellationToken,
@@ -80,11 +102,12 @@ pub(crate) async fn run(
         sink,
         pace,
         program,
+        lane: 0,
     };
     let result = match program {
-        RefProgram::UdpServer => udp_server(&io, &params, &stop).await,
+        RefProgram::UdpServer => udp_server(&io, &params, concurrency, &stop).await,
         RefProgram::UdpClient => udp_client(&io, &params).await,
-        RefProgram::TcpServer => tcp_server(&io, &params, &stop).await,
+        RefProgram::TcpServer => tcp_server(&io, &params, concurrency, &stop).await,
         RefProgram::TcpClient => tcp_client(&io, &params).await,
     };
     match result {
@@ -101,7 +124,7 @@ pub(crate) async fn run(
 pub fn run_standalone(program: RefProgram, params: RefParams) -> i32 {
     struct Print;
     impl Sink for Print {
-        fn emit(&self, event: EventKind) {
+        fn emit_in(&self, _lane: u32, event: EventKind) {
             use std::io::Write;
             if let EventKind::Line { stream, text } = event {
                 // A closed stdout (`| head`) is no reason to stop serving.
@@ -125,7 +148,7 @@ pub fn run_standalone(program: RefProgram, params: RefParams) -> i32 {
     let outcome = runtime.block_on(async {
         let stop = CancellationToken::new();
         tokio::select! {
-            outcome = run(program, params, Pace::Real { scale: 1.0 }, Arc::new(Print), stop.clone()) => outcome,
+            outcome = run(program, params, Concurrency::Iterative, Pace::Real { scale: 1.0 }, Arc::new(Print), stop.clone()) => outcome,
             _ = tokio::signal::ctrl_c() => Outcome::Stopped,
         }
     });
@@ -142,11 +165,27 @@ struct Io {
     sink: Arc<dyn Sink>,
     pace: Pace,
     program: RefProgram,
+    /// Where the events go among the actor's lanes: 0 but for a per-client server's tasks.
+    lane: u32,
 }
 
 impl Io {
+    /// The same program, reporting in another lane.
+    fn in_lane(&self, lane: u32) -> Io {
+        Io {
+            sink: Arc::clone(&self.sink),
+            pace: self.pace.clone(),
+            program: self.program,
+            lane,
+        }
+    }
+
+    fn emit(&self, event: EventKind) {
+        self.sink.emit_in(self.lane, event);
+    }
+
     fn line(&self, stream: Stream, text: String) {
-        self.sink.emit(EventKind::Line { stream, text });
+        self.emit(EventKind::Line { stream, text });
     }
 
     fn out(&self, text: String) {
@@ -165,13 +204,13 @@ impl Io {
         if declared.is_zero() {
             return;
         }
-        self.sink.emit(EventKind::Slept { declared });
+        self.emit(EventKind::Slept { declared });
         self.pace.sleep(declared).await;
-        self.sink.emit(EventKind::Woke);
+        self.emit(EventKind::Woke);
     }
 
     fn sent(&self, protocol: Protocol, peer: SocketAddr, payload: &[u8]) {
-        self.sink.emit(EventKind::Sent {
+        self.emit(EventKind::Sent {
             protocol,
             peer,
             payload: payload.to_vec(),
@@ -179,7 +218,7 @@ impl Io {
     }
 
     fn received(&self, protocol: Protocol, peer: SocketAddr, payload: &[u8]) {
-        self.sink.emit(EventKind::Received {
+        self.emit(EventKind::Received {
             protocol,
             peer,
             payload: payload.to_vec(),
@@ -187,7 +226,7 @@ impl Io {
     }
 
     fn ready(&self, protocol: Protocol, local: SocketAddr, peer: Option<SocketAddr>) {
-        self.sink.emit(EventKind::Ready {
+        self.emit(EventKind::Ready {
             protocol,
             local,
             peer,
@@ -195,18 +234,30 @@ impl Io {
     }
 }
 
-async fn udp_server(io: &Io, p: &RefParams, stop: &CancellationToken) -> Result<Outcome, Fatal> {
+async fn udp_server(
+    io: &Io,
+    p: &RefParams,
+    concurrency: Concurrency,
+    stop: &CancellationToken,
+) -> Result<Outcome, Fatal> {
     let any = SocketAddr::from((Ipv4Addr::UNSPECIFIED, p.port));
-    let socket = UdpSocket::bind(any)
-        .await
-        .map_err(|e| io.fatal("bind", &e))?;
+    let socket = match concurrency {
+        Concurrency::Iterative => UdpSocket::bind(any)
+            .await
+            .map_err(|e| io.fatal("bind", &e))?,
+        Concurrency::PerClient => udp_socket_for_many(io, any)?,
+    };
+    let socket = Arc::new(socket);
     io.ready(Protocol::Udp, socket.local_addr().unwrap_or(any), None);
-    let mut replies = 0u32;
+    let replies = Replies::default();
+    // Per client: each client address's queue of questions, and the tasks answering them.
+    let mut lanes: HashMap<SocketAddr, mpsc::UnboundedSender<Vec<u8>>> = HashMap::new();
+    let mut tasks = JoinSet::new();
     let mut buf = [0u8; BUFFER];
     loop {
         let received = tokio::select! {
             biased;
-            () = stop.cancelled() => return Ok(Outcome::Stopped),
+            () = stop.cancelled() => break,
             r = socket.recv_from(&mut buf) => r,
         };
         let (len, peer) = match received {
@@ -222,23 +273,96 @@ async fn udp_server(io: &Io, p: &RefParams, stop: &CancellationToken) -> Result<
             }
         };
         let payload = &buf[..len];
-        io.received(Protocol::Udp, peer, payload);
-        io.out(format!(
-            "serveur {} a reçu le message {} de {}:{}",
-            p.id,
-            cstr::text(payload),
-            peer.ip(),
-            peer.port()
-        ));
-        let reply = cstr::with_nul(&format!("serveur#{:>2} reponse{replies:03}#", p.id));
-        replies += 1;
-        io.sent(Protocol::Udp, peer, &reply);
-        if let Err(e) = socket.send_to(&reply, peer).await {
-            io.out(format!("serveuru: sendto=-1: {}", strerror(&e)));
+        if concurrency == Concurrency::Iterative {
+            answer_datagram(io, p, &socket, &replies, peer, payload).await;
             continue;
         }
-        io.sleep(p.reply_delay).await;
+        let next_lane = lane_number(lanes.len());
+        let lane = lanes.entry(peer).or_insert_with(|| {
+            let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
+            let (io, p) = (io.in_lane(next_lane), p.clone());
+            let (socket, replies) = (Arc::clone(&socket), replies.clone());
+            tasks.spawn(async move {
+                while let Some(payload) = rx.recv().await {
+                    answer_datagram(&io, &p, &socket, &replies, peer, &payload).await;
+                }
+            });
+            tx
+        });
+        let _ = lane.send(payload.to_vec());
     }
+    // Stopped: each client's task answers what it was given, then ends.
+    lanes.clear();
+    while tasks.join_next().await.is_some() {}
+    Ok(Outcome::Stopped)
+}
+
+/// One turn of the UDP server's loop, once a datagram is in: print it, reply, sleep.
+async fn answer_datagram(
+    io: &Io,
+    p: &RefParams,
+    socket: &UdpSocket,
+    replies: &Replies,
+    peer: SocketAddr,
+    payload: &[u8],
+) {
+    io.received(Protocol::Udp, peer, payload);
+    io.out(format!(
+        "serveur {} a reçu le message {} de {}:{}",
+        p.id,
+        cstr::text(payload),
+        peer.ip(),
+        peer.port()
+    ));
+    let reply = cstr::with_nul(&format!(
+        "serveur#{:>2} reponse{:03}#",
+        p.id,
+        replies.next()
+    ));
+    io.sent(Protocol::Udp, peer, &reply);
+    if let Err(e) = socket.send_to(&reply, peer).await {
+        io.out(format!("serveuru: sendto=-1: {}", strerror(&e)));
+        return;
+    }
+    io.sleep(p.reply_delay).await;
+}
+
+/// A UDP socket bound to `any` with room for many clients' questions at once.
+fn udp_socket_for_many(io: &Io, any: SocketAddr) -> Result<UdpSocket, Fatal> {
+    let socket =
+        Socket::new(Domain::IPV4, Type::DGRAM, None).map_err(|e| io.fatal("socket", &e))?;
+    // Above `net.core.rmem_max` only with CAP_NET_ADMIN (labrun has it in its private
+    // network); otherwise as much as the system allows.
+    if nix::sys::socket::setsockopt(
+        &socket,
+        nix::sys::socket::sockopt::RcvBufForce,
+        &MANY_RECEIVE_BUFFER,
+    )
+    .is_err()
+    {
+        let _ = socket.set_recv_buffer_size(MANY_RECEIVE_BUFFER);
+    }
+    socket.bind(&any.into()).map_err(|e| io.fatal("bind", &e))?;
+    socket
+        .set_nonblocking(true)
+        .map_err(|e| io.fatal("socket", &e))?;
+    UdpSocket::from_std(socket.into()).map_err(|e| io.fatal("socket", &e))
+}
+
+/// The server's reply counter: one for all its clients, from 000, shared by its tasks.
+#[derive(Clone, Default)]
+struct Replies(Arc<AtomicU32>);
+
+impl Replies {
+    fn next(&self) -> u32 {
+        self.0.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// The lane of the `served`-th client served so far (from 0): lanes from 1, 0 being the
+/// server's own.
+fn lane_number(served: usize) -> u32 {
+    u32::try_from(served).map_or(u32::MAX, |n| n.saturating_add(1))
 }
 
 async fn udp_client(io: &Io, p: &RefParams) -> Result<Outcome, Fatal> {
@@ -303,7 +427,12 @@ async fn udp_client(io: &Io, p: &RefParams) -> Result<Outcome, Fatal> {
     Ok(Outcome::Exited { code: 0 })
 }
 
-async fn tcp_server(io: &Io, p: &RefParams, stop: &CancellationToken) -> Result<Outcome, Fatal> {
+async fn tcp_server(
+    io: &Io,
+    p: &RefParams,
+    concurrency: Concurrency,
+    stop: &CancellationToken,
+) -> Result<Outcome, Fatal> {
     let any = SocketAddr::from((Ipv4Addr::UNSPECIFIED, p.port));
     let socket =
         Socket::new(Domain::IPV4, Type::STREAM, None).map_err(|e| io.fatal("socket", &e))?;
@@ -312,60 +441,99 @@ async fn tcp_server(io: &Io, p: &RefParams, stop: &CancellationToken) -> Result<
         .set_reuse_address(true)
         .map_err(|e| io.fatal("socket", &e))?;
     socket.bind(&any.into()).map_err(|e| io.fatal("bind", &e))?;
-    socket.listen(5).map_err(|e| io.fatal("listen", &e))?;
+    let backlog = match concurrency {
+        Concurrency::Iterative => LAB_BACKLOG,
+        Concurrency::PerClient => MANY_BACKLOG,
+    };
+    socket.listen(backlog).map_err(|e| io.fatal("listen", &e))?;
     socket
         .set_nonblocking(true)
         .map_err(|e| io.fatal("listen", &e))?;
     let listener = TcpListener::from_std(socket.into()).map_err(|e| io.fatal("listen", &e))?;
     io.ready(Protocol::Tcp, listener.local_addr().unwrap_or(any), None);
-    let mut replies = 0u32;
+    let replies = Replies::default();
+    let mut tasks = JoinSet::new();
+    let mut served = 0usize;
     loop {
         let accepted = tokio::select! {
             biased;
-            () = stop.cancelled() => return Ok(Outcome::Stopped),
+            () = stop.cancelled() => break,
+            // Per client: forget the connections that are over.
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => continue,
             a = listener.accept() => a,
         };
-        let (mut stream, peer) = match accepted {
+        let (stream, peer) = match accepted {
             Ok(a) => a,
             Err(e) => {
                 io.out(format!("serveur: accept=-1: {}", strerror(&e)));
+                // Out of file descriptors, the connection stays pending and `accept` fails
+                // again at once: wait for a connection to end, or a little, not in a loop.
+                tokio::select! {
+                    biased;
+                    () = stop.cancelled() => break,
+                    Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+                    () = tokio::time::sleep(ACCEPT_RETRY) => {}
+                }
                 continue;
             }
         };
-        let mut buf = [0u8; BUFFER];
-        for _ in 0..p.exchanges {
-            let len = match stream.read(&mut buf).await {
-                Ok(0) => {
-                    io.out("serveur: read=0: Success".into());
-                    break;
-                }
-                Ok(len) => len,
-                Err(e) => {
-                    io.out(format!("serveur: read=-1: {}", strerror(&e)));
-                    break;
-                }
-            };
-            let payload = &buf[..len];
-            io.received(Protocol::Tcp, peer, payload);
-            io.out(format!(
-                "serveur {} reçu de ({},{:>4}) : {}",
-                p.id,
-                peer.ip(),
-                peer.port(),
-                cstr::text(payload)
-            ));
-            let reply = cstr::with_nul(&format!("#{:>2}={replies:03}#", p.id));
-            replies += 1;
-            io.sent(Protocol::Tcp, peer, &reply);
-            if let Err(e) = stream.write_all(&reply).await {
-                io.out(format!("serveur: write=-1: {}", strerror(&e)));
+        match concurrency {
+            Concurrency::Iterative => serve_connection(io, p, &replies, stream, peer).await,
+            Concurrency::PerClient => {
+                let (io, p) = (io.in_lane(lane_number(served)), p.clone());
+                let replies = replies.clone();
+                tasks.spawn(async move {
+                    serve_connection(&io, &p, &replies, stream, peer).await;
+                });
+            }
+        }
+        served += 1;
+    }
+    // Stopped: the connections still open go on to their end.
+    while tasks.join_next().await.is_some() {}
+    Ok(Outcome::Stopped)
+}
+
+/// One connection of the TCP server: its exchanges, the optional sleep, `close`.
+async fn serve_connection(
+    io: &Io,
+    p: &RefParams,
+    replies: &Replies,
+    mut stream: TcpStream,
+    peer: SocketAddr,
+) {
+    let mut buf = [0u8; BUFFER];
+    for _ in 0..p.exchanges {
+        let len = match stream.read(&mut buf).await {
+            Ok(0) => {
+                io.out("serveur: read=0: Success".into());
                 break;
             }
-            io.sleep(p.reply_delay).await;
+            Ok(len) => len,
+            Err(e) => {
+                io.out(format!("serveur: read=-1: {}", strerror(&e)));
+                break;
+            }
+        };
+        let payload = &buf[..len];
+        io.received(Protocol::Tcp, peer, payload);
+        io.out(format!(
+            "serveur {} reçu de ({},{:>4}) : {}",
+            p.id,
+            peer.ip(),
+            peer.port(),
+            cstr::text(payload)
+        ));
+        let reply = cstr::with_nul(&format!("#{:>2}={:03}#", p.id, replies.next()));
+        io.sent(Protocol::Tcp, peer, &reply);
+        if let Err(e) = stream.write_all(&reply).await {
+            io.out(format!("serveur: write=-1: {}", strerror(&e)));
+            break;
         }
-        io.sleep(p.close_delay).await;
-        drop(stream);
+        io.sleep(p.reply_delay).await;
     }
+    io.sleep(p.close_delay).await;
+    drop(stream);
 }
 
 async fn tcp_client(io: &Io, p: &RefParams) -> Result<Outcome, Fatal> {

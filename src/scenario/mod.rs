@@ -162,6 +162,8 @@ pub enum ActorKind {
         reply_delay: Duration,
         /// The optional sleep before `close` of lab question 8.
         close_delay: Duration,
+        /// One client at a time (the lab's server), or each client in its own task.
+        concurrency: Concurrency,
     },
     /// One lookup of exercise 1.1 (a `[[resolver]]` runs one actor per query, in turn).
     Resolver { lookup: Lookup, query: String },
@@ -208,6 +210,51 @@ impl ActorPlan {
                     .replace("{query}", query)
             })
             .collect()
+    }
+}
+
+/// How a reference server serves several clients.
+///
+/// - `Iterative`, the lab's server: one client at a time. A TCP server serves a connection
+///   to its end before it accepts the next; a UDP server answers datagrams in the order
+///   they arrived, whoever sent them, and its `sleep(2)` after each reply delays everybody.
+/// - `PerClient`, like a server that forks or spawns a thread per client: a TCP server
+///   serves each accepted connection in its own task; a UDP server gives each client
+///   address its own task, which answers that client's datagrams in order and sleeps after
+///   each reply, so one client's sleep does not delay the others. The reply counter stays
+///   one for the whole server, and replies are numbered in the order they are made. Among
+///   clients that ask at the same scenario time that is the order in which their questions
+///   reached the server: in practice the clients' order, the same run after run, but a
+///   race all the same, as with a forking C server. Which client gets which number may
+///   then differ between runs; how many replies there are, and that each number is given
+///   once, do not. A TCP server also listens with a larger backlog (4096, not the lab's 5)
+///   and a UDP server has a larger receive buffer, so that a thousand clients asking at
+///   once are neither refused nor dropped.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Concurrency {
+    #[default]
+    Iterative,
+    PerClient,
+}
+
+impl Concurrency {
+    pub(crate) const NAMES: [&'static str; 2] = ["iterative", "per-client"];
+
+    /// The name used in scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Concurrency::Iterative => "iterative",
+            Concurrency::PerClient => "per-client",
+        }
+    }
+
+    pub(crate) fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "iterative" => Some(Self::Iterative),
+            "per-client" => Some(Self::PerClient),
+            _ => None,
+        }
     }
 }
 

@@ -11,8 +11,8 @@ use toml::de::{DeTable, DeValue};
 use super::diagnostic::{Diagnostic, Diagnostics};
 use super::duration;
 use super::{
-    ActorKind, ActorPlan, CheckPlan, Checkpoint, Expect, Host, Lookup, Milestone, MilestoneKind,
-    Plan, Protocol, StartRule, When,
+    ActorKind, ActorPlan, CheckPlan, Checkpoint, Concurrency, Expect, Host, Lookup, Milestone,
+    MilestoneKind, Plan, Protocol, StartRule, When,
 };
 
 const TOP_KEYS: &[&str] = &[
@@ -68,6 +68,7 @@ const SERVER_KEYS: &[&str] = &[
     "exchanges",
     "reply-delay",
     "close-delay",
+    "concurrency",
     "start-after",
     "start-delay",
     "timeout",
@@ -82,6 +83,7 @@ const CLIENT_KEYS: &[&str] = &[
     "port",
     "exchanges",
     "pause",
+    "count",
     "start-after",
     "start-delay",
     "timeout",
@@ -94,6 +96,9 @@ const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(5);
 const DEFAULT_CLIENT_TIMEOUT: Duration = Duration::from_secs(60);
 const DEFAULT_EXCHANGES: u32 = 3;
 const MAX_EXCHANGES: i64 = 100_000;
+/// The most clients a scenario may have, however they are written: each takes two file
+/// descriptors and an ephemeral port of the run.
+const MAX_CLIENT_COUNT: i64 = 10_000;
 const DEFAULT_REPLY_DELAY: Duration = Duration::from_secs(2);
 const SERVER_ARGS: &str = "{id} {port}";
 const CLIENT_ARGS: &str = "{id} {host} {port}";
@@ -128,6 +133,7 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<Plan, Diagnostics> {
 type Value<'a> = Spanned<DeValue<'a>>;
 
 /// An actor as written, before references between actors are resolved.
+#[derive(Clone)]
 struct Draft {
     role: Spanned<String>,
     role_given: bool,
@@ -139,7 +145,11 @@ struct Draft {
     exchanges: u32,
     reply_delay: Duration,
     close_delay: Duration,
+    concurrency: Concurrency,
     pause: Duration,
+    /// How many clients the table stands for (`count`); 1 for a server.
+    count: u32,
+    count_span: Option<Range<usize>>,
     after: Vec<Spanned<String>>,
     delay: Duration,
     timeout: Option<Duration>,
@@ -582,10 +592,43 @@ impl Walk {
         } else {
             (CLIENT_KEYS, &["id"])
         };
-        self.tables(root, key, keys, required)
-            .into_iter()
-            .filter_map(|(table, span)| self.draft(table, span, is_server))
-            .collect()
+        let mut drafts = Vec::new();
+        for (table, span) in self.tables(root, key, keys, required) {
+            let Some(draft) = self.draft(table, span, is_server) else {
+                continue;
+            };
+            if draft.count == 1 {
+                drafts.push(draft);
+                continue;
+            }
+            let total = drafts.len() + draft.count as usize;
+            if total > MAX_CLIENT_COUNT as usize {
+                let span = draft.count_span.clone().unwrap_or(draft.span.clone());
+                self.errors.push(
+                    Diagnostic::new(
+                        span,
+                        format!(
+                            "these {} clients make {total}, more than the {MAX_CLIENT_COUNT} a scenario may have",
+                            draft.count
+                        ),
+                    )
+                    .help("lower `count`"),
+                );
+                continue;
+            }
+            // `count = N` stands for N tables written one after another, each with a
+            // number after its role (when the file names it) and after its id.
+            for n in 1..=draft.count {
+                let mut copy = draft.clone();
+                if copy.role_given {
+                    *copy.role.get_mut() = format!("{}{n}", draft.role.get_ref());
+                }
+                copy.id = format!("{}{n}", draft.id);
+                copy.count = 1;
+                drafts.push(copy);
+            }
+        }
+        drafts
     }
 
     fn draft(&mut self, t: &DeTable<'_>, span: Range<usize>, is_server: bool) -> Option<Draft> {
@@ -609,14 +652,17 @@ impl Walk {
         }
         let (mut reply_delay, mut close_delay, mut pause) =
             (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+        let (mut concurrency, mut count) = (Concurrency::default(), 1);
         let (mut server_ref, mut host) = (None, String::from("127.0.0.1"));
         if is_server {
             reply_delay = self
                 .duration(t, "reply-delay")
                 .unwrap_or(DEFAULT_REPLY_DELAY);
             close_delay = self.duration(t, "close-delay").unwrap_or_default();
+            concurrency = self.concurrency(t).unwrap_or_default();
         } else {
             pause = self.duration(t, "pause").unwrap_or_default();
+            count = self.count(t).unwrap_or(1);
             server_ref = self.string(t, "server");
             if let Some(h) = self.string(t, "host") {
                 if h.get_ref().trim().is_empty() || h.get_ref().chars().any(char::is_whitespace) {
@@ -640,7 +686,10 @@ impl Walk {
             exchanges: exchanges.unwrap_or(DEFAULT_EXCHANGES),
             reply_delay,
             close_delay,
+            concurrency,
             pause,
+            count,
+            count_span: t.get("count").map(Spanned::span),
             after,
             delay,
             timeout,
@@ -650,21 +699,20 @@ impl Walk {
         })
     }
 
-    /// Roles not written in the file: `server`/`client` when alone, numbered when several.
+    /// Roles not written in the file: `server`/`client` when alone, numbered when several
+    /// (by position among the servers or the clients, named or not).
     fn default_roles(&mut self, drafts: &mut [Draft]) {
         for is_server in [true, false] {
-            let unnamed: Vec<usize> = (0..drafts.len())
-                .filter(|&i| drafts[i].is_server == is_server && !drafts[i].role_given)
-                .collect();
             let total = drafts.iter().filter(|d| d.is_server == is_server).count();
-            if total > 1 {
-                for &i in &unnamed {
-                    let n = drafts[..=i]
-                        .iter()
-                        .filter(|d| d.is_server == is_server)
-                        .count();
-                    let base = if is_server { "server" } else { "client" };
-                    *drafts[i].role.get_mut() = format!("{base}{n}");
+            if total < 2 {
+                continue;
+            }
+            let base = if is_server { "server" } else { "client" };
+            let mut n = 0;
+            for draft in drafts.iter_mut().filter(|d| d.is_server == is_server) {
+                n += 1;
+                if !draft.role_given {
+                    *draft.role.get_mut() = format!("{base}{n}");
                 }
             }
         }
@@ -704,6 +752,7 @@ impl Walk {
                     exchanges: draft.exchanges,
                     reply_delay: draft.reply_delay,
                     close_delay: draft.close_delay,
+                    concurrency: draft.concurrency,
                 }
             } else {
                 let server = match &draft.server_ref {
@@ -1142,6 +1191,44 @@ impl Walk {
         }
     }
 
+    /// `concurrency = "iterative"` (the lab's server) or `"per-client"`.
+    fn concurrency(&mut self, t: &DeTable<'_>) -> Option<Concurrency> {
+        let c = self.string(t, "concurrency")?;
+        let found = Concurrency::from_name(c.get_ref());
+        if found.is_none() {
+            self.errors
+                .push(unknown(&c, "concurrency", &Concurrency::NAMES));
+        }
+        found
+    }
+
+    /// `count = N`: one `[[client]]` table for N clients.
+    fn count(&mut self, t: &DeTable<'_>) -> Option<u32> {
+        let n = self.integer(t, "count")?;
+        match *n.get_ref() {
+            x if x <= 0 => {
+                self.errors.push(
+                    Diagnostic::new(n.span(), format!("`count` must be at least 1, not {x}"))
+                        .help("`count = 3` stands for three [[client]] tables like this one"),
+                );
+                None
+            }
+            x if x > MAX_CLIENT_COUNT => {
+                self.errors.push(
+                    Diagnostic::new(
+                        n.span(),
+                        format!(
+                            "`count` is {x}, more than the {MAX_CLIENT_COUNT} clients a scenario may have"
+                        ),
+                    )
+                    .help(format!("use a `count` between 1 and {MAX_CLIENT_COUNT}")),
+                );
+                None
+            }
+            x => u32::try_from(x).ok(),
+        }
+    }
+
     fn args(&mut self, t: &DeTable<'_>, default: &str) -> Option<Vec<String>> {
         let Some(text) = self.string(t, "args") else {
             return Some(default.split_whitespace().map(String::from).collect());
@@ -1444,6 +1531,130 @@ id = "C"
     #[test]
     fn empty_file_has_no_actors() {
         assert!(errors("").contains("no actors"));
+    }
+
+    #[test]
+    fn concurrency_defaults_to_iterative_and_reads_per_client() {
+        let concurrency = |plan: &Plan| match plan.actors[0].kind {
+            ActorKind::Server { concurrency, .. } => concurrency,
+            _ => panic!("not a server"),
+        };
+        assert_eq!(concurrency(&plan(BASIC).unwrap()), Concurrency::Iterative);
+        let text = BASIC.replace("port = 4000", "port = 4000\nconcurrency = \"per-client\"");
+        assert_eq!(concurrency(&plan(&text).unwrap()), Concurrency::PerClient);
+        let text = BASIC.replace("port = 4000", "port = 4000\nconcurrency = \"iterative\"");
+        assert_eq!(concurrency(&plan(&text).unwrap()), Concurrency::Iterative);
+    }
+
+    #[test]
+    fn unknown_concurrency_gets_a_suggestion_and_position() {
+        let text = BASIC.replace("port = 4000", "port = 4000\nconcurrency = \"per_client\"");
+        let out = errors(&text);
+        assert!(
+            out.contains("t.toml:6:15: error: unknown concurrency `per_client`"),
+            "{out}"
+        );
+        assert!(out.contains("did you mean `per-client`?"), "{out}");
+        let out = errors(&BASIC.replace("port = 4000", "port = 4000\nconcurrency = \"forking\""));
+        assert!(
+            out.contains("expected one of `iterative`, `per-client`"),
+            "{out}"
+        );
+        let out = errors(&BASIC.replace("port = 4000", "port = 4000\nconcurrency = 2"));
+        assert!(
+            out.contains("`concurrency` must be a string, not an integer"),
+            "{out}"
+        );
+        // Only servers have a concurrency, only clients a count.
+        let out = errors(&BASIC.replace("id = \"B\"", "id = \"B\"\nconcurrency = \"per-client\""));
+        assert!(
+            out.contains("unknown key `concurrency` in a [[client]]"),
+            "{out}"
+        );
+        let out = errors(&BASIC.replace("port = 4000", "port = 4000\ncount = 2"));
+        assert!(out.contains("unknown key `count` in a [[server]]"), "{out}");
+    }
+
+    #[test]
+    fn count_expands_into_numbered_clients() {
+        let text = format!("{BASIC}count = 3\nstart-delay = \"1s\"\n\n[[client]]\nid = \"Z\"\n");
+        let plan = plan(&text).unwrap();
+        let clients: Vec<(&str, &str)> = plan.actors[1..]
+            .iter()
+            .map(|a| (a.role.as_str(), a.id.as_str()))
+            .collect();
+        assert_eq!(
+            clients,
+            [
+                ("client1", "B1"),
+                ("client2", "B2"),
+                ("client3", "B3"),
+                ("client4", "Z")
+            ]
+        );
+        for client in &plan.actors[1..4] {
+            assert_eq!(client.start.delay, Duration::from_secs(1));
+            assert_eq!(client.port(), 4000);
+            assert_eq!(client.start.after[0].actor, 0);
+        }
+        assert_eq!(
+            plan.actors[2].expand_args(&plan.actors[2].args),
+            ["B2", "127.0.0.1", "4000"]
+        );
+        // A named role gets the numbers too, and its copies can be named elsewhere.
+        let text = format!(
+            "{}count = 2\nrole = \"c\"\n\n[[client]]\nid = \"Z\"\nstart-after = \"c2:exited\"\n",
+            BASIC
+        );
+        let plan = super::parse(Path::new("scenarios/t.toml"), &text).unwrap();
+        let roles: Vec<&str> = plan.actors.iter().map(|a| a.role.as_str()).collect();
+        assert_eq!(roles, ["server", "c1", "c2", "client3"]);
+        assert_eq!(plan.actors[3].start.after[1].actor, 2);
+        // `count = 1` is one client, as written.
+        let plan = super::parse(Path::new("t.toml"), &format!("{BASIC}count = 1\n")).unwrap();
+        assert_eq!(
+            (plan.actors[1].role.as_str(), plan.actors[1].id.as_str()),
+            ("client", "B")
+        );
+    }
+
+    #[test]
+    fn count_out_of_range_is_refused_with_its_position() {
+        let out = errors(&format!("{BASIC}count = 0\n"));
+        assert!(
+            out.contains("t.toml:9:9: error: `count` must be at least 1, not 0"),
+            "{out}"
+        );
+        let out = errors(&format!("{BASIC}count = 10001\n"));
+        assert!(
+            out.contains("`count` is 10001, more than the 10000 clients a scenario may have"),
+            "{out}"
+        );
+        let out = errors(&format!("{BASIC}count = \"many\"\n"));
+        assert!(
+            out.contains("`count` must be an integer, not a string"),
+            "{out}"
+        );
+        let out = errors(&format!("{BASIC}count = 99999999999999999999\n"));
+        assert!(out.contains("`count` is far too large"), "{out}");
+        // The limit holds for the scenario, not only for each table.
+        let text = format!("{BASIC}count = 6000\n\n[[client]]\nid = \"C\"\ncount = 5000\n");
+        let out = errors(&text);
+        assert!(
+            out.contains("these 5000 clients make 11000, more than the 10000 a scenario may have"),
+            "{out}"
+        );
+        assert!(out.contains("t.toml:13:9"), "{out}");
+    }
+
+    #[test]
+    fn a_thousand_clients_resolve_quickly() {
+        let text = BASIC.replace("port = 4000", "port = 4000\nconcurrency = \"per-client\"")
+            + "count = 1000\n";
+        let plan = plan(&text).unwrap();
+        assert_eq!(plan.actors.len(), 1001);
+        assert_eq!(plan.actors[1000].role, "client1000");
+        assert_eq!(plan.actors[1000].id, "B1000");
     }
 
     #[test]

@@ -16,7 +16,16 @@ pub struct Event {
     pub at: Duration,
     /// Index of the actor in the plan.
     pub actor: usize,
+    /// Which of the actor's lanes: 0, but for a per-client server, which serves each client
+    /// in a lane of its own, numbered from 1 (its events follow one another like those of a
+    /// program of their own).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub lane: u32,
     pub kind: EventKind,
+}
+
+fn is_zero(lane: &u32) -> bool {
+    *lane == 0
 }
 
 /// What happened.

@@ -317,9 +317,13 @@ impl Names {
         let mut out = String::with_capacity(text.len());
         let mut digits = String::new();
         let flush = |digits: &mut String, out: &mut String| {
-            match self.placeholders.iter().find(|(port, _)| port == digits) {
-                Some((_, name)) => out.push_str(name),
-                None => out.push_str(digits),
+            // Sorted by port: a thousand clients' ports are looked up at every number.
+            match self
+                .placeholders
+                .binary_search_by(|(port, _)| port.as_str().cmp(digits.as_str()))
+            {
+                Ok(found) => out.push_str(&self.placeholders[found].1),
+                Err(_) => out.push_str(digits),
             }
             digits.clear();
         };

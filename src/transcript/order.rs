@@ -1,6 +1,8 @@
 //! Scenario time and canonical order: one walk over the causes of a run's events.
 //!
-//! The causes of an event are: the previous event of the same actor; for a start, the
+//! The causes of an event are: the previous event of the same actor (of the same lane, for
+//! a per-client server, whose first event in a lane follows the server's latest in its own
+//! lane, and whose end follows the end of every lane); for a start, the
 //! milestones it waited for; for a message between reference actors, its sending; for an
 //! external program's line that quotes a message it was sent, that message; for a message
 //! an external program sent, the line in which it printed it (programs print what they
@@ -68,6 +70,8 @@ enum Cause {
     ClientEnd,
     /// The latest known event of an external program that sent a message.
     Sender,
+    /// The last event of one of an actor's lanes, before the actor ends.
+    Join,
 }
 
 type Edge = (usize, usize, Cause);
@@ -79,11 +83,17 @@ pub(crate) fn micros(d: std::time::Duration) -> i64 {
 
 fn certain_causes(plan: &Plan, events: &[Event], names: &Names) -> Vec<Edge> {
     let mut causes = Vec::new();
+    // Each actor's latest event, whatever its lane.
     let mut last: Vec<Option<usize>> = vec![None; plan.actors.len()];
+    // The latest event of each lane of a per-client server (lane 0 is in `main`).
+    let mut main: Vec<Option<usize>> = vec![None; plan.actors.len()];
+    let mut lanes: HashMap<(usize, u32), usize> = HashMap::new();
+    let mut lanes_of: Vec<Vec<u32>> = vec![Vec::new(); plan.actors.len()];
     let mut client_ends = Vec::new();
     let mut in_flight: HashMap<(usize, usize), VecDeque<usize>> = HashMap::new();
-    // Messages from external programs, by receiver, waiting to precede its next event.
-    let mut detached: Vec<Vec<usize>> = vec![Vec::new(); plan.actors.len()];
+    // Messages from external programs, by receiver and lane, waiting to precede its next
+    // event.
+    let mut detached: HashMap<(usize, u32), Vec<usize>> = HashMap::new();
     for (i, event) in events.iter().enumerate() {
         let from_external = match &event.kind {
             EventKind::Received { protocol, peer, .. } => names
@@ -92,18 +102,32 @@ fn certain_causes(plan: &Plan, events: &[Event], names: &Names) -> Vec<Edge> {
                 .is_some_and(|&from| names.external[from]),
             _ => false,
         };
+        let lane = (event.actor, event.lane);
         if from_external {
             // A message an external program sent is placed by its sender's events, not
             // by the receiver's: an iterative server may read it long after it was sent.
-            detached[event.actor].push(i);
+            detached.entry(lane).or_default().push(i);
         } else {
-            if let Some(previous) = last[event.actor] {
+            let previous = if event.lane == 0 {
+                main[event.actor]
+            } else {
+                // A lane's first event follows what the server did last in its own lane.
+                lanes.get(&lane).copied().or(main[event.actor])
+            };
+            if let Some(previous) = previous {
                 causes.push((previous, i, Cause::Program));
             }
+            if let Some(messages) = detached.get_mut(&lane) {
+                causes.extend(messages.drain(..).map(|m| (m, i, Cause::Message)));
+            }
+        }
+        // An actor ends after everything its lanes did.
+        if matches!(event.kind, EventKind::Exited { .. }) && event.lane == 0 {
             causes.extend(
-                detached[event.actor]
-                    .drain(..)
-                    .map(|m| (m, i, Cause::Message)),
+                lanes_of[event.actor]
+                    .iter()
+                    .filter_map(|&l| lanes.get(&(event.actor, l)))
+                    .map(|&end| (end, i, Cause::Join)),
             );
         }
         match &event.kind {
@@ -165,6 +189,11 @@ fn certain_causes(plan: &Plan, events: &[Event], names: &Names) -> Vec<Edge> {
         }
         if !from_external {
             last[event.actor] = Some(i);
+            if event.lane == 0 {
+                main[event.actor] = Some(i);
+            } else if lanes.insert(lane, i).is_none() {
+                lanes_of[event.actor].push(event.lane);
+            }
         }
     }
     causes
@@ -349,4 +378,205 @@ pub(crate) fn whole_tenths(gap: i64) -> i64 {
 /// Microseconds of scenario time, rounded to the tenths of a second a transcript shows.
 pub(crate) fn tenths(micros: i64) -> u64 {
     u64::try_from((micros + 50_000) / 100_000).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::scenario::Protocol;
+
+    /// A per-client server's two lanes sleep at the same time: the second client's reply
+    /// is not pushed behind the first client's sleep, and the server ends after both.
+    #[test]
+    fn lanes_of_a_per_client_server_overlap() {
+        let plan = crate::scenario::parse(
+            std::path::Path::new("t.toml"),
+            "[[server]]\nprotocol = \"tcp\"\nid = \"S\"\nport = 4000\nconcurrency = \"per-client\"\n\
+             [[client]]\nid = \"c\"\ncount = 2\n",
+        )
+        .expect("a valid scenario");
+        let server: SocketAddr = "127.0.0.1:4000".parse().unwrap();
+        let port = |n: u16| -> SocketAddr { format!("127.0.0.1:{}", 50_000 + n).parse().unwrap() };
+        let tcp = Protocol::Tcp;
+        let two = Duration::from_secs(2);
+        let kinds: Vec<(usize, u32, EventKind)> = vec![
+            (
+                0,
+                0,
+                EventKind::Started {
+                    args: vec![],
+                    external: false,
+                    after: vec![],
+                    delay: Duration::ZERO,
+                },
+            ),
+            (
+                0,
+                0,
+                EventKind::Ready {
+                    protocol: tcp,
+                    local: server,
+                    peer: None,
+                },
+            ),
+            (
+                1,
+                0,
+                EventKind::Started {
+                    args: vec![],
+                    external: false,
+                    after: vec![1],
+                    delay: Duration::ZERO,
+                },
+            ),
+            (
+                1,
+                0,
+                EventKind::Ready {
+                    protocol: tcp,
+                    local: port(1),
+                    peer: Some(server),
+                },
+            ),
+            (
+                1,
+                0,
+                EventKind::Sent {
+                    protocol: tcp,
+                    peer: server,
+                    payload: b"q1".to_vec(),
+                },
+            ),
+            (
+                2,
+                0,
+                EventKind::Started {
+                    args: vec![],
+                    external: false,
+                    after: vec![1],
+                    delay: Duration::ZERO,
+                },
+            ),
+            (
+                2,
+                0,
+                EventKind::Ready {
+                    protocol: tcp,
+                    local: port(2),
+                    peer: Some(server),
+                },
+            ),
+            (
+                2,
+                0,
+                EventKind::Sent {
+                    protocol: tcp,
+                    peer: server,
+                    payload: b"q2".to_vec(),
+                },
+            ),
+            (
+                0,
+                1,
+                EventKind::Received {
+                    protocol: tcp,
+                    peer: port(1),
+                    payload: b"q1".to_vec(),
+                },
+            ),
+            (
+                0,
+                1,
+                EventKind::Sent {
+                    protocol: tcp,
+                    peer: port(1),
+                    payload: b"r1".to_vec(),
+                },
+            ),
+            (0, 1, EventKind::Slept { declared: two }),
+            (
+                0,
+                2,
+                EventKind::Received {
+                    protocol: tcp,
+                    peer: port(2),
+                    payload: b"q2".to_vec(),
+                },
+            ),
+            (
+                0,
+                2,
+                EventKind::Sent {
+                    protocol: tcp,
+                    peer: port(2),
+                    payload: b"r2".to_vec(),
+                },
+            ),
+            (0, 2, EventKind::Slept { declared: two }),
+            (
+                1,
+                0,
+                EventKind::Received {
+                    protocol: tcp,
+                    peer: server,
+                    payload: b"r1".to_vec(),
+                },
+            ),
+            (
+                1,
+                0,
+                EventKind::Exited {
+                    outcome: Outcome::Exited { code: 0 },
+                },
+            ),
+            (
+                2,
+                0,
+                EventKind::Received {
+                    protocol: tcp,
+                    peer: server,
+                    payload: b"r2".to_vec(),
+                },
+            ),
+            (
+                2,
+                0,
+                EventKind::Exited {
+                    outcome: Outcome::Exited { code: 0 },
+                },
+            ),
+            (0, 1, EventKind::Woke),
+            (0, 2, EventKind::Woke),
+            (
+                0,
+                0,
+                EventKind::Exited {
+                    outcome: Outcome::Stopped,
+                },
+            ),
+        ];
+        let events: Vec<Event> = kinds
+            .into_iter()
+            .enumerate()
+            .map(|(seq, (actor, lane, kind))| Event {
+                seq,
+                at: Duration::from_millis(seq as u64),
+                actor,
+                lane,
+                kind,
+            })
+            .collect();
+        let names = super::super::Names::new(&plan, &events);
+        let timeline = timeline(&plan, &events, &names);
+        // The reply to the second client, sent after the first lane went to sleep.
+        assert_eq!(timeline.tenths(12), 0);
+        assert_eq!(timeline.tenths(17), 0);
+        // Each lane woke 2 s after its own reply; the server ends after both.
+        assert_eq!(timeline.tenths(18), 20);
+        assert_eq!(timeline.tenths(19), 20);
+        assert_eq!(timeline.tenths(20), 20);
+    }
 }

@@ -13,4 +13,5 @@ mod reference;
 mod repetition;
 mod resolver;
 mod robustness;
+mod scale;
 mod scenarios;
