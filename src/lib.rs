@@ -58,6 +58,8 @@ pub mod check;
 pub mod cli;
 pub mod diagram;
 pub mod engine;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod grade;
 pub mod html;
 pub mod observe;

@@ -148,9 +148,23 @@ pub fn parse(text: &str) -> Result<&str, &'static str> {
     Err("its header has no closing `---` line")
 }
 
-/// What insta compares: no trailing whitespace at the end, `\n` line ends.
+/// What insta compares: `\n` line ends, no trailing whitespace at the end.
+///
+/// Every carriage return just before a line feed goes, not only one: with a single
+/// `\r\n` → `\n` pass, `\r\r\n` would become `\r\n`, and normalising twice would not
+/// give the same text (found by the `snapshot` fuzz target).
 pub fn normalize(text: &str) -> String {
-    text.trim_end().replace("\r\n", "\n")
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c == '\n' {
+            while out.ends_with('\r') {
+                out.pop();
+            }
+        }
+        out.push(c);
+    }
+    out.truncate(out.trim_end().len());
+    out
 }
 
 fn write(path: &Path, source: &str, content: &str) -> Result<(), SnapshotError> {
@@ -212,6 +226,15 @@ pub fn diff(expected: &str, actual: &str, color: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn normalising_is_idempotent_on_runs_of_carriage_returns() {
+        // The `snapshot` fuzz target's first find.
+        let text = "---------\r\r\n \n \"";
+        let once = normalize(text);
+        assert_eq!(once, "---------\n \n \"");
+        assert_eq!(normalize(&once), once);
+    }
 
     #[test]
     fn parses_insta_files() {

@@ -1,0 +1,4 @@
+//! See `labrun::fuzz::snapshot` for the properties checked.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| labrun::fuzz::snapshot(data));
