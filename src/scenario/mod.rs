@@ -350,6 +350,9 @@ pub enum ScenarioError {
         size: u64,
         limit: u64,
     },
+    /// A pipe or device that goes on past the limit (`/dev/zero`), whose size is unknown.
+    #[error("scenario {path} goes on past the {limit} bytes a scenario may have")]
+    TooLong { path: PathBuf, limit: u64 },
     #[error("{0}")]
     Invalid(Diagnostics),
 }
@@ -371,12 +374,38 @@ pub fn load(path: &Path) -> Result<Plan, ScenarioError> {
             limit: MAX_SCENARIO_BYTES,
         });
     }
-    let bytes = std::fs::read(path).map_err(read_error)?;
+    let bytes = read_bounded(path).map_err(read_error)?;
+    if bytes.len() as u64 > MAX_SCENARIO_BYTES {
+        return Err(ScenarioError::TooLong {
+            path: path.to_owned(),
+            limit: MAX_SCENARIO_BYTES,
+        });
+    }
     let text = String::from_utf8(bytes).map_err(|e| ScenarioError::NotUtf8 {
         path: path.to_owned(),
         offset: e.utf8_error().valid_up_to(),
     })?;
     parse(path, &text).map_err(ScenarioError::Invalid)
+}
+
+/// Reads at most one byte more than a scenario may have, whatever `path` is: a regular
+/// file, a pipe (`<(…)`), a named pipe nobody writes to (end of file at once instead of
+/// waiting at `open`), or an endless device like `/dev/zero`.
+fn read_bounded(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NONBLOCK)
+        .open(path)?;
+    // Open without waiting for a writer, then read blocking as usual.
+    let flags = nix::fcntl::fcntl(&file, nix::fcntl::FcntlArg::F_GETFL)?;
+    let mut flags = nix::fcntl::OFlag::from_bits_truncate(flags);
+    flags.remove(nix::fcntl::OFlag::O_NONBLOCK);
+    nix::fcntl::fcntl(&file, nix::fcntl::FcntlArg::F_SETFL(flags))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_SCENARIO_BYTES + 1).read_to_end(&mut bytes)?;
+    Ok(bytes)
 }
 
 /// Parses and validates scenario text; `path` names it in messages and gives the default name.

@@ -239,3 +239,41 @@ fn catalogue_of_bad_scenario_files() {
         }
     }
 }
+
+/// Files that are not regular files: an endless device and a named pipe nobody writes to
+/// are read in bounded time, and get exit code 2 with a clear message.
+#[test]
+fn endless_and_empty_streams_as_scenarios() {
+    let folder = Scratch::new("streams");
+    let fifo = folder.path().join("fifo.toml");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    for (path, expected) in [
+        (
+            "/dev/zero",
+            "goes on past the 1048576 bytes a scenario may have",
+        ),
+        (
+            fifo.to_str().expect("utf-8 path"),
+            "the scenario has no actors",
+        ),
+        ("/tmp", "Is a directory"),
+    ] {
+        let start = std::time::Instant::now();
+        let output = run(&[path, "--no-snapshot"]);
+        let err = stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "{path}:\n{err}");
+        assert!(
+            err.contains(expected),
+            "{path}: missing {expected:?} in:\n{err}"
+        );
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "{path}: took {:?}",
+            start.elapsed()
+        );
+    }
+}
