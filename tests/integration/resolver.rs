@@ -203,3 +203,32 @@ fn the_reference_programs_run_by_hand() {
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr(&output).contains("adresse invalide"));
 }
+
+/// The run's own /etc/hosts lives in its own mount namespace: after it, the host's mounts
+/// and files are as they were, and nothing of it is left in the temporary folder.
+#[test]
+fn a_private_hosts_file_leaves_no_mount_and_no_file_behind() {
+    let mounts = || std::fs::read_to_string("/proc/self/mountinfo").expect("read mountinfo");
+    let hosts = || std::fs::read("/etc/hosts").unwrap_or_default();
+    let leftovers = || {
+        std::fs::read_dir(std::env::temp_dir())
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| {
+                // `labrun-PID-hosts`, from a run whose process is gone (a run of another
+                // test may be between writing and mounting its own right now).
+                let name = e.file_name().to_string_lossy().into_owned();
+                let pid = name
+                    .strip_prefix("labrun-")
+                    .and_then(|rest| rest.strip_suffix("-hosts"));
+                pid.is_some_and(|pid| !std::path::Path::new("/proc").join(pid).exists())
+            })
+            .count()
+    };
+    let (mounts_before, hosts_before) = (mounts(), hosts());
+    transcript("resolve_name", &[]);
+    assert_eq!(mounts(), mounts_before, "the host's mounts changed");
+    assert_eq!(hosts(), hosts_before, "the host's /etc/hosts changed");
+    assert_eq!(leftovers(), 0, "a private hosts file was left behind");
+}

@@ -593,6 +593,11 @@ fn a_server_that_reads_its_standard_input_gets_end_of_file_at_once() {
     let (output, elapsed) = run_with(&dir, "server", &hostile("reads_stdin"));
     assert_bounded(elapsed, &output);
     let text = stdout(&output);
-    assert_line(&text, "server", "out", "entree lue (0 caracteres, fin de fichier)");
+    assert_line(
+        &text,
+        "server",
+        "out",
+        "entree lue (0 caracteres, fin de fichier)",
+    );
     assert_line(&text, "server", "ready", "tcp 0.0.0.0:4000 listening");
 }
