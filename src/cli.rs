@@ -14,7 +14,7 @@ use crate::html::{Page, Reference};
 use crate::sandbox::{self, Isolation};
 use crate::scenario::{self, Plan, ScenarioError};
 use crate::snapshot::{self, UpdateMode, Verdict};
-use crate::transcript::{self, Live};
+use crate::transcript;
 
 /// Exit codes, documented in the README.
 pub mod exit {
@@ -275,6 +275,7 @@ fn run_grade(args: &GradeArgs) -> i32 {
         partition: args.partition,
         out: args.out.clone(),
         progress: std::io::stderr().is_terminal(),
+        color: std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
     };
     let outcomes =
         match crate::grade::grade_class(&args.course, &course, &args.submissions, &options) {
@@ -536,14 +537,15 @@ fn run_one(args: &RunArgs, path: &Path) -> i32 {
         && !args.quiet
         && args.diagram.is_none()
         && stdout.is_terminal();
-    let mut view = Live::new(&plan);
-    let mut observer = |event: &transcript::Event| {
-        if live && let Some(line) = view.line(event) {
-            let _ = writeln!(stdout.lock(), "{line}");
-        }
-    };
     sandbox::adopt_orphans();
-    let record = engine::run(&plan, &options, &mut observer);
+    let record = if live {
+        let color = std::env::var_os("NO_COLOR").is_none();
+        transcript::watch(&plan, time_scale, color, |observer| {
+            engine::run(&plan, &options, observer)
+        })
+    } else {
+        engine::run(&plan, &options, &mut |_| {})
+    };
     let leftovers = sandbox::kill_leftovers();
     if leftovers > 0 {
         tell!("labrun: stopped {leftovers} process(es) the programs left behind");

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -66,7 +66,10 @@ pub struct GradeOptions {
     /// `(k, n)`: grade the k-th of n slices of the class (1-based).
     pub partition: Option<(usize, usize)>,
     pub out: PathBuf,
+    /// Show a progress bar on standard error (a terminal).
     pub progress: bool,
+    /// Colour the progress bar's counts.
+    pub color: bool,
 }
 
 /// One submission's result in one direction.
@@ -166,48 +169,59 @@ pub fn grade_class(
     // Each run writes its HTML page beside the student's feedback file.
     let pages = std::path::absolute(&options.out).unwrap_or_else(|_| options.out.clone());
     let total = jobs.len();
-    let state = Mutex::new(Progress::default());
+    let state = Mutex::new(Progress {
+        total,
+        ..Progress::default()
+    });
+    let changed = std::sync::Condvar::new();
     let queue = Mutex::new(jobs.into_iter().enumerate().collect::<Vec<_>>());
     let results = Mutex::new(Vec::new());
+    let started = Instant::now();
     std::thread::scope(|scope| {
-        for _ in 0..options.jobs.max(1) {
-            scope.spawn(|| {
-                loop {
-                    let Some((index, (submission, direction, program))) =
-                        queue.lock().map(|mut q| q.pop()).ok().flatten()
-                    else {
-                        return;
-                    };
-                    state.lock().map(|mut s| s.running += 1).ok();
-                    let pages = pages.join(sanitize(&submission));
-                    let outcome = run_one(
-                        &exe,
-                        &scenarios,
-                        &work,
-                        &pages,
-                        &submission,
-                        &direction,
-                        program,
-                    );
-                    if let Ok(mut s) = state.lock() {
-                        s.running -= 1;
-                        match outcome.verdict.as_str() {
-                            "pass" => s.passed += 1,
-                            "fail" => s.failed += 1,
-                            _ => s.errors += 1,
-                        }
-                        if options.progress {
-                            tell_raw!("\r{}", s.line(total));
-                        }
-                    }
-                    results.lock().map(|mut r| r.push((index, outcome))).ok();
-                }
-            });
+        if options.progress {
+            scope.spawn(|| show_progress(&state, &changed, started, options.color));
         }
+        let workers: Vec<_> = (0..options.jobs.max(1))
+            .map(|_| {
+                scope.spawn(|| {
+                    loop {
+                        let Some((index, (submission, direction, program))) =
+                            queue.lock().map(|mut q| q.pop()).ok().flatten()
+                        else {
+                            return;
+                        };
+                        state.lock().map(|mut s| s.running += 1).ok();
+                        changed.notify_one();
+                        let pages = pages.join(sanitize(&submission));
+                        let outcome = run_one(
+                            &exe,
+                            &scenarios,
+                            &work,
+                            &pages,
+                            &submission,
+                            &direction,
+                            program,
+                        );
+                        if let Ok(mut s) = state.lock() {
+                            s.running -= 1;
+                            match outcome.verdict.as_str() {
+                                "pass" => s.passed += 1,
+                                "fail" => s.failed += 1,
+                                _ => s.errors += 1,
+                            }
+                        }
+                        changed.notify_one();
+                        results.lock().map(|mut r| r.push((index, outcome))).ok();
+                    }
+                })
+            })
+            .collect();
+        for worker in workers {
+            let _ = worker.join();
+        }
+        state.lock().map(|mut s| s.over = true).ok();
+        changed.notify_one();
     });
-    if options.progress {
-        tell!();
-    }
     let _ = std::fs::remove_dir_all(&work);
     let mut results = results.into_inner().unwrap_or_default();
     results.sort_by_key(|(i, _)| *i);
@@ -241,28 +255,104 @@ fn in_parallel<T: Sync, R: Send>(
     results.into_iter().map(|(_, r)| r).collect()
 }
 
+/// How far the runs of a class are, for the progress bar.
 #[derive(Default)]
 struct Progress {
+    total: usize,
     passed: usize,
     failed: usize,
     errors: usize,
     running: usize,
+    /// Every run is over: the bar is drawn a last time and left on screen.
+    over: bool,
+}
+
+/// How often the progress bar is redrawn when no run ends, for its clock.
+const PROGRESS_TICK: Duration = Duration::from_secs(1);
+
+/// The progress bar's thread: redraws the bar on standard error in place when a run starts
+/// or ends, and every second for the elapsed time; leaves the last one on its line.
+fn show_progress(
+    state: &Mutex<Progress>,
+    changed: &std::sync::Condvar,
+    started: Instant,
+    color: bool,
+) {
+    let mut progress = state.lock().unwrap_or_else(PoisonError::into_inner);
+    loop {
+        let width = crate::transcript::terminal_size(libc::STDERR_FILENO).0;
+        let line = progress.line(started.elapsed(), width, color);
+        if progress.over {
+            tell!("\r\x1b[K{line}");
+            return;
+        }
+        tell_raw!("\r\x1b[K{line}");
+        progress = changed
+            .wait_timeout(progress, PROGRESS_TICK)
+            .unwrap_or_else(PoisonError::into_inner)
+            .0;
+    }
 }
 
 impl Progress {
-    fn line(&self, total: usize) -> String {
+    /// `[######      ] 12/40  9 passed, 2 failed, 1 error, 8 running, 20 left  1m05s`,
+    /// shorter than `width`: the bar narrows, then goes, on a narrow terminal.
+    fn line(&self, elapsed: Duration, width: usize, color: bool) -> String {
         let done = self.passed + self.failed + self.errors;
-        let width = 30;
-        let filled = (done * width).checked_div(total).unwrap_or(width);
-        format!(
-            "[{}{}] {done}/{total}: {} passed, {} failed, {} errors, {} running ",
-            "#".repeat(filled),
-            " ".repeat(width - filled),
+        let left = self.total.saturating_sub(done + self.running);
+        let errors = if self.errors == 1 { "error" } else { "errors" };
+        let paint = |n: usize, what: &str, code: &str| {
+            if color && n > 0 {
+                format!("\x1b[{code}m{n} {what}\x1b[0m")
+            } else {
+                format!("{n} {what}")
+            }
+        };
+        let counts = format!(
+            "{done}/{}  {}, {}, {}, {} running, {left} left  {}",
+            self.total,
+            paint(self.passed, "passed", "32"),
+            paint(self.failed, "failed", "31"),
+            paint(self.errors, errors, "33"),
+            self.running,
+            clock(elapsed),
+        );
+        let plain = format!(
+            "{done}/{}  {} passed, {} failed, {} {errors}, {} running, {left} left  {}",
+            self.total,
             self.passed,
             self.failed,
             self.errors,
-            self.running
+            self.running,
+            clock(elapsed),
+        );
+        let room = width
+            .saturating_sub(1)
+            .saturating_sub(plain.chars().count() + 3);
+        let bar = room.min(30);
+        if bar < 5 {
+            return if plain.chars().count() < width {
+                counts
+            } else {
+                plain.chars().take(width.saturating_sub(1)).collect()
+            };
+        }
+        let filled = (done * bar).checked_div(self.total).unwrap_or(bar).min(bar);
+        format!(
+            "[{}{}] {counts}",
+            "#".repeat(filled),
+            " ".repeat(bar - filled)
         )
+    }
+}
+
+/// `42s`, `1m05s`, `1h02m`: elapsed time at a glance.
+fn clock(elapsed: Duration) -> String {
+    let s = elapsed.as_secs();
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
     }
 }
 
@@ -632,4 +722,43 @@ fn copy_pages(from: &Path, to: &Path) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_progress_bar_counts_passed_failed_running_and_left() {
+        let progress = Progress {
+            total: 40,
+            passed: 9,
+            failed: 2,
+            errors: 1,
+            running: 8,
+            over: false,
+        };
+        assert_eq!(
+            progress.line(Duration::from_secs(65), 120, false),
+            format!(
+                "[#########{}] 12/40  9 passed, 2 failed, 1 error, 8 running, 20 left  1m05s",
+                " ".repeat(21)
+            )
+        );
+        let narrow = progress.line(Duration::from_secs(5), 40, false);
+        assert!(!narrow.contains('['), "no room for the bar: {narrow}");
+        assert!(narrow.chars().count() < 40, "{narrow}");
+        assert!(
+            progress
+                .line(Duration::ZERO, 120, true)
+                .contains("\x1b[32m9 passed\x1b[0m")
+        );
+    }
+
+    #[test]
+    fn the_clock_reads_at_a_glance() {
+        assert_eq!(clock(Duration::from_secs(42)), "42s");
+        assert_eq!(clock(Duration::from_secs(65)), "1m05s");
+        assert_eq!(clock(Duration::from_secs(3720)), "1h02m");
+    }
 }

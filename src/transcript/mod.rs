@@ -1,4 +1,5 @@
-//! From a run's events to a deterministic transcript, as text or JSON.
+//! From a run's events to a deterministic transcript, as text or JSON; and, in `live`,
+//! the view of a run on a terminal while it goes.
 //!
 //! Three things vary from run to run and are normalised away here:
 //! - **ports**: a client's ephemeral port becomes `[role.port]` wherever it appears;
@@ -14,6 +15,7 @@
 //!   scenario. The same causes give the same text, run after run.
 
 mod event;
+mod live;
 mod observed;
 mod order;
 
@@ -23,6 +25,8 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 pub use event::{Event, EventKind, Outcome, Stream};
+pub(crate) use live::terminal_size;
+pub use live::{Board, Live, State, watch};
 
 use crate::actor::cstr;
 use crate::engine::{RunRecord, Sample};
@@ -200,49 +204,6 @@ pub fn normalize(plan: &Plan, record: &RunRecord) -> Transcript {
         entries,
         packets,
         counts,
-    }
-}
-
-/// Renders events one at a time, as they happen, for a live view. Times are wall-clock
-/// seconds since the start and ports are shown as far as they are known so far.
-pub struct Live<'p> {
-    plan: &'p Plan,
-    /// The events that name things: starts, readiness, ports. Only they change `names`.
-    naming: Vec<Event>,
-    names: Names,
-    width: usize,
-}
-
-impl<'p> Live<'p> {
-    pub fn new(plan: &'p Plan) -> Self {
-        let width = plan
-            .actors
-            .iter()
-            .map(|a| a.role.len())
-            .max()
-            .unwrap_or(6)
-            .max(6);
-        Live {
-            plan,
-            naming: Vec::new(),
-            names: Names::new(plan, &[]),
-            width,
-        }
-    }
-
-    /// The line for `event`, if it is one a person should see.
-    pub fn line(&mut self, event: &Event) -> Option<String> {
-        if matches!(
-            event.kind,
-            EventKind::Started { .. } | EventKind::Ready { .. } | EventKind::Port { .. }
-        ) {
-            self.naming.push(event.clone());
-            self.names = Names::new(self.plan, &self.naming);
-        }
-        let tenths = (event.at.as_millis() / 100) as u64;
-        self.names
-            .entry(self.plan, event, tenths)
-            .map(|e| e.render(self.width))
     }
 }
 

@@ -8,6 +8,7 @@ mod external;
 mod grading;
 mod html;
 mod invalid;
+mod live;
 mod observe;
 mod reference;
 mod repetition;
