@@ -155,6 +155,20 @@ impl View<'_> {
         }
     }
 
+    /// Every message, whoever sent it to whom: from the capture when there is one, as
+    /// [`View::messages`] reads them.
+    fn all_messages(&self) -> Box<dyn Iterator<Item = &Entry> + '_> {
+        if self.packets.iter().any(|p| p.message.is_some()) {
+            Box::new(self.packets.iter().filter(|p| p.message.is_some()))
+        } else {
+            Box::new(
+                self.entries
+                    .iter()
+                    .filter(|e| e.kind == "msg" && e.message.is_some()),
+            )
+        }
+    }
+
     fn outcome<'a>(&'a self, role: &'a str) -> Option<&'a Outcome> {
         self.of(role, "exit")
             .filter_map(|e| e.outcome.as_ref())
@@ -195,8 +209,11 @@ fn evaluate(
         }
         Expect::Starts => {
             let usage = view.of(role, "err").any(|e| e.text.to_lowercase().contains("usage"));
+            // A program that sent something started, even if it then gave up with an error
+            // (a UDP client told "connection refused" on a connected socket, for instance).
             let quick_exit = matches!(view.outcome(role), Some(Outcome::Exited { code }) if *code != 0)
-                && view.entries.iter().all(|e| e.kind != "msg" || e.role != role);
+                && view.entries.iter().all(|e| e.kind != "msg" || e.role != role)
+                && view.packets.iter().all(|p| p.role != role);
             if usage || quick_exit {
                 let args = view.of(role, "start").next().map_or(String::new(), |e| e.text.clone());
                 Err((
@@ -334,6 +351,447 @@ fn evaluate(
                 )),
                 None => Ok(format!("every packet of `{role}` went to an actor")),
             }
+        }
+        Expect::SharedCounter { from, pattern } => {
+            let pattern = Pattern::new(pattern, ids).map_err(|e| (e.clone(), e))?;
+            shared_counter(view, plan, from, &pattern)
+        }
+        Expect::RepliesToSender { from } => replies_to_sender(view, plan, from),
+    }
+}
+
+/// One counter for all the peers of `from`: the numbers of its messages, to whoever they
+/// go, count up by one in the order they were sent.
+fn shared_counter(
+    view: &View<'_>,
+    plan: &Plan,
+    from: &str,
+    pattern: &Pattern,
+) -> Result<String, (String, String)> {
+    let is_actor = |role: &str| plan.actors.iter().any(|a| a.role == role);
+    // (recipient, number) in the order sent.
+    let mut numbered: Vec<(&str, u64)> = Vec::new();
+    for e in view.all_messages().filter(|e| e.role == from) {
+        let Some(message) = &e.message else { continue };
+        if !is_actor(&message.to) || message.to == from {
+            continue;
+        }
+        match pattern
+            .captures(&message.text)
+            .and_then(|n| n.first().copied())
+        {
+            Some(n) => numbered.push((message.to.as_str(), n)),
+            None => {
+                return Err((
+                    format!("`{}` does not read like `{}`", message.text, pattern.source),
+                    format!(
+                        "wrong message format: check the sprintf() format against the lab's `{}`",
+                        pattern.source
+                    ),
+                ));
+            }
+        }
+    }
+    if numbered.is_empty() {
+        return Err((
+            format!("no message from `{from}` to another actor"),
+            format!("`{from}` sent nothing to its clients"),
+        ));
+    }
+    let numbers: Vec<u64> = numbered.iter().map(|(_, n)| *n).collect();
+    let mut peers: Vec<&str> = numbered.iter().map(|(to, _)| *to).collect();
+    peers.sort_unstable();
+    peers.dedup();
+    if numbers.windows(2).all(|w| w[1] == w[0] + 1) {
+        return Ok(format!(
+            "{} message(s) to {} numbered {numbers:?}: one counter for all",
+            numbers.len(),
+            quoted(&peers)
+        ));
+    }
+    let per_peer = |peer: &str| -> Vec<u64> {
+        numbered
+            .iter()
+            .filter(|(to, _)| *to == peer)
+            .map(|(_, n)| *n)
+            .collect()
+    };
+    let each_counts = peers
+        .iter()
+        .all(|p| per_peer(p).windows(2).all(|w| w[1] == w[0] + 1));
+    let restarts = peers.len() > 1
+        && each_counts
+        && peers
+            .iter()
+            .map(|p| per_peer(p).first().copied())
+            .collect::<Vec<_>>()
+            .windows(2)
+            .all(|w| w[0] == w[1]);
+    let hint = if numbers.windows(2).all(|w| w[0] == w[1]) {
+        "every reply carries the same number: the reply counter is not incremented (nb_reponse++)"
+            .to_string()
+    } else if restarts {
+        "the numbering starts again for each client: the reply counter must be one for all \
+         clients, a global variable that is never reset for a new client (a server that \
+         fork()s a child per client counts in each child's own copy, so the clients cannot \
+         share it)"
+            .to_string()
+    } else {
+        format!(
+            "the reply numbers go {numbers:?} in the order the replies were sent: one counter \
+             for all clients must count up by one per reply, whoever it goes to"
+        )
+    };
+    let listing: Vec<String> = peers
+        .iter()
+        .map(|p| format!("`{p}` got {:?}", per_peer(p)))
+        .collect();
+    Err((
+        format!("numbers {numbers:?} in order ({})", listing.join(", ")),
+        hint,
+    ))
+}
+
+/// Each message from `from` goes back to an actor that sent it a message not answered yet.
+/// Messages in the same tenth of a second are taken questions first, as a reply cannot
+/// come before its question.
+fn replies_to_sender(view: &View<'_>, plan: &Plan, from: &str) -> Result<String, (String, String)> {
+    let is_actor = |role: &str| plan.actors.iter().any(|a| a.role == role);
+    // (time, 0 for a question to `from` or 1 for a reply from it, the peer).
+    let mut events: Vec<(u64, u8, &str)> = view
+        .all_messages()
+        .filter_map(|e| {
+            let to = e.message.as_ref()?.to.as_str();
+            if e.role == from && to != from {
+                Some((e.tenths, 1, to))
+            } else if to == from && e.role != from {
+                Some((e.tenths, 0, e.role.as_str()))
+            } else {
+                None
+            }
+        })
+        .collect();
+    events.sort_by_key(|&(tenths, kind, _)| (tenths, kind));
+    let mut waiting: Vec<(&str, u32)> = Vec::new();
+    let mut replies = 0;
+    for (tenths, kind, peer) in events {
+        let slot = match waiting.iter().position(|(p, _)| *p == peer) {
+            Some(i) => i,
+            None => {
+                waiting.push((peer, 0));
+                waiting.len() - 1
+            }
+        };
+        if kind == 0 {
+            waiting[slot].1 += 1;
+            continue;
+        }
+        replies += 1;
+        let at = format!("{}.{} s", tenths / 10, tenths % 10);
+        if !is_actor(peer) {
+            return Err((
+                format!("`{from}` sent a reply to {peer} at {at}, where no client is"),
+                "replies go to an address where no client is: reply to the address recvfrom() \
+                 gave you with this message (the sender's), not a fixed one"
+                    .into(),
+            ));
+        }
+        if waiting[slot].1 == 0 {
+            return Err((
+                format!(
+                    "`{from}` sent `{peer}` a reply at {at}, but `{peer}` had no question waiting"
+                ),
+                format!(
+                    "a reply went to `{peer}`, which had not asked: reply to the address \
+                     recvfrom() filled in for this very message (the sender's), not to another \
+                     client's"
+                ),
+            ));
+        }
+        waiting[slot].1 -= 1;
+    }
+    if replies == 0 {
+        return Err((
+            format!("no reply from `{from}`"),
+            format!(
+                "`{from}` sends no reply: after reading a message it must send one back to its \
+                 sender (sendto() to the address recvfrom() gave)"
+            ),
+        ));
+    }
+    Ok(format!(
+        "each of the {replies} replies of `{from}` went to the client that asked"
+    ))
+}
+
+fn quoted(roles: &[&str]) -> String {
+    roles
+        .iter()
+        .map(|r| format!("`{r}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::transcript::Message;
+
+    /// A two-client UDP scenario whose rubric has the checks under test.
+    const TWO_CLIENTS: &str = r#"
+[[server]]
+protocol = "udp"
+id = "A"
+port = 4000
+
+[[client]]
+id = "B"
+
+[[client]]
+id = "C"
+
+[[check]]
+name = "counter"
+grades = "server"
+expect = "shared-counter"
+from = "server"
+pattern = "serveur#{server.id} reponse{n3}#"
+
+[[check]]
+name = "sender"
+grades = "server"
+expect = "replies-to-sender"
+from = "server"
+
+[[check]]
+name = "starts"
+grades = "client1"
+expect = "starts"
+"#;
+
+    fn plan() -> Plan {
+        crate::scenario::parse(Path::new("scenarios/t.toml"), TWO_CLIENTS).expect("valid")
+    }
+
+    /// A captured data packet from `from` to `to` at `tenths`.
+    fn packet(tenths: u64, from: &str, to: &str, text: &str) -> Entry {
+        Entry {
+            tenths,
+            role: from.into(),
+            kind: "pkt",
+            text: format!("udp → {to} len={}", text.len() + 1),
+            message: Some(Message::new(to.into(), format!("{text}\0").as_bytes())),
+            outcome: None,
+        }
+    }
+
+    fn question(tenths: u64, client: &str, n: u32) -> Entry {
+        let id = if client == "client1" { "B" } else { "C" };
+        packet(tenths, client, "server", &format!("# {id}={n:03}"))
+    }
+
+    fn reply(tenths: u64, to: &str, n: u32) -> Entry {
+        packet(tenths, "server", to, &format!("serveur# A reponse{n:03}#"))
+    }
+
+    fn transcript(entries: Vec<Entry>, packets: Vec<Entry>) -> Transcript {
+        Transcript {
+            scenario: "t".into(),
+            entries,
+            packets,
+            counts: Vec::new(),
+        }
+    }
+
+    fn result(report: &Report, name: &str) -> CheckResult {
+        report
+            .checks
+            .iter()
+            .find(|c| c.name == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no check {name}"))
+    }
+
+    fn grade_server(packets: Vec<Entry>) -> Report {
+        grade(
+            &plan(),
+            &transcript(Vec::new(), packets),
+            &["server".into()],
+        )
+        .expect("graded")
+    }
+
+    /// The reference run: replies interleaved between the clients, numbered across both.
+    fn interleaved(numbers: [u32; 6], to: [&str; 6]) -> Vec<Entry> {
+        vec![
+            question(0, "client1", 0),
+            reply(0, to[0], numbers[0]),
+            question(0, "client1", 1),
+            question(10, "client2", 0),
+            reply(20, to[1], numbers[1]),
+            question(20, "client1", 2),
+            reply(40, to[2], numbers[2]),
+            question(40, "client2", 1),
+            reply(60, to[3], numbers[3]),
+            reply(80, to[4], numbers[4]),
+            question(80, "client2", 2),
+            reply(100, to[5], numbers[5]),
+        ]
+    }
+
+    const TO: [&str; 6] = [
+        "client1", "client1", "client2", "client1", "client2", "client2",
+    ];
+
+    #[test]
+    fn one_counter_across_clients_passes() {
+        let report = grade_server(interleaved([0, 1, 2, 3, 4, 5], TO));
+        assert_eq!(report.verdict, Verdict::Pass, "{report:#?}");
+        assert!(
+            result(&report, "counter")
+                .message
+                .contains("[0, 1, 2, 3, 4, 5]")
+        );
+    }
+
+    #[test]
+    fn a_counter_per_client_fails_with_a_hint_about_sharing_it() {
+        // A server that fork()s per client: each client's replies count from 000.
+        let packets = vec![
+            question(0, "client1", 0),
+            reply(0, "client1", 0),
+            question(0, "client1", 1),
+            question(10, "client2", 0),
+            reply(10, "client2", 0),
+            question(10, "client2", 1),
+            reply(20, "client1", 1),
+            reply(30, "client2", 1),
+        ];
+        let counter = result(&grade_server(packets), "counter");
+        assert_eq!(counter.passed, Some(false));
+        let hint = counter.hint.expect("a hint");
+        assert!(hint.contains("one for all clients"), "{hint}");
+        assert!(hint.contains("fork()"), "{hint}");
+        assert!(
+            counter.message.contains("`client2` got [0, 1]"),
+            "{}",
+            counter.message
+        );
+    }
+
+    #[test]
+    fn a_stuck_counter_and_a_jumping_one_get_their_own_hints() {
+        let stuck = result(&grade_server(interleaved([0; 6], TO)), "counter");
+        assert!(stuck.hint.expect("hint").contains("not incremented"));
+        let jumps = result(
+            &grade_server(interleaved([0, 1, 2, 4, 5, 6], TO)),
+            "counter",
+        );
+        assert_eq!(jumps.passed, Some(false));
+        assert!(
+            jumps
+                .hint
+                .expect("hint")
+                .contains("count up by one per reply")
+        );
+    }
+
+    #[test]
+    fn the_shared_counter_checks_the_format_too() {
+        let mut packets = interleaved([0, 1, 2, 3, 4, 5], TO);
+        packets[1] = packet(0, "server", "client1", "serveur# A reponse 0#");
+        let counter = result(&grade_server(packets), "counter");
+        assert_eq!(counter.passed, Some(false));
+        assert!(counter.hint.expect("hint").contains("format"));
+    }
+
+    #[test]
+    fn each_reply_must_go_to_the_client_that_asked() {
+        assert_eq!(
+            result(&grade_server(interleaved([0, 1, 2, 3, 4, 5], TO)), "sender").passed,
+            Some(true)
+        );
+        // The third reply goes to client1, which has no question waiting.
+        let mut swapped = TO;
+        swapped[2] = "client1";
+        let sender = result(
+            &grade_server(interleaved([0, 1, 2, 3, 4, 5], swapped)),
+            "sender",
+        );
+        assert_eq!(sender.passed, Some(false));
+        assert!(
+            sender.message.contains("had no question waiting"),
+            "{}",
+            sender.message
+        );
+        assert!(sender.hint.expect("hint").contains("sender"));
+        // Replies to a fixed address, where no client is.
+        let mut fixed = TO;
+        fixed[0] = "127.0.0.1:5000";
+        let sender = result(
+            &grade_server(interleaved([0, 1, 2, 3, 4, 5], fixed)),
+            "sender",
+        );
+        assert!(
+            sender.message.contains("127.0.0.1:5000"),
+            "{}",
+            sender.message
+        );
+        assert!(sender.hint.expect("hint").contains("not a fixed one"));
+    }
+
+    #[test]
+    fn a_reply_in_the_same_tenth_as_its_question_is_after_it() {
+        // Listed reply first (same tenth): still the answer to that question.
+        let packets = vec![reply(0, "client1", 0), question(0, "client1", 0)];
+        assert_eq!(result(&grade_server(packets), "sender").passed, Some(true));
+    }
+
+    #[test]
+    fn no_reply_at_all_is_not_replying_to_the_sender() {
+        let packets = vec![question(0, "client1", 0), question(10, "client2", 0)];
+        let report = grade_server(packets);
+        let sender = result(&report, "sender");
+        assert_eq!(sender.passed, Some(false));
+        assert!(sender.hint.expect("hint").contains("sends no reply"));
+        assert_eq!(result(&report, "counter").passed, Some(false));
+    }
+
+    #[test]
+    fn a_program_that_sent_something_has_started_even_if_it_then_fails() {
+        let exit = |code| Entry {
+            role: "client1".into(),
+            kind: "exit",
+            outcome: Some(Outcome::Exited { code }),
+            ..Entry::default()
+        };
+        let sent = packet(0, "client1", "127.0.0.1:4001", "# B=000");
+        let graded = ["client1".to_string()];
+        let report =
+            grade(&plan(), &transcript(vec![exit(1)], vec![sent]), &graded).expect("graded");
+        assert_eq!(report.verdict, Verdict::Pass, "{report:#?}");
+        // Exiting with an error before sending anything is still a start-up failure.
+        let report =
+            grade(&plan(), &transcript(vec![exit(1)], Vec::new()), &graded).expect("graded");
+        assert_eq!(report.verdict, Verdict::Fail);
+    }
+
+    #[test]
+    fn the_new_expectations_need_their_fields() {
+        for (expect, needs) in [
+            ("shared-counter", "`from` and `pattern`"),
+            ("replies-to-sender", "`from`"),
+        ] {
+            let text = format!(
+                "[[server]]\nprotocol = \"udp\"\nid = \"A\"\nport = 4000\n\n[[client]]\nid = \"B\"\n\n\
+                 [[check]]\nname = \"x\"\ngrades = \"server\"\nexpect = \"{expect}\"\n"
+            );
+            let err = crate::scenario::parse(Path::new("scenarios/t.toml"), &text)
+                .expect_err("invalid")
+                .to_string();
+            assert!(err.contains(needs), "{err}");
         }
     }
 }

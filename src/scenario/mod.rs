@@ -113,6 +113,13 @@ pub enum Expect {
     },
     /// Every packet the role sends goes to an address some actor owns.
     NoStrayPackets,
+    /// Every message from `from` to any actor matches a tolerant pattern, and the pattern's
+    /// `{n}` counts up by one over all of them, in the order they were sent: one counter
+    /// shared by all of `from`'s peers.
+    SharedCounter { from: String, pattern: String },
+    /// Every message from `from` goes to an actor with a question not yet answered: each
+    /// reply goes back to whoever asked.
+    RepliesToSender { from: String },
 }
 
 /// A moment at which the run's socket table is taken.

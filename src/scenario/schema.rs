@@ -54,6 +54,8 @@ const EXPECTATIONS: &[&str] = &[
     "output",
     "timing",
     "no-stray-packets",
+    "shared-counter",
+    "replies-to-sender",
 ];
 const HOST_KEYS: &[&str] = &["name", "aliases", "addresses"];
 const RESOLVER_KEYS: &[&str] = &["role", "lookup", "queries", "timeout", "args"];
@@ -353,6 +355,23 @@ impl Walk {
                     }),
                     _ => {
                         missing(self, "`from`, `to` and `gap`");
+                        None
+                    }
+                },
+                "shared-counter" => match (from, pattern) {
+                    (Some(from), Some(pattern)) => Some(Expect::SharedCounter {
+                        from,
+                        pattern: pattern.into_inner(),
+                    }),
+                    _ => {
+                        missing(self, "`from` and `pattern`");
+                        None
+                    }
+                },
+                "replies-to-sender" => match from {
+                    Some(from) => Some(Expect::RepliesToSender { from }),
+                    None => {
+                        missing(self, "`from`");
                         None
                     }
                 },

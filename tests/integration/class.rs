@@ -103,6 +103,55 @@ fn a_class_is_graded_with_feedback_and_a_summary() {
     assert_eq!(summary["submissions"][2]["score"], 0);
 }
 
+/// The two-client direction of the course: a server that stops after its first client loses
+/// the second client's points, with the accept() loop as the hint; its client is fine.
+#[test]
+fn a_class_is_graded_with_two_clients() {
+    let class = class(
+        "two-clients",
+        &[
+            (
+                "alice",
+                &[("serveur.c", "serveur.c"), ("clientt.c", "clientt.c")],
+            ),
+            (
+                "dave",
+                &[
+                    ("serveur.c", "students/tcp_server_one_client.c"),
+                    ("clientt.c", "clientt.c"),
+                ],
+            ),
+        ],
+    );
+    let dir = class.path();
+    let out = dir.join("grades");
+    let submissions: Vec<String> = ["alice", "dave"]
+        .iter()
+        .map(|s| dir.join(s).display().to_string())
+        .collect();
+    let mut args = vec![
+        "grade",
+        "courses/tp-sockets.toml",
+        "--scenario",
+        "tcp_two_clients",
+        "--out",
+        path(&out),
+    ];
+    args.extend(submissions.iter().map(String::as_str));
+    let output = run(&args);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let csv = std::fs::read_to_string(out.join("summary.csv")).expect("summary.csv");
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "submission,total,max,verdict,tcp_two_clients:server,tcp_two_clients:client2"
+    );
+    assert_eq!(lines[1], "alice,26,26,pass,16/16,10/10");
+    assert_eq!(lines[2], "dave,19,26,fail,9/16,10/10");
+    let dave = std::fs::read_to_string(out.join("dave/feedback.txt")).expect("dave's feedback");
+    assert!(dave.contains("loop around accept()"), "{dave}");
+}
+
 #[test]
 fn a_partition_takes_its_slice_of_the_class() {
     let class = class(

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use crate::common::{Scratch, fixture, root, run, stderr};
 
-/// What a student fixture's header says about it.
+/// What a student fixture's header says about it, for one scenario.
 struct Expected {
     name: String,
     scenario: &'static str,
@@ -15,22 +15,42 @@ struct Expected {
     hint: String,
 }
 
-fn header(path: &Path) -> Expected {
+/// Which scenario a fixture is graded against: the basic one of its protocol, or the one
+/// with two clients (a client fixture plays the second client there, as in the course).
+#[derive(Clone, Copy)]
+enum Against {
+    Basic,
+    TwoClients,
+}
+
+fn header(path: &Path, against: Against) -> Expected {
     let text = std::fs::read_to_string(path).expect("read fixture");
-    let field = |key: &str| {
-        text.lines()
-            .find_map(|l| {
-                l.split_once(&format!("{key}: "))
-                    .map(|(_, v)| v.trim().to_string())
-            })
-            .unwrap_or_else(|| panic!("{} has no `{key}:`", path.display()))
+    let optional = |key: &str| {
+        text.lines().find_map(|l| {
+            l.split_once(&format!("{key}: "))
+                .map(|(_, v)| v.trim().to_string())
+        })
     };
-    let (scenario, role) = match field("role").as_str() {
-        "tcp-server" => ("tcp_basic", "server"),
-        "tcp-client" => ("tcp_basic", "client"),
-        "udp-server" => ("udp_basic", "server"),
-        "udp-client" => ("udp_basic", "client"),
-        other => panic!("unknown role {other} in {}", path.display()),
+    let field =
+        |key: &str| optional(key).unwrap_or_else(|| panic!("{} has no `{key}:`", path.display()));
+    let (scenario, role) = match (field("role").as_str(), against) {
+        ("tcp-server", Against::Basic) => ("tcp_basic", "server"),
+        ("tcp-client", Against::Basic) => ("tcp_basic", "client"),
+        ("udp-server", Against::Basic) => ("udp_basic", "server"),
+        ("udp-client", Against::Basic) => ("udp_basic", "client"),
+        ("tcp-server", Against::TwoClients) => ("tcp_two_clients", "server"),
+        ("tcp-client", Against::TwoClients) => ("tcp_two_clients", "client2"),
+        ("udp-server", Against::TwoClients) => ("udp_two_clients", "server"),
+        ("udp-client", Against::TwoClients) => ("udp_two_clients", "client2"),
+        (other, _) => panic!("unknown role {other} in {}", path.display()),
+    };
+    // With two clients, a fixture may have its own verdict and hint; otherwise the basic ones.
+    let (verdict, hint) = match against {
+        Against::Basic => (field("verdict"), field("expected-hint")),
+        Against::TwoClients => (
+            optional("verdict-two-clients").unwrap_or_else(|| field("verdict")),
+            optional("expected-hint-two-clients").unwrap_or_else(|| field("expected-hint")),
+        ),
     };
     Expected {
         name: path
@@ -40,8 +60,8 @@ fn header(path: &Path) -> Expected {
             .into_owned(),
         scenario,
         role,
-        pass: field("verdict") == "pass",
-        hint: field("expected-hint"),
+        pass: verdict == "pass",
+        hint,
     }
 }
 
@@ -58,16 +78,17 @@ fn grade(scenario: &str, role: &str, program: &Path, extra: &[&str]) -> (Option<
 /// Programs whose mistake the shipped scenarios cannot show, with the reason.
 const INVISIBLE_HERE: &[(&str, &str)] = &[(
     "udp_client_no_null_check",
-    "it crashes only for an unknown host name, and udp_basic gives it 127.0.0.1",
+    "it crashes only for an unknown host name, and the UDP scenarios give it 127.0.0.1",
 )];
 
-#[test]
-fn every_student_program_gets_the_expected_verdict_and_hint() {
+/// Grades every student fixture against the scenario `against` picks, all at once, and
+/// fails with every verdict or hint that is not the one its header announces.
+fn every_student_program_against(against: Against) {
     let mut fixtures: Vec<Expected> = std::fs::read_dir(root().join("tests/fixtures/students"))
         .expect("students folder")
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|e| e == "c"))
-        .map(|p| header(&p))
+        .map(|p| header(&p, against))
         .filter(|e| !INVISIBLE_HERE.iter().any(|(name, _)| *name == e.name))
         .collect();
     fixtures.sort_by(|a, b| a.name.cmp(&b.name));
@@ -89,8 +110,10 @@ fn every_student_program_gets_the_expected_verdict_and_hint() {
                     let hint_ok = e.pass || hints.to_lowercase().contains(&e.hint.to_lowercase());
                     let problem = (!verdict_ok || !hint_ok).then(|| {
                         format!(
-                            "{}: expected {} with a hint about {:?}, got exit {code:?}:\n{err}",
+                            "{} in {} as {}: expected {} with a hint about {:?}, got exit {code:?}:\n{err}",
                             e.name,
+                            e.scenario,
+                            e.role,
                             if e.pass { "pass" } else { "fail" },
                             e.hint
                         )
@@ -109,16 +132,89 @@ fn every_student_program_gets_the_expected_verdict_and_hint() {
 }
 
 #[test]
-fn the_correct_c_programs_pass_in_both_directions() {
-    for (scenario, role, program) in [
+fn every_student_program_gets_the_expected_verdict_and_hint() {
+    every_student_program_against(Against::Basic);
+}
+
+/// The two-client scenarios grade what one client cannot show (a server that stops after
+/// its first client, one counter for everybody, each reply to its sender) and give the other
+/// mistakes the same verdict and hint.
+#[test]
+fn every_student_program_gets_the_expected_verdict_and_hint_with_two_clients() {
+    every_student_program_against(Against::TwoClients);
+}
+
+#[test]
+fn the_correct_c_programs_pass_every_rubric_in_every_direction() {
+    let runs = [
         ("tcp_basic", "server", "serveur"),
         ("tcp_basic", "client", "clientt"),
         ("udp_basic", "server", "serveuru"),
         ("udp_basic", "client", "clientu"),
+        ("tcp_two_clients", "server", "serveur"),
+        ("tcp_two_clients", "client1", "clientt"),
+        ("tcp_two_clients", "client2", "clientt"),
+        ("udp_two_clients", "server", "serveuru"),
+        ("udp_two_clients", "client1", "clientu"),
+        ("udp_two_clients", "client2", "clientu"),
+        ("udp_no_server", "client", "clientu"),
+    ];
+    // Each program is built once, then the runs (mostly sleeping) go at once.
+    let programs: Vec<_> = runs.iter().map(|(_, _, p)| fixture(p)).collect();
+    let problems: Vec<String> = std::thread::scope(|scope| {
+        let handles: Vec<_> = runs
+            .iter()
+            .zip(&programs)
+            .map(|((scenario, role, _), program)| {
+                scope.spawn(move || {
+                    let (code, err) = grade(scenario, role, program, &[]);
+                    let graded = err.contains(&format!("grading {role}"));
+                    (code != Some(0) || err.contains('✗') || !graded)
+                        .then(|| format!("{scenario} {role}: exit {code:?}\n{err}"))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .filter_map(|h| h.join().expect("grading thread"))
+            .collect()
+    });
+    assert!(problems.is_empty(), "{}", problems.join("\n\n"));
+}
+
+/// Every scenario with a rubric for a server or a client grades both directions, and every
+/// direction of the course has checks to grade it with.
+#[test]
+fn the_course_grades_only_directions_with_a_rubric() {
+    let course = std::fs::read_to_string(root().join("courses/tp-sockets.toml")).expect("course");
+    let course: toml::Table = toml::from_str(&course).expect("course TOML");
+    let directions = course["grade"].as_array().expect("[[grade]] tables");
+    for d in directions {
+        let (scenario, role) = (
+            d["scenario"].as_str().expect("scenario"),
+            d["role"].as_str().expect("role"),
+        );
+        let text = std::fs::read_to_string(root().join(format!("scenarios/{scenario}.toml")))
+            .expect("scenario");
+        assert!(
+            text.contains(&format!("grades = \"{role}\"")),
+            "{scenario} has no check for {role}"
+        );
+    }
+    for (scenario, role) in [
+        ("tcp_two_clients", "server"),
+        ("tcp_two_clients", "client2"),
+        ("udp_two_clients", "server"),
+        ("udp_two_clients", "client2"),
+        ("udp_no_server", "client"),
     ] {
-        let (code, err) = grade(scenario, role, &fixture(program), &[]);
-        assert_eq!(code, Some(0), "{scenario} {role}:\n{err}");
-        assert!(!err.contains('✗'), "{err}");
+        assert!(
+            directions
+                .iter()
+                .any(|d| d["scenario"].as_str() == Some(scenario)
+                    && d["role"].as_str() == Some(role)),
+            "the course does not grade {scenario} {role}"
+        );
     }
 }
 
