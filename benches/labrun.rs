@@ -10,17 +10,30 @@
 //!
 //! Each figure comes from the `labrun` binary run as a user runs it. Results go in
 //! BENCHMARKS.md with the machine they were measured on.
+//!
+//! `LABRUN_BENCH_BASELINE=/path/to/an/older/labrun` adds that binary's figures beside this
+//! one's in sections 1, 2 and 5, runs interleaved, so that a change is measured against
+//! what it replaces under the same load.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn labrun() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_labrun"));
+    labrun_at(Path::new(env!("CARGO_BIN_EXE_labrun")))
+}
+
+fn labrun_at(exe: &Path) -> Command {
+    let mut command = Command::new(exe);
     command
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env_remove("CI");
     command
+}
+
+/// The binary to compare with, from `LABRUN_BENCH_BASELINE`.
+fn baseline() -> Option<PathBuf> {
+    std::env::var_os("LABRUN_BENCH_BASELINE").map(PathBuf::from)
 }
 
 /// Wall time of a command that must succeed (exit 0), its output discarded.
@@ -110,31 +123,63 @@ fn critical_path(name: &str) -> Duration {
 
 fn overhead() {
     println!("## 1. Overhead over the critical path (real time)\n");
-    println!("| scenario | critical path | wall | ratio | extra |");
-    println!("|---|---|---|---|---|");
+    let base = baseline();
+    if base.is_some() {
+        println!(
+            "| scenario | critical path | wall | ratio | extra | baseline wall | baseline extra |"
+        );
+        println!("|---|---|---|---|---|---|---|");
+    } else {
+        println!("| scenario | critical path | wall | ratio | extra |");
+        println!("|---|---|---|---|---|");
+    }
+    let (mut worst_ratio, mut worst_extra) = (0.0f64, Duration::ZERO);
     for name in scenarios() {
         let path = critical_path(&name);
         if path.is_zero() {
             continue;
         }
-        let wall = timed(labrun().args([&format!("scenarios/{name}.toml"), "--no-snapshot", "-q"]));
-        println!(
-            "| {name} | {:.1} s | {:.3} s | {:.4} | {} |",
+        let args = [
+            format!("scenarios/{name}.toml"),
+            "--no-snapshot".into(),
+            "-q".into(),
+        ];
+        let wall = timed(labrun().args(&args));
+        let ratio = wall.as_secs_f64() / path.as_secs_f64();
+        let extra = wall.saturating_sub(path);
+        worst_ratio = worst_ratio.max(ratio);
+        worst_extra = worst_extra.max(extra);
+        print!(
+            "| {name} | {:.1} s | {:.3} s | {ratio:.4} | {} |",
             path.as_secs_f64(),
             wall.as_secs_f64(),
-            wall.as_secs_f64() / path.as_secs_f64(),
-            ms(wall.saturating_sub(path))
+            ms(extra)
         );
+        if let Some(base) = &base {
+            let wall = timed(labrun_at(base).args(&args));
+            print!(
+                " {:.3} s | {} |",
+                wall.as_secs_f64(),
+                ms(wall.saturating_sub(path))
+            );
+        }
+        println!();
     }
-    println!();
+    println!(
+        "\nworst ratio {worst_ratio:.4}, worst extra {}: goal ratio ≤ 1.02 and under 30 ms extra: {}\n",
+        ms(worst_extra),
+        met(worst_ratio <= 1.02 && worst_extra < Duration::from_millis(30))
+    );
+}
+
+fn met(yes: bool) -> &'static str {
+    if yes { "met" } else { "not met" }
 }
 
 fn zero_delay() {
-    println!("## 2. A whole zero-delay run of tcp_basic (30 runs)\n");
-    let runs = 30;
-    let labrun_runs: Vec<Duration> = (0..runs)
-        .map(|_| timed(labrun().args(["scenarios/tcp_basic.toml", "--time-scale", "0", "-q"])))
-        .collect();
+    let runs = 50;
+    println!("## 2. A whole zero-delay run of tcp_basic ({runs} runs, interleaved)\n");
+    let args = ["scenarios/tcp_basic.toml", "--time-scale", "0", "-q"];
     let exe = env!("CARGO_BIN_EXE_labrun");
     let script = format!(
         "ip link set lo up; {exe} ref tcp-server A 4000 --reply-delay 0s > /tmp/labrun-bench-s.out & S=$!; \
@@ -142,9 +187,17 @@ fn zero_delay() {
          {exe} ref tcp-client B 127.0.0.1 4000 > /tmp/labrun-bench-c.out; kill $S; wait; \
          test $(grep -c recoit /tmp/labrun-bench-c.out) = 3"
     );
-    let shell_runs: Vec<Duration> = (0..runs)
-        .map(|_| timed(Command::new("unshare").args(["-rn", "sh", "-c", &script])))
-        .collect();
+    let base = baseline();
+    let (mut labrun_runs, mut shell_runs, mut base_runs) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..runs {
+        labrun_runs.push(timed(labrun().args(args)));
+        shell_runs.push(timed(
+            Command::new("unshare").args(["-rn", "sh", "-c", &script]),
+        ));
+        if let Some(base) = &base {
+            base_runs.push(timed(labrun_at(base).args(args)));
+        }
+    }
     let (m, s) = (median(labrun_runs.clone()), median(shell_runs.clone()));
     println!("| | median | p90 |");
     println!("|---|---|---|");
@@ -158,41 +211,54 @@ fn zero_delay() {
         ms(s),
         ms(percentile(shell_runs, 0.9))
     );
+    if !base_runs.is_empty() {
+        println!(
+            "| baseline labrun (LABRUN_BENCH_BASELINE) | {} | {} |",
+            ms(median(base_runs.clone())),
+            ms(percentile(base_runs, 0.9))
+        );
+    }
     println!(
-        "\nratio labrun / shell: {:.2}\n",
-        m.as_secs_f64() / s.as_secs_f64()
+        "\nratio labrun / shell: {:.2}; goal median ≤ 25 ms: {}\n",
+        m.as_secs_f64() / s.as_secs_f64(),
+        met(m <= Duration::from_millis(25))
     );
 }
 
 fn capture_cost() {
-    println!("## 5. Capture cost (tcp_basic at scale 0, 30 runs each)\n");
-    let with: Vec<Duration> = (0..30)
-        .map(|_| {
-            timed(labrun().args([
-                "scenarios/tcp_basic.toml",
-                "--time-scale",
-                "0",
-                "-q",
-                "--no-snapshot",
-            ]))
-        })
+    println!("## 5. Capture cost (tcp_basic at scale 0, 30 runs each, interleaved)\n");
+    let with = [
+        "scenarios/tcp_basic.toml",
+        "--time-scale",
+        "0",
+        "-q",
+        "--no-snapshot",
+    ];
+    let without = [&with[..], &["--no-capture"]].concat();
+    let exes: Vec<PathBuf> = std::iter::once(PathBuf::from(env!("CARGO_BIN_EXE_labrun")))
+        .chain(baseline())
         .collect();
-    let without: Vec<Duration> = (0..30)
-        .map(|_| {
-            timed(labrun().args([
-                "scenarios/tcp_basic.toml",
-                "--time-scale",
-                "0",
-                "-q",
-                "--no-snapshot",
-                "--no-capture",
-            ]))
-        })
-        .collect();
-    println!("| | median |");
-    println!("|---|---|");
-    println!("| with capture and state timeline | {} |", ms(median(with)));
-    println!("| without capture | {} |\n", ms(median(without)));
+    // [binary][with, without]
+    let mut samples = vec![[Vec::new(), Vec::new()]; exes.len()];
+    for _ in 0..30 {
+        for (exe, runs) in exes.iter().zip(&mut samples) {
+            runs[0].push(timed(labrun_at(exe).args(with)));
+            runs[1].push(timed(labrun_at(exe).args(&without)));
+        }
+    }
+    println!("| | with capture and state timeline | without (`--no-capture`) | capture costs |");
+    println!("|---|---|---|---|");
+    for (i, [with, without]) in samples.into_iter().enumerate() {
+        let (w, wo) = (median(with), median(without));
+        println!(
+            "| {} | {} | {} | {} |",
+            if i == 0 { "labrun" } else { "baseline labrun" },
+            ms(w),
+            ms(wo),
+            ms(w.saturating_sub(wo))
+        );
+    }
+    println!();
 }
 
 fn cpu_while_waiting() {

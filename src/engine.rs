@@ -21,8 +21,9 @@ use crate::transcript::{Event, EventKind, Outcome};
 
 /// How long an external program may take to stop after SIGTERM before SIGKILL.
 const STOP_PATIENCE: Duration = Duration::from_millis(500);
-/// At time scale 0, how long the run must stay quiet before the virtual clock moves on:
-/// long enough for everything the last step caused to have happened.
+/// At time scale 0, how long the run must stay quiet before the virtual clock moves on
+/// when the kernel cannot tell that nothing is on its way (see [`Engine::settled`]): long
+/// enough for everything the last step caused to have happened.
 const SETTLE_REFERENCE: Duration = Duration::from_millis(2);
 /// The same when external programs take part: they are real processes to schedule.
 const SETTLE_EXTERNAL: Duration = Duration::from_millis(10);
@@ -86,8 +87,16 @@ pub fn run(
         .enable_all()
         .build()
         .map_err(EngineError::Runtime)?;
-    let workdir = RunDir::create().map_err(EngineError::Workdir)?;
-    let record = runtime.block_on(Engine::new(plan, options, workdir.0.clone()).run(observer));
+    // Only external programs need one (an empty folder costs milliseconds to remove).
+    let workdir = options
+        .externals
+        .iter()
+        .any(Option::is_some)
+        .then(RunDir::create)
+        .transpose()
+        .map_err(EngineError::Workdir)?;
+    let path = workdir.as_ref().map(|w| w.0.clone()).unwrap_or_default();
+    let record = runtime.block_on(Engine::new(plan, options, path).run(observer));
     Ok(record)
 }
 
@@ -250,6 +259,12 @@ struct Engine<'a> {
     timed_out: bool,
     pace: Pace,
     last_activity: Instant,
+    /// The kernel had packets on their way at the last look: wait a whole quiet period.
+    patient: bool,
+    /// Every actor has ended (external programs included).
+    programs_done: bool,
+    /// Reference work running outside the runtime (name lookups on blocking threads).
+    offloaded: Arc<std::sync::atomic::AtomicUsize>,
     packets: Vec<Packet>,
     capture_stop: CancellationToken,
     samples: Vec<Sample>,
@@ -312,6 +327,9 @@ impl<'a> Engine<'a> {
                 Pace::Virtual(VirtualClock::new())
             },
             last_activity: Instant::now(),
+            patient: false,
+            programs_done: false,
+            offloaded: Arc::default(),
             packets: Vec::new(),
             capture_stop: CancellationToken::new(),
             samples: Vec::new(),
@@ -342,6 +360,11 @@ impl<'a> Engine<'a> {
             let wake = settle.map_or(self.next_wake(deadline), |s| {
                 s.min(self.next_wake(deadline))
             });
+            // Due now, nothing to read: no timer needed (and none of its tick's rounding).
+            if wake <= Instant::now() && self.rx.is_empty() {
+                self.woken(deadline, settle).await;
+                continue;
+            }
             tokio::select! {
                 message = self.rx.recv() => match message {
                     Some(Message::Event(actor, lane, at, kind)) => {
@@ -356,29 +379,29 @@ impl<'a> Engine<'a> {
                     Some(Message::Checkpoint(index)) => self.due.push((index, None)),
                     None => break,
                 },
-                () = tokio::time::sleep_until(wake.into()) => {
-                    // A start may have waited long enough for an actor to become ready.
-                    self.dirty = true;
-                    if Instant::now() >= deadline && !self.timed_out {
-                        self.timed_out = true;
-                        for slot in &self.slots {
-                            slot.kill.cancel();
-                        }
-                    }
-                    if settle.is_some_and(|s| Instant::now() >= s) {
-                        // A checkpoint may hold back starts: those come before the clock moves.
-                        if self.due.is_empty() {
-                            self.advance_virtual_clock().await;
-                        } else {
-                            self.take_due_samples();
-                            self.last_activity = Instant::now();
-                        }
-                    }
-                }
+                () = tokio::time::sleep_until(wake.into()) => self.woken(deadline, settle).await,
             }
         }
-        // The last packets (a final ACK) and the sockets left behind (TIME_WAIT).
-        tokio::time::sleep(SETTLE_REFERENCE).await;
+        // The last packets (a final ACK) and the sockets left behind (TIME_WAIT). Every
+        // program has ended: only the kernel may still be at work, or a process one left
+        // behind, whose packets must not keep the run going.
+        self.programs_done = true;
+        let give_up = Instant::now() + SETTLE_EXTERNAL;
+        loop {
+            while let Ok(message) = self.rx.try_recv() {
+                if let Message::Packet(packet) = message {
+                    self.packets.push(packet);
+                }
+            }
+            if self.settled().await || Instant::now() >= give_up {
+                break;
+            }
+            if self.rx.is_empty() {
+                self.last_activity = Instant::now();
+                let quiet = self.last_activity + self.quiet_period();
+                tokio::time::sleep_until(quiet.min(give_up).into()).await;
+            }
+        }
         self.capture_stop.cancel();
         while let Ok(message) = self.rx.try_recv() {
             if let Message::Packet(packet) = message {
@@ -473,33 +496,94 @@ impl<'a> Engine<'a> {
         }
     }
 
-    /// When the virtual clock may move on, if it has sleepers.
+    /// What the engine does when its timer is due: the run's timeout, the starts waiting
+    /// for an actor to become ready, and, once the run is quiet, the checkpoints due and the
+    /// virtual clock.
+    async fn woken(&mut self, deadline: Instant, settle: Option<Instant>) {
+        // A start may have waited long enough for an actor to become ready.
+        self.dirty = true;
+        if Instant::now() >= deadline && !self.timed_out {
+            self.timed_out = true;
+            for slot in &self.slots {
+                slot.kill.cancel();
+            }
+        }
+        if settle.is_some_and(|s| Instant::now() >= s) {
+            if self.settled().await {
+                // A checkpoint may hold back starts: those come before the clock moves.
+                if !self.due.is_empty() {
+                    self.take_due_samples();
+                } else if let Pace::Virtual(clock) = &self.pace {
+                    clock.advance();
+                }
+            }
+            self.last_activity = Instant::now();
+        }
+    }
+
+    /// When the virtual clock may move on, if it has sleepers, or the checkpoints due be
+    /// taken.
     fn settle_at(&self) -> Option<Instant> {
         let sleepers = matches!(&self.pace, Pace::Virtual(clock) if clock.has_sleepers());
         if !sleepers && self.due.is_empty() {
             return None;
         }
-        let externals = self.options.externals.iter().any(Option::is_some);
-        let settle = if externals {
-            SETTLE_EXTERNAL
-        } else {
-            SETTLE_REFERENCE
-        };
-        Some(self.last_activity + settle)
+        Some(self.last_activity + self.quiet_period())
     }
 
-    /// Lets every task that is ready run first; moves the clock only if the run stayed quiet.
-    async fn advance_virtual_clock(&mut self) {
-        let Pace::Virtual(clock) = &self.pace else {
-            return;
-        };
+    /// How long the run must have been quiet before [`Engine::settled`] is asked.
+    fn quiet_period(&self) -> Duration {
+        if self.externals_running() {
+            SETTLE_EXTERNAL
+        } else if self.patient {
+            SETTLE_REFERENCE
+        } else {
+            Duration::ZERO
+        }
+    }
+
+    /// Lets every task that is ready run first, then tells whether the run is quiet:
+    /// everything the last step caused has happened and been reported.
+    ///
+    /// With reference actors only, every actor is a task of this runtime: once none has
+    /// anything left to do and nothing was reported meanwhile, the only work left can be
+    /// the kernel's, packets on their way through the loopback (in the backlog of some
+    /// CPU's softirq, where a busy machine may leave them for milliseconds). When no CPU
+    /// has any, the run is quiet now, and no time is spent waiting: this is what makes a
+    /// zero-delay run take milliseconds. When some CPU has (any namespace's packets count:
+    /// the kernel does not say whose they are), or the kernel does not tell, or external
+    /// programs are running (processes of their own), the run must stay quiet for a whole
+    /// quiet period instead ([`SETTLE_REFERENCE`], [`SETTLE_EXTERNAL`]).
+    async fn settled(&mut self) -> bool {
+        if !self.rx.is_empty() {
+            return false;
+        }
+        // Each yield lets the runtime poll for I/O: a message read wakes its reader, whose
+        // reply wakes the next one.
         for _ in 0..8 {
             tokio::task::yield_now().await;
         }
-        if self.rx.is_empty() {
-            clock.advance();
+        if !self.rx.is_empty() {
+            return false;
         }
-        self.last_activity = Instant::now();
+        if self.patient || self.externals_running() {
+            let quiet = self.last_activity.elapsed() >= self.quiet_period();
+            if quiet {
+                self.patient = false;
+            }
+            return quiet;
+        }
+        let offloaded = self.offloaded.load(std::sync::atomic::Ordering::SeqCst) > 0;
+        if !offloaded && procnet::loopback_idle() {
+            return true;
+        }
+        self.patient = true;
+        false
+    }
+
+    /// Whether external programs take part and may still be running.
+    fn externals_running(&self) -> bool {
+        !self.programs_done && self.options.externals.iter().any(Option::is_some)
     }
 
     fn next_wake(&self, deadline: Instant) -> Instant {
@@ -725,6 +809,7 @@ impl<'a> Engine<'a> {
         let run_timeout = self.plan.timeout;
         let workdir = self.workdir.clone();
         let tx = self.tx.clone();
+        let offloaded = Arc::clone(&self.offloaded);
         tracker.spawn(async move {
             tokio::select! {
                 () = pace.sleep(delay) => {}
@@ -741,7 +826,7 @@ impl<'a> Engine<'a> {
             });
             let outcome = match external {
                 None => {
-                    let controls = Controls { stop, kill, run_timeout };
+                    let controls = Controls { stop, kill, run_timeout, offloaded };
                     run_reference(&actor, pace, Arc::clone(&sink), controls).await
                 }
                 Some(command) => {
@@ -769,6 +854,8 @@ struct Controls {
     stop: CancellationToken,
     kill: CancellationToken,
     run_timeout: Duration,
+    /// Counts the work the actor has running outside the runtime.
+    offloaded: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 async fn run_reference(
@@ -781,9 +868,10 @@ async fn run_reference(
         stop,
         kill,
         run_timeout,
+        offloaded,
     } = controls;
     if let ActorKind::Resolver { lookup, query } = &actor.kind {
-        let resolve = resolve(*lookup, query.clone(), Arc::clone(&sink));
+        let resolve = resolve(*lookup, query.clone(), Arc::clone(&sink), offloaded);
         return tokio::select! {
             outcome = resolve => outcome,
             () = kill.cancelled() => Outcome::RunTimedOut { after: run_timeout },
@@ -847,8 +935,16 @@ async fn own_timeout(timeout: Duration, run_timeout: Duration) {
 }
 
 /// The reference programs of exercise 1.1, with the lab's lines.
-async fn resolve(lookup: crate::scenario::Lookup, query: String, sink: Arc<dyn Sink>) -> Outcome {
+async fn resolve(
+    lookup: crate::scenario::Lookup,
+    query: String,
+    sink: Arc<dyn Sink>,
+    offloaded: Arc<std::sync::atomic::AtomicUsize>,
+) -> Outcome {
     use crate::transcript::Stream;
+    // The run is not quiet while a lookup runs on a thread of its own, until its lines
+    // are reported.
+    let _offloaded = Offloaded::start(offloaded);
     let lines =
         tokio::task::spawn_blocking(move || crate::actor::resolver::run(lookup, &query)).await;
     let Ok((lines, code)) = lines else {
@@ -863,6 +959,22 @@ async fn resolve(lookup: crate::scenario::Lookup, query: String, sink: Arc<dyn S
         sink.emit(EventKind::Line { stream, text });
     }
     Outcome::Exited { code }
+}
+
+/// One piece of work running outside the runtime, counted until dropped.
+struct Offloaded(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Offloaded {
+    fn start(count: Arc<std::sync::atomic::AtomicUsize>) -> Self {
+        count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Offloaded(count)
+    }
+}
+
+impl Drop for Offloaded {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 struct ExternalRun<'a> {

@@ -283,8 +283,58 @@ pub fn kill_leftovers() -> usize {
     killed
 }
 
-/// Every process under `root` in the process tree, from `/proc`.
+/// Every process under `root` in the process tree, from `/proc`; zombies only as `root`'s
+/// own children (to reap them).
 fn descendants(root: u32) -> Vec<i32> {
+    children_tree(root).unwrap_or_else(|| scan_descendants(root))
+}
+
+/// [`descendants`] from each thread's `children` file: a few reads, where a scan of
+/// `/proc` reads every process of the machine (several milliseconds on a busy one).
+/// `None` where the kernel has no such files (`CONFIG_PROC_CHILDREN`).
+fn children_tree(root: u32) -> Option<Vec<i32>> {
+    let children_of = |pid: i32| -> Option<Vec<i32>> {
+        let mut found = Vec::new();
+        for thread in fs::read_dir(format!("/proc/{pid}/task")).ok()?.flatten() {
+            // A thread or process gone meanwhile has no children left to list.
+            if let Ok(text) = fs::read_to_string(thread.path().join("children")) {
+                found.extend(
+                    text.split_whitespace()
+                        .filter_map(|c| c.parse::<i32>().ok()),
+                );
+            }
+        }
+        Some(found)
+    };
+    let root = root as i32;
+    if !std::path::Path::new(&format!("/proc/{root}/task/{root}/children")).exists() {
+        return None;
+    }
+    let mut found = Vec::new();
+    let mut frontier = vec![root];
+    while let Some(parent) = frontier.pop() {
+        for pid in children_of(parent).unwrap_or_default() {
+            if found.contains(&pid) {
+                continue;
+            }
+            let zombie = fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|stat| {
+                    let after = &stat[stat.rfind(')')? + 1..];
+                    after.split_whitespace().next().map(|state| state == "Z")
+                })
+                .unwrap_or(false);
+            if !zombie || parent == root {
+                found.push(pid);
+                frontier.push(pid);
+            }
+        }
+    }
+    Some(found)
+}
+
+/// [`descendants`] from the parent of every process in `/proc`.
+fn scan_descendants(root: u32) -> Vec<i32> {
     let mut parents: Vec<(i32, i32)> = Vec::new();
     if let Ok(dir) = fs::read_dir("/proc") {
         for entry in dir.flatten() {
