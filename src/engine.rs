@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::actor::pace::{Pace, VirtualClock};
 use crate::actor::{ExternalCommand, RefParams, RefProgram, Sink, external, reference};
-use crate::observe::capture::{Capture, Packet};
+use crate::observe::capture::{Capture, NotKept, Packet};
 use crate::observe::procnet::{self, SocketEntry, TCP_ESTABLISHED, TCP_LISTEN};
 use crate::scenario::{ActorKind, ActorPlan, Concurrency, MilestoneKind, Plan, Protocol, When};
 use crate::transcript::{Event, EventKind, Outcome};
@@ -51,6 +51,8 @@ pub struct RunRecord {
     pub packets: Vec<Packet>,
     /// Why there is no capture, when one was asked for and could not be made.
     pub capture_error: Option<String>,
+    /// What the capture saw past its budget and did not keep (a program flooding `lo`).
+    pub not_kept: NotKept,
     /// The socket tables taken at the plan's checkpoints.
     pub checkpoints: Vec<Sample>,
 }
@@ -408,8 +410,10 @@ impl<'a> Engine<'a> {
                 self.packets.push(packet);
             }
         }
+        let mut not_kept = NotKept::default();
         if let Some(capture) = &capture {
             self.packets.extend(capture.drain());
+            not_kept = capture.not_kept();
         }
         self.take_due_samples();
         for (i, checkpoint) in self.plan.checkpoints.iter().enumerate() {
@@ -427,6 +431,7 @@ impl<'a> Engine<'a> {
             timed_out: self.timed_out,
             packets: self.packets,
             capture_error,
+            not_kept,
             checkpoints: self.samples,
         }
     }

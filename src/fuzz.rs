@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
 use crate::engine::RunRecord;
-use crate::observe::capture::Packet;
+use crate::observe::capture::{NotKept, Packet};
 use crate::scenario::{Plan, Protocol};
 use crate::transcript::{Event, EventKind, Outcome, Stream};
 
@@ -89,6 +89,10 @@ pub fn transcript(data: &[u8]) {
         timed_out: false,
         packets,
         capture_error: None,
+        not_kept: NotKept {
+            packets: u64::from(choices.number()),
+            bytes: u64::from(choices.number()) << 20,
+        },
         checkpoints: Vec::new(),
     };
     let first = crate::transcript::normalize(plan, &record);

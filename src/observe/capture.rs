@@ -17,6 +17,20 @@ const FRAME: usize = 65_600;
 /// packets in a few milliseconds; the default of 208 KiB would drop most of them.
 const RECEIVE_BUFFER: usize = 32 << 20;
 
+/// How much of a run's traffic the capture keeps: far more than any lab scenario sends
+/// (a thousand clients send 19,000 packets), and a bound on labrun's memory when a
+/// program floods the loopback (a UDP server can send gigabytes in seconds).
+pub const KEEP_PACKETS: usize = 200_000;
+/// The same in bytes of frames kept.
+pub const KEEP_BYTES: usize = 64 << 20;
+
+/// What the capture saw but did not keep, once over [`KEEP_PACKETS`] or [`KEEP_BYTES`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NotKept {
+    pub packets: u64,
+    pub bytes: u64,
+}
+
 /// One captured packet, Ethernet header included.
 #[derive(Clone, Debug)]
 pub struct Packet {
@@ -35,6 +49,8 @@ pub(crate) struct Capture {
     /// The buffer frames are read into, kept from one read to the next: a fresh 64 KiB
     /// for each, zeroed, cost more than the rest of the read.
     frame: std::sync::Mutex<Vec<u8>>,
+    /// Packets and bytes kept so far, and what was not kept past the budget.
+    budget: std::sync::Mutex<(usize, usize, NotKept)>,
     start: Instant,
     /// The wall clock at `start`: kernel timestamps are wall-clock times.
     start_time: SystemTime,
@@ -101,6 +117,7 @@ impl Capture {
             fd,
             _release: release,
             frame: std::sync::Mutex::new(vec![0; FRAME]),
+            budget: std::sync::Mutex::new((0, 0, NotKept::default())),
             start,
             start_time,
         })
@@ -196,12 +213,39 @@ impl Capture {
     ///
     /// The time is the kernel's, taken when the packet went through `lo`, not when labrun
     /// got round to reading it: that orders packets exactly against the actors' events.
+    ///
+    /// Past the budget a packet is read (so that the kernel's buffer does not fill) and
+    /// counted, not kept.
     fn read_one(&self, fd: &OwnedFd) -> io::Result<Option<Packet>> {
         let mut frame = self
             .frame
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        read_one(fd, &mut frame, self.start, self.start_time)
+        let Some(packet) = read_one(fd, &mut frame, self.start, self.start_time)? else {
+            return Ok(None);
+        };
+        let mut budget = self
+            .budget
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (packets, bytes, not_kept) = &mut *budget;
+        if *packets < KEEP_PACKETS && *bytes + packet.data.len() <= KEEP_BYTES {
+            *packets += 1;
+            *bytes += packet.data.len();
+            Ok(Some(packet))
+        } else {
+            not_kept.packets += 1;
+            not_kept.bytes += packet.data.len() as u64;
+            Ok(None)
+        }
+    }
+
+    /// What was seen but not kept, past the budget.
+    pub(crate) fn not_kept(&self) -> NotKept {
+        self.budget
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .2
     }
 }
 

@@ -198,7 +198,8 @@ pub fn normalize(plan: &Plan, record: &RunRecord) -> Transcript {
     for sample in at_end {
         entries.extend(observed::table(plan, &names, sample, latest));
     }
-    let (packets, counts) = observed::packets(plan, events, &timeline, &names, &record.packets);
+    let (packets, mut counts) = observed::packets(plan, events, &timeline, &names, &record.packets);
+    counts.extend(observed::not_kept(record.not_kept, latest));
     Transcript {
         scenario: plan.name.clone(),
         entries,

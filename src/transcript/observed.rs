@@ -8,7 +8,7 @@ use super::order::{Timeline, micros, tenths};
 use super::{Entry, Event, Names};
 use crate::actor::cstr;
 use crate::engine::Sample;
-use crate::observe::capture::Packet;
+use crate::observe::capture::{NotKept, Packet};
 use crate::observe::procnet::SocketEntry;
 use crate::observe::tcp::{self, Decoded, Kind, State, Tracker};
 use crate::scenario::{Plan, Protocol, When};
@@ -42,6 +42,23 @@ struct Flow {
     pure_acks: usize,
     datagrams: usize,
     unreachable: usize,
+}
+
+/// A line saying what the capture did not keep, past its budget, if anything.
+pub(crate) fn not_kept(not_kept: NotKept, tenths: u64) -> Option<Entry> {
+    (not_kept.packets > 0).then(|| Entry {
+        tenths,
+        role: "capture".into(),
+        kind: "count",
+        text: format!(
+            "{} more packets not kept ({} MiB): over the capture's limit of {} packets or {} MiB",
+            not_kept.packets,
+            not_kept.bytes >> 20,
+            crate::observe::capture::KEEP_PACKETS,
+            crate::observe::capture::KEEP_BYTES >> 20
+        ),
+        ..Entry::default()
+    })
 }
 
 /// The packet lines and the per-conversation counts.

@@ -601,3 +601,64 @@ fn a_server_that_reads_its_standard_input_gets_end_of_file_at_once() {
     );
     assert_line(&text, "server", "ready", "tcp 0.0.0.0:4000 listening");
 }
+/// Runs `command` and returns its output with the highest resident memory seen.
+fn peak_memory(command: &mut Command) -> (Output, u64) {
+    let child = command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("labrun runs");
+    let status = format!("/proc/{}/status", child.id());
+    let watcher = std::thread::spawn(move || {
+        let mut peak = 0;
+        while let Ok(text) = std::fs::read_to_string(&status) {
+            let kib = text
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok());
+            match kib {
+                Some(kib) => peak = kib,
+                None => break, // a zombie: it has exited
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        peak
+    });
+    let output = child.wait_with_output().expect("labrun ends");
+    (output, watcher.join().expect("watcher") * 1024)
+}
+
+#[test]
+fn a_udp_server_flooding_its_client_is_captured_within_bounds() {
+    // 20,000 datagrams of 64 KB (1.3 GB) for each question: the capture keeps a bounded
+    // part, says so, and the run ends on time.
+    let dir = TempDir(Scratch::new("flood"));
+    std::fs::write(
+        dir.scenario(),
+        "[run]\ntimeout = \"20s\"\nstop-grace = \"300ms\"\n\n\
+         [[server]]\nprotocol = \"udp\"\nid = \"A\"\nport = 4000\n\n\
+         [[client]]\nid = \"B\"\ntimeout = \"5s\"\n",
+    )
+    .expect("write scenario");
+    let start = Instant::now();
+    let (output, peak) = peak_memory(labrun().args([
+        &dir.scenario(),
+        "--no-snapshot",
+        "--with",
+        &with("server", &hostile("floods_udp_client")),
+    ]));
+    let elapsed = start.elapsed();
+    assert_bounded(elapsed, &output);
+    assert!(
+        peak < 400 << 20,
+        "labrun's memory went up to {} MiB",
+        peak >> 20
+    );
+    let text = stdout(&output);
+    assert_has(&text, "more packets not kept");
+    assert!(
+        text.lines().count() < 200_000,
+        "{} transcript lines",
+        text.lines().count()
+    );
+}
