@@ -78,11 +78,21 @@ pub enum EngineError {
     Workdir(#[source] std::io::Error),
 }
 
-/// Runs `plan`, calling `observer` with each event as it is recorded.
+/// What the engine shows its caller while the run goes on.
+#[derive(Clone, Copy, Debug)]
+pub enum Seen<'a> {
+    /// An event, as it is recorded.
+    Event(&'a Event),
+    /// A packet the capture kept, as it arrives (not in time order: the record sorts them).
+    Packet(&'a Packet),
+}
+
+/// Runs `plan`, calling `observer` with each event as it is recorded and each packet as it
+/// is captured.
 pub fn run(
     plan: &Plan,
     options: &RunOptions,
-    observer: &mut dyn FnMut(&Event),
+    observer: &mut dyn FnMut(Seen<'_>),
 ) -> Result<RunRecord, EngineError> {
     raise_open_files_limit(plan.actors.len());
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -344,7 +354,7 @@ impl<'a> Engine<'a> {
         }
     }
 
-    async fn run(mut self, observer: &mut dyn FnMut(&Event)) -> RunRecord {
+    async fn run(mut self, observer: &mut dyn FnMut(Seen<'_>)) -> RunRecord {
         let deadline = self.start + self.plan.timeout;
         let tracker = tokio_util::task::TaskTracker::new();
         let (capture, capture_error) = self.start_capture(&tracker);
@@ -376,6 +386,7 @@ impl<'a> Engine<'a> {
                     Some(Message::Pid(actor, pid)) => self.slots[actor].pid = Some(pid),
                     Some(Message::Packet(packet)) => {
                         self.last_activity = Instant::now();
+                        observer(Seen::Packet(&packet));
                         self.packets.push(packet);
                     }
                     Some(Message::Checkpoint(index)) => self.due.push((index, None)),
@@ -392,6 +403,7 @@ impl<'a> Engine<'a> {
         loop {
             while let Ok(message) = self.rx.try_recv() {
                 if let Message::Packet(packet) = message {
+                    observer(Seen::Packet(&packet));
                     self.packets.push(packet);
                 }
             }
@@ -607,7 +619,7 @@ impl<'a> Engine<'a> {
         lane: u32,
         at: Instant,
         kind: EventKind,
-        observer: &mut dyn FnMut(&Event),
+        observer: &mut dyn FnMut(Seen<'_>),
     ) {
         let seq = self.events.len();
         match &kind {
@@ -658,14 +670,14 @@ impl<'a> Engine<'a> {
             lane,
             kind,
         };
-        observer(&event);
+        observer(Seen::Event(&event));
         self.events.push(event);
     }
 
     fn schedule(
         &mut self,
         tracker: &tokio_util::task::TaskTracker,
-        observer: &mut dyn FnMut(&Event),
+        observer: &mut dyn FnMut(Seen<'_>),
     ) {
         self.ready_check = None;
         let pending = std::mem::take(&mut self.pending);

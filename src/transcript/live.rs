@@ -16,6 +16,8 @@ use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::{Event, EventKind, Names, Outcome, describe};
+use crate::engine::Seen;
+use crate::observe::capture::Packet;
 use crate::scenario::{MilestoneKind, Plan, Protocol, duration};
 
 /// How often a countdown (a sleep, a start delay) is redrawn.
@@ -30,6 +32,8 @@ pub struct Live<'p> {
     /// The events that name things: starts, readiness, ports. Only they change `names`.
     naming: Vec<Event>,
     names: Names,
+    /// The packets so far, for their relative sequence numbers and TCP states.
+    packets: super::observed::Reader,
     width: usize,
 }
 
@@ -46,8 +50,17 @@ impl<'p> Live<'p> {
             plan,
             naming: Vec::new(),
             names: Names::new(plan, &[]),
+            packets: super::observed::Reader::default(),
             width,
         }
+    }
+
+    /// The line for a captured packet, as the transcript writes it (wall-clock time).
+    pub fn packet_line(&mut self, packet: &Packet) -> Option<String> {
+        let tenths = (packet.at.as_millis() / 100) as u64;
+        self.packets
+            .line(self.plan, &self.names, packet, tenths)
+            .map(|e| e.render(self.width))
     }
 
     /// The line for `event`, if it is one a person should see.
@@ -73,7 +86,7 @@ pub fn watch<R>(
     plan: &Plan,
     time_scale: f64,
     color: bool,
-    run: impl FnOnce(&mut dyn FnMut(&Event)) -> R,
+    run: impl FnOnce(&mut dyn FnMut(Seen<'_>)) -> R,
 ) -> R {
     let shared = Shared {
         screen: Mutex::new(Screen {
@@ -88,13 +101,22 @@ pub fn watch<R>(
     let origin = Instant::now();
     std::thread::scope(|scope| {
         let painter = scope.spawn(|| paint(&shared, origin, color));
-        let mut observer = |event: &Event| {
+        let mut observer = |seen: Seen<'_>| {
             let mut screen = lock(&shared.screen);
             let now = origin.elapsed();
-            if let Some(line) = screen.live.line(event) {
-                screen.pending.push(line);
+            match seen {
+                Seen::Event(event) => {
+                    if let Some(line) = screen.live.line(event) {
+                        screen.pending.push(line);
+                    }
+                    screen.board.observe(event, now);
+                }
+                Seen::Packet(packet) => {
+                    if let Some(line) = screen.live.packet_line(packet) {
+                        screen.pending.push(line);
+                    }
+                }
             }
-            screen.board.observe(event, now);
             screen.dirty = true;
             shared.wake.notify_one();
         };

@@ -61,27 +61,49 @@ pub(crate) fn not_kept(not_kept: NotKept, tenths: u64) -> Option<Entry> {
     })
 }
 
-/// The packet lines and the per-conversation counts.
-pub(super) fn packets(
-    plan: &Plan,
-    events: &[Event],
-    timeline: &Timeline,
-    names: &Names,
-    packets: &[Packet],
-) -> (Vec<Entry>, Vec<Entry>) {
-    let clocks = ActorClocks::new(plan, events, timeline);
-    let mut flows: HashMap<FlowKey, Flow> = HashMap::new();
-    let mut first_seen: Vec<FlowKey> = Vec::new();
-    let mut tracker = Tracker::default();
-    // (time, flow rank decided later, order within the flow, entry)
-    let mut lines: Vec<(i64, FlowKey, usize, Entry)> = Vec::new();
-    for packet in packets {
+/// Packets read in capture order: each conversation's numbers and every socket's TCP
+/// state, so that each packet gets its transcript line. The transcript reads a whole
+/// run's packets; the live view reads them one at a time as they come.
+#[derive(Default)]
+pub(crate) struct Reader {
+    flows: HashMap<FlowKey, Flow>,
+    first_seen: Vec<FlowKey>,
+    tracker: Tracker,
+}
+
+/// One packet, read: its conversation, its sender, and its line (without a time).
+struct Read {
+    key: FlowKey,
+    sender: Option<usize>,
+    entry: Entry,
+}
+
+impl Reader {
+    /// The line of a packet on its own, at `tenths`, for the live view.
+    pub(crate) fn line(
+        &mut self,
+        plan: &Plan,
+        names: &Names,
+        packet: &Packet,
+        tenths: u64,
+    ) -> Option<Entry> {
+        let mut read = self.read(plan, names, packet)?;
+        read.entry.tenths = tenths;
+        if read.sender.is_none() && read.entry.role == "?" {
+            // Its owner is not known yet (a client's port, before it says it is ready):
+            // live, its address says more than `?`.
+            read.entry.role = names.address(tcp::decode(&packet.data).src);
+        }
+        Some(read.entry)
+    }
+
+    fn read(&mut self, plan: &Plan, names: &Names, packet: &Packet) -> Option<Read> {
         let decoded = tcp::decode(&packet.data);
         let key = match &decoded.kind {
             Kind::Tcp { .. } => FlowKey::new(true, decoded.src, decoded.dst),
             Kind::Udp => FlowKey::new(false, decoded.src, decoded.dst),
             Kind::PortUnreachable { about } => FlowKey::new(false, about.0, about.1),
-            Kind::Other => continue,
+            Kind::Other => return None,
         };
         let protocol = if key.tcp {
             Protocol::Tcp
@@ -89,17 +111,13 @@ pub(super) fn packets(
             Protocol::Udp
         };
         let sender = names.owners.get(&(protocol, decoded.src.port())).copied();
-        let flow = flows.entry(key).or_insert_with(|| {
-            first_seen.push(key);
+        let flow = self.flows.entry(key).or_insert_with(|| {
+            self.first_seen.push(key);
             Flow::default()
         });
-        let time = flow
-            .latest
-            .max(sender.map_or(0, |a| clocks.at(a, packet, names.external[a])));
-        flow.latest = time;
         flow.packets += 1;
-        let changes = tracker.packet(&decoded);
-        let (role, text) = describe(&decoded, flow, names, plan, protocol);
+        let changes = self.tracker.packet(&decoded);
+        let (role, mut text) = describe(&decoded, flow, names, plan, protocol);
         // Data on the wire is a message, whoever sent it: rubric checks read it even when no
         // reference program was there to receive it.
         let message = (!decoded.payload.is_empty()
@@ -110,7 +128,6 @@ pub(super) fn packets(
                 &decoded.payload,
             )
         });
-        let mut text = text;
         if !changes.is_empty() {
             let states: Vec<String> = changes
                 .iter()
@@ -124,23 +141,50 @@ pub(super) fn packets(
                 .collect();
             text.push_str(&format!("  · {}", states.join(", ")));
         }
-        let index = flow.packets;
-        lines.push((
-            time,
-            key,
-            index,
-            Entry {
-                tenths: 0,
-                role: role.unwrap_or_else(|| {
-                    sender.map_or_else(|| "?".into(), |a| plan.actors[a].role.clone())
-                }),
-                kind: "pkt",
-                text,
-                message,
-                ..Entry::default()
-            },
-        ));
+        let entry = Entry {
+            tenths: 0,
+            role: role.unwrap_or_else(|| {
+                sender.map_or_else(|| "?".into(), |a| plan.actors[a].role.clone())
+            }),
+            kind: "pkt",
+            text,
+            message,
+            ..Entry::default()
+        };
+        Some(Read { key, sender, entry })
     }
+}
+
+/// The packet lines and the per-conversation counts.
+pub(super) fn packets(
+    plan: &Plan,
+    events: &[Event],
+    timeline: &Timeline,
+    names: &Names,
+    packets: &[Packet],
+) -> (Vec<Entry>, Vec<Entry>) {
+    let clocks = ActorClocks::new(plan, events, timeline);
+    let mut reader = Reader::default();
+    // (time, flow rank decided later, order within the flow, entry)
+    let mut lines: Vec<(i64, FlowKey, usize, Entry)> = Vec::new();
+    for packet in packets {
+        let Some(Read { key, sender, entry }) = reader.read(plan, names, packet) else {
+            continue;
+        };
+        let Some(flow) = reader.flows.get_mut(&key) else {
+            continue;
+        };
+        let time = flow
+            .latest
+            .max(sender.map_or(0, |a| clocks.at(a, packet, names.external[a])));
+        flow.latest = time;
+        lines.push((time, key, flow.packets, entry));
+    }
+    let Reader {
+        flows,
+        mut first_seen,
+        ..
+    } = reader;
     // Conversations in the order of their first packet's time, then of their endpoints.
     let first_time: HashMap<FlowKey, i64> =
         lines.iter().rev().map(|(t, k, _, _)| (*k, *t)).collect();

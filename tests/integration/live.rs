@@ -51,11 +51,18 @@ fn a_run_on_a_terminal_shows_who_sleeps_then_erases_the_status_area() {
     let sleeping = regex::Regex::new(r"server +sleeping 2s, 0\.[0-4]s left").unwrap();
     assert!(sleeping.is_match(&out), "no sleeping server in:\n{out}");
     assert!(out.contains("client  exited with status 0"), "{out}");
-    // The events went by live, and the final output follows the last erase.
+    // The events went by live, packets too, and the final output follows the last erase.
     assert!(out.contains("serveur A reçu de"), "{out}");
-    let (_, last) = out
+    let (before, last) = out
         .rsplit_once("\x1b[J")
         .expect("the status area is erased");
+    let first_data =
+        regex::Regex::new(r##"pkt +tcp → server \[PSH, ACK\] seq=1 ack=1 len=8 "# B=000\\0""##)
+            .unwrap();
+    assert!(
+        first_data.is_match(before),
+        "no live packet line in:\n{before}"
+    );
     assert!(!last.contains("sleeping"), "the status area stays:\n{last}");
     assert!(
         last.contains("== netstat"),
