@@ -109,6 +109,34 @@ pub struct StateMark {
     pub seen: &'static str,
 }
 
+/// Whether a lane has a process at a point of the diagram: how its lifeline is drawn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Life {
+    /// Not started yet.
+    Before,
+    Alive,
+    /// The process ended; its kernel may still answer (TIME_WAIT).
+    Ended,
+    /// A party seen only on the wire.
+    Wire,
+}
+
+impl Life {
+    /// Where every lane starts.
+    pub(crate) fn at_start(lane: &Lane) -> Self {
+        if lane.actor { Life::Before } else { Life::Wire }
+    }
+
+    /// What a note on a lane changes: a start makes it alive, an exit or a skip ends it.
+    pub(crate) fn after(kind: NoteKind) -> Option<Self> {
+        match kind {
+            NoteKind::Start => Some(Life::Alive),
+            NoteKind::Exit | NoteKind::Skip => Some(Life::Ended),
+            NoteKind::Ready | NoteKind::Output | NoteKind::Error => None,
+        }
+    }
+}
+
 impl Diagram {
     /// The diagram of a transcript.
     pub fn new(transcript: &Transcript) -> Self {

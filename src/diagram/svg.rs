@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use super::{ArrowKind, Diagram, Item, NoteKind, seconds};
+use super::{ArrowKind, Diagram, Item, Life, NoteKind, seconds};
 
 const TIME_COLUMN: usize = 56;
 /// Room beside the outer lanes for notes.
@@ -23,13 +23,7 @@ pub fn svg(diagram: &Diagram) -> String {
     let mut life: Vec<(Life, usize)> = diagram
         .lanes
         .iter()
-        .map(|l| {
-            if l.actor {
-                (Life::Before, TOP)
-            } else {
-                (Life::Wire, TOP)
-            }
-        })
+        .map(|l| (Life::at_start(l), TOP))
         .collect();
     let mut lifelines = String::new();
     let mut y = TOP + 10;
@@ -137,12 +131,7 @@ pub fn svg(diagram: &Diagram) -> String {
             }
             Item::Note { lane, kind, text } => {
                 let Some(&x) = xs.get(*lane) else { continue };
-                let state = match kind {
-                    NoteKind::Start => Some(Life::Alive),
-                    NoteKind::Exit | NoteKind::Skip => Some(Life::Ended),
-                    _ => None,
-                };
-                if let Some(next) = state {
+                if let Some(next) = Life::after(*kind) {
                     let (now, since) = life[*lane];
                     segment(&mut lifelines, x, since, middle, now);
                     life[*lane] = (next, middle);
@@ -250,15 +239,6 @@ const STYLE: &str = r#"<style>
 .diagram .time { fill: #777; }
 </style>
 "#;
-
-/// Whether a lane has a process, for the style of its lifeline.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Life {
-    Before,
-    Alive,
-    Ended,
-    Wire,
-}
 
 fn segment(out: &mut String, x: usize, from: usize, to: usize, life: Life) {
     let class = match life {

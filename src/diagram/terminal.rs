@@ -7,7 +7,7 @@
 //!         ┤SYN_RECV├                                                               ┤SYN_SENT├
 //! ```
 
-use super::{ArrowKind, Diagram, Item, Lane, NoteKind, seconds};
+use super::{ArrowKind, Diagram, Item, Lane, Life, NoteKind, seconds};
 
 /// The width the diagram is laid out for (more only when lanes are too many to fit).
 pub(crate) const WIDTH: usize = 100;
@@ -18,11 +18,7 @@ const TIME: usize = 7;
 /// The diagram as lines of text.
 pub fn terminal(diagram: &Diagram) -> String {
     let layout = Layout::new(&diagram.lanes);
-    let mut life: Vec<Life> = diagram
-        .lanes
-        .iter()
-        .map(|l| if l.actor { Life::Before } else { Life::Wire })
-        .collect();
+    let mut life: Vec<Life> = diagram.lanes.iter().map(Life::at_start).collect();
     let mut out: Vec<String> = Vec::new();
     // Names too long for their lane's room go on a line of their own, staggered.
     let mut header: Vec<(Canvas, usize)> = vec![(Canvas::new(layout.width), 0)];
@@ -175,18 +171,6 @@ pub fn terminal(diagram: &Diagram) -> String {
     let mut text = out.join("\n");
     text.push('\n');
     text
-}
-
-/// Whether a lane has a process at this point of the diagram.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Life {
-    /// Not started yet.
-    Before,
-    Alive,
-    /// The process ended; its kernel may still answer (TIME_WAIT).
-    Ended,
-    /// A party seen only on the wire.
-    Wire,
 }
 
 impl Life {
