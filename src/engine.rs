@@ -636,6 +636,9 @@ impl<'a> Engine<'a> {
                 self.known_ports.entry((*protocol, *port)).or_insert(actor);
             }
             EventKind::Exited { .. } | EventKind::NotStarted { .. } => {
+                // An actor that will never start decides the starts that wait on it:
+                // look at them again (they may come earlier in plan order).
+                self.dirty = true;
                 self.slots[actor].reached[2] = Some(seq);
                 if self.slots[actor].status != Status::Done {
                     self.slots[actor].status = Status::Done;

@@ -185,12 +185,11 @@ pub fn grade_class(
             .map(|_| {
                 scope.spawn(|| {
                     loop {
-                        let Some((index, (submission, direction, program))) =
-                            queue.lock().map(|mut q| q.pop()).ok().flatten()
+                        let Some((index, (submission, direction, program))) = relock(&queue).pop()
                         else {
                             return;
                         };
-                        state.lock().map(|mut s| s.running += 1).ok();
+                        relock(&state).running += 1;
                         changed.notify_one();
                         let pages = pages.join(sanitize(&submission));
                         let outcome = run_one(
@@ -202,8 +201,9 @@ pub fn grade_class(
                             &direction,
                             program,
                         );
-                        if let Ok(mut s) = state.lock() {
-                            s.running -= 1;
+                        {
+                            let mut s = relock(&state);
+                            s.running = s.running.saturating_sub(1);
                             match outcome.verdict.as_str() {
                                 "pass" => s.passed += 1,
                                 "fail" => s.failed += 1,
@@ -211,7 +211,7 @@ pub fn grade_class(
                             }
                         }
                         changed.notify_one();
-                        results.lock().map(|mut r| r.push((index, outcome))).ok();
+                        relock(&results).push((index, outcome));
                     }
                 })
             })
@@ -219,7 +219,8 @@ pub fn grade_class(
         for worker in workers {
             let _ = worker.join();
         }
-        state.lock().map(|mut s| s.over = true).ok();
+        // Also after a worker's panic: the progress thread must stop, or the scope waits.
+        relock(&state).over = true;
         changed.notify_one();
     });
     let _ = std::fs::remove_dir_all(&work);
@@ -278,7 +279,7 @@ fn show_progress(
     started: Instant,
     color: bool,
 ) {
-    let mut progress = state.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut progress = relock(state);
     loop {
         let width = crate::transcript::terminal_size(libc::STDERR_FILENO).0;
         let line = progress.line(started.elapsed(), width, color);
@@ -346,6 +347,12 @@ impl Progress {
     }
 }
 
+/// A mutex's value, also after a thread panicked holding it: counts and queues stay
+/// usable, and nothing waits forever on a flag that was never set.
+fn relock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 /// `42s`, `1m05s`, `1h02m`: elapsed time at a glance.
 fn clock(elapsed: Duration) -> String {
     let s = elapsed.as_secs();
@@ -384,23 +391,38 @@ fn prepare(
     let Some((program, args)) = words.split_first() else {
         return Err("the course's build command is empty".into());
     };
+    // The compiler's messages go to a file, not a pipe: a pipe nobody reads until the
+    // compiler exits would block it, on its first 64 KiB of errors, until the timeout.
+    let log_path = build_dir.join(format!(
+        "{}.build.log",
+        Path::new(file)
+            .file_stem()
+            .unwrap_or_default()
+            .to_string_lossy()
+    ));
+    let log = std::fs::File::create(&log_path)
+        .map_err(|e| format!("cannot create {}: {e}", log_path.display()))?;
+    let log_err = log
+        .try_clone()
+        .map_err(|e| format!("cannot create {}: {e}", log_path.display()))?;
     let mut child = Command::new(program)
         .args(args)
         .current_dir(submission)
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stdout(log)
+        .stderr(log_err)
         .spawn()
         .map_err(|e| format!("cannot run the build command `{program}`: {e}"))?;
     let started = Instant::now();
     loop {
         match child.try_wait() {
             Ok(Some(status)) => {
-                let out = child
-                    .wait_with_output()
-                    .map(|o| o.stderr)
-                    .unwrap_or_default();
-                let message: String = String::from_utf8_lossy(&out).chars().take(4000).collect();
+                let mut head = Vec::new();
+                if let Ok(file) = std::fs::File::open(&log_path) {
+                    use std::io::Read;
+                    let _ = file.take(16 << 10).read_to_end(&mut head);
+                }
+                let message: String = String::from_utf8_lossy(&head).chars().take(4000).collect();
                 return if status.success() {
                     Ok(output)
                 } else {

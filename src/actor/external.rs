@@ -130,8 +130,10 @@ pub(crate) fn spawn(
     unsafe {
         command.pre_exec(move || {
             nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)?;
+            // The cap is a safeguard, not a condition to run: a group that refuses the
+            // program (a delegated cgroup v2 tree, say) leaves it uncapped, not unstarted.
             if let Some(entry) = &entry {
-                entry.enter()?;
+                let _ = entry.enter();
             }
             limit_resources()
         });
@@ -220,10 +222,13 @@ impl Running {
     /// output.
     pub(crate) async fn finish(mut self) {
         let _ = killpg(self.pgid, Signal::SIGKILL);
-        if let Some(cap) = &self.cap {
-            cap.kill_all();
-        }
         let _ = self.child.wait().await;
+        if let Some(cap) = self.cap.take() {
+            // Killing what is left in the group (detached children, a fork loop) and
+            // removing it are blocking calls that may take a moment: off the runtime's
+            // only thread, where they would hold up every other actor.
+            let _ = tokio::task::spawn_blocking(move || drop(cap)).await;
+        }
         for reader in self.readers.drain(..) {
             let abort = reader.abort_handle();
             if tokio::time::timeout(Duration::from_millis(500), reader)

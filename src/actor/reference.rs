@@ -251,7 +251,7 @@ async fn udp_server(
     io.ready(Protocol::Udp, socket.local_addr().unwrap_or(any), None);
     let replies = Replies::default();
     // Per client: each client address's queue of questions, and the tasks answering them.
-    let mut lanes: HashMap<SocketAddr, mpsc::UnboundedSender<Vec<u8>>> = HashMap::new();
+    let mut lanes: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>> = HashMap::new();
     let mut tasks = JoinSet::new();
     let mut buf = [0u8; BUFFER];
     loop {
@@ -277,9 +277,14 @@ async fn udp_server(
             answer_datagram(io, p, &socket, &replies, peer, payload).await;
             continue;
         }
+        if !lanes.contains_key(&peer) && lanes.len() >= MAX_LANES {
+            // More client addresses than any scenario has: a program sending from port
+            // after port. Dropped, as a full socket buffer drops datagrams.
+            continue;
+        }
         let next_lane = lane_number(lanes.len());
         let lane = lanes.entry(peer).or_insert_with(|| {
-            let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
+            let (tx, mut rx) = mpsc::channel::<Vec<u8>>(QUEUE_PER_CLIENT);
             let (io, p) = (io.in_lane(next_lane), p.clone());
             let (socket, replies) = (Arc::clone(&socket), replies.clone());
             tasks.spawn(async move {
@@ -289,7 +294,9 @@ async fn udp_server(
             });
             tx
         });
-        let _ = lane.send(payload.to_vec());
+        // A client whose questions pile up faster than it is answered (it floods) loses
+        // the extra ones, as a full socket buffer would; memory stays bounded.
+        let _ = lane.try_send(payload.to_vec());
     }
     // Stopped: each client's task answers what it was given, then ends.
     lanes.clear();
@@ -358,6 +365,12 @@ impl Replies {
         self.0.fetch_add(1, Ordering::Relaxed)
     }
 }
+
+/// Questions waiting per client of a per-client UDP server; a lab client has one at a time.
+const QUEUE_PER_CLIENT: usize = 64;
+/// Client addresses a per-client UDP server answers: above the 10,000 clients a scenario
+/// may declare.
+const MAX_LANES: usize = 16_384;
 
 /// The lane of the `served`-th client served so far (from 0): lanes from 1, 0 being the
 /// server's own.

@@ -300,7 +300,7 @@ fn evaluate(
                     }
                 }
             }
-            if *counter && numbers.windows(2).any(|w| w[1] != w[0] + 1) {
+            if *counter && numbers.windows(2).any(|w| w[0].checked_add(1) != Some(w[1])) {
                 let hint = if numbers.windows(2).all(|w| w[0] == w[1]) {
                     "every reply carries the same number: the reply counter is not incremented (nb_reponse++)".to_string()
                 } else {
@@ -402,7 +402,10 @@ fn shared_counter(
     let mut peers: Vec<&str> = numbered.iter().map(|(to, _)| *to).collect();
     peers.sort_unstable();
     peers.dedup();
-    if numbers.windows(2).all(|w| w[1] == w[0] + 1) {
+    if numbers
+        .windows(2)
+        .all(|w| w[0].checked_add(1) == Some(w[1]))
+    {
         return Ok(format!(
             "{} message(s) to {} numbered {numbers:?}: one counter for all",
             numbers.len(),
@@ -416,9 +419,11 @@ fn shared_counter(
             .map(|(_, n)| *n)
             .collect()
     };
-    let each_counts = peers
-        .iter()
-        .all(|p| per_peer(p).windows(2).all(|w| w[1] == w[0] + 1));
+    let each_counts = peers.iter().all(|p| {
+        per_peer(p)
+            .windows(2)
+            .all(|w| w[0].checked_add(1) == Some(w[1]))
+    });
     let restarts = peers.len() > 1
         && each_counts
         && peers
@@ -679,6 +684,23 @@ expect = "starts"
             "{}",
             counter.message
         );
+    }
+
+    #[test]
+    fn a_counter_at_the_largest_number_fails_without_overflowing() {
+        let packets = vec![
+            question(0, "client1", 0),
+            packet(
+                0,
+                "server",
+                "client1",
+                "serveur# A reponse18446744073709551615#",
+            ),
+            question(0, "client1", 1),
+            packet(20, "server", "client1", "serveur# A reponse0#"),
+        ];
+        let counter = result(&grade_server(packets), "counter");
+        assert_eq!(counter.passed, Some(false));
     }
 
     #[test]

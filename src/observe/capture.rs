@@ -137,11 +137,16 @@ impl Capture {
     }
 
     /// Every packet already waiting, without waiting for more.
+    ///
+    /// Bounded: a process left behind that keeps sending must not keep this reading
+    /// forever; past the bound, what is left is not read.
     pub(crate) fn drain(&self) -> Vec<Packet> {
         let mut packets = Vec::new();
-        while let Ok(result) = self.read_one(self.fd.get_ref()) {
-            if let Some(packet) = result {
-                packets.push(packet);
+        for _ in 0..KEEP_PACKETS {
+            match self.read_one(self.fd.get_ref()) {
+                Ok(Some(packet)) => packets.push(packet),
+                Ok(None) => {}
+                Err(_) => break,
             }
         }
         packets
@@ -229,7 +234,12 @@ impl Capture {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let (packets, bytes, not_kept) = &mut *budget;
-        if *packets < KEEP_PACKETS && *bytes + packet.data.len() <= KEEP_BYTES {
+        // Once over, nothing more is kept, so that what is kept is the start of the traffic
+        // with no holes in its conversations.
+        if not_kept.packets == 0
+            && *packets < KEEP_PACKETS
+            && *bytes + packet.data.len() <= KEEP_BYTES
+        {
             *packets += 1;
             *bytes += packet.data.len();
             Ok(Some(packet))

@@ -223,8 +223,25 @@ mod diag {
     const MESSAGE: usize = 72;
 
     pub(super) fn tcp_table() -> io::Result<Vec<SocketEntry>> {
+        // Each dump walks the whole hash table, which the namespace may share with the
+        // host: the older request type gives both families in one walk.
+        let mut entries = Vec::new();
+        if dump(&open()?, TCPDIAG_GETSOCK, libc::AF_INET as u8, &mut entries).is_ok() {
+            return Ok(entries);
+        }
+        // A socket of its own: what is left of a dump that failed midway must not be
+        // read as the answer to the next one.
+        entries.clear();
+        let socket = open()?;
+        for family in [libc::AF_INET, libc::AF_INET6] {
+            dump(&socket, SOCK_DIAG_BY_FAMILY, family as u8, &mut entries)?;
+        }
+        Ok(entries)
+    }
+
+    fn open() -> io::Result<OwnedFd> {
         // SAFETY: a plain system call; the descriptor is owned right after creation.
-        let socket = unsafe {
+        unsafe {
             let raw = libc::socket(
                 libc::AF_NETLINK,
                 libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
@@ -233,19 +250,8 @@ mod diag {
             if raw < 0 {
                 return Err(io::Error::last_os_error());
             }
-            OwnedFd::from_raw_fd(raw)
-        };
-        // Each dump walks the whole hash table, which the namespace may share with the
-        // host: the older request type gives both families in one walk.
-        let mut entries = Vec::new();
-        if dump(&socket, TCPDIAG_GETSOCK, libc::AF_INET as u8, &mut entries).is_ok() {
-            return Ok(entries);
+            Ok(OwnedFd::from_raw_fd(raw))
         }
-        entries.clear();
-        for family in [libc::AF_INET, libc::AF_INET6] {
-            dump(&socket, SOCK_DIAG_BY_FAMILY, family as u8, &mut entries)?;
-        }
-        Ok(entries)
     }
 
     /// Asks for every TCP socket (of `family`, for `SOCK_DIAG_BY_FAMILY`; of both for
@@ -313,10 +319,11 @@ mod diag {
                 }
                 match i32::from(answer) {
                     libc::NLMSG_DONE => return Ok(()),
-                    libc::NLMSG_ERROR => {
+                    libc::NLMSG_ERROR if size >= HEADER + 4 => {
                         let code = i32::from_ne_bytes(word(at + HEADER).to_ne_bytes());
-                        return Err(io::Error::from_raw_os_error(-code));
+                        return Err(io::Error::from_raw_os_error(code.saturating_neg()));
                     }
+                    libc::NLMSG_ERROR => return Err(io::Error::other("a short netlink error")),
                     _ if answer == kind && size >= HEADER + MESSAGE => {
                         entries.extend(entry(&buffer[at + HEADER..at + size]));
                     }

@@ -616,23 +616,29 @@ impl Walk {
             let Some(draft) = self.draft(table, span, is_server) else {
                 continue;
             };
-            if draft.count == 1 {
-                drafts.push(draft);
-                continue;
-            }
+            // However they are written, with `count` or one table each, a scenario has at
+            // most MAX_CLIENT_COUNT clients; the table that goes over says so, once.
             let total = drafts.len() + draft.count as usize;
             if total > MAX_CLIENT_COUNT as usize {
+                if drafts.len() > MAX_CLIENT_COUNT as usize {
+                    continue;
+                }
                 let span = draft.count_span.clone().unwrap_or(draft.span.clone());
                 self.errors.push(
                     Diagnostic::new(
                         span,
                         format!(
-                            "these {} clients make {total}, more than the {MAX_CLIENT_COUNT} a scenario may have",
-                            draft.count
+                            "with this table the scenario has {total} clients, more than the {MAX_CLIENT_COUNT} it may have"
                         ),
                     )
-                    .help("lower `count`"),
+                    .help("lower `count`, or write fewer clients"),
                 );
+                // Counted once, so that later tables do not each say it again.
+                drafts.push(draft);
+                continue;
+            }
+            if draft.count == 1 {
+                drafts.push(draft);
                 continue;
             }
             // `count = N` stands for N tables written one after another, each with a
@@ -1660,10 +1666,21 @@ id = "C"
         let text = format!("{BASIC}count = 6000\n\n[[client]]\nid = \"C\"\ncount = 5000\n");
         let out = errors(&text);
         assert!(
-            out.contains("these 5000 clients make 11000, more than the 10000 a scenario may have"),
+            out.contains(
+                "with this table the scenario has 11000 clients, more than the 10000 it may have"
+            ),
             "{out}"
         );
         assert!(out.contains("t.toml:13:9"), "{out}");
+        // Written one table each after a `count`, too; said once.
+        let text = format!(
+            "{BASIC}count = 9999
+{}",
+            "\n[[client]]\nid = \"D\"\n".repeat(3)
+        );
+        let out = errors(&text);
+        assert_eq!(out.matches("10001 clients").count(), 1, "{out}");
+        assert!(!out.contains("10002 clients"), "{out}");
     }
 
     #[test]

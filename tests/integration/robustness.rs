@@ -662,3 +662,27 @@ fn a_udp_server_flooding_its_client_is_captured_within_bounds() {
         text.lines().count()
     );
 }
+
+#[test]
+fn a_start_waiting_on_an_actor_that_never_starts_is_decided_at_once() {
+    // client1 waits for client2 to start; client2 never does (its server exits at once).
+    // That is known at 0 s, and the run must end then, not at its timeout.
+    let dir = TempDir(Scratch::new("never-starts"));
+    std::fs::write(
+        dir.scenario(),
+        "[run]\ntimeout = \"20s\"\nready-timeout = \"1s\"\n\n\
+         [[server]]\nprotocol = \"tcp\"\nid = \"A\"\nport = 4000\n\n\
+         [[server]]\nprotocol = \"tcp\"\nid = \"B\"\nport = 4001\n\n\
+         [[client]]\nid = \"C\"\nserver = \"server1\"\nstart-after = \"client2:started\"\n\n\
+         [[client]]\nid = \"D\"\nserver = \"server2\"\n",
+    )
+    .expect("write scenario");
+    let (output, elapsed) = run_with(&dir, "server2", &hostile("exits_at_once"));
+    assert!(
+        elapsed < Duration::from_secs(10),
+        "took {elapsed:?}:\n{}",
+        stdout(&output)
+    );
+    let text = stdout(&output);
+    assert!(only(&text, "client1", "skip").contains("client2"), "{text}");
+}
