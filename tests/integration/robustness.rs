@@ -45,17 +45,22 @@ const LIMITS: Limits = Limits {
     client: "3s",
 };
 
+/// A scenario of `text`, written to a folder of its own.
+fn written(label: &str, text: &str) -> TempDir {
+    let dir = TempDir(Scratch::new(label));
+    std::fs::write(dir.scenario(), text).expect("write scenario");
+    dir
+}
+
 /// A TCP scenario, server `A` on port 4000 and client `B`, written to a folder of its own.
 fn scenario(limits: &Limits) -> TempDir {
-    let dir = TempDir(Scratch::new("robustness"));
     let text = format!(
         "[run]\ntimeout = \"{}\"\nready-timeout = \"{}\"\nstop-grace = \"200ms\"\n\n\
          [[server]]\nprotocol = \"tcp\"\nid = \"A\"\nport = 4000\n\n\
          [[client]]\nid = \"B\"\ntimeout = \"{}\"\n",
         limits.run, limits.ready, limits.client
     );
-    std::fs::write(dir.scenario(), text).expect("write scenario");
-    dir
+    written("robustness", &text)
 }
 
 /// `--with ROLE=PROGRAM`.
@@ -632,14 +637,12 @@ fn peak_memory(command: &mut Command) -> (Output, u64) {
 fn a_udp_server_flooding_its_client_is_captured_within_bounds() {
     // 20,000 datagrams of 64 KB (1.3 GB) for each question: the capture keeps a bounded
     // part, says so, and the run ends on time.
-    let dir = TempDir(Scratch::new("flood"));
-    std::fs::write(
-        dir.scenario(),
+    let dir = written(
+        "flood",
         "[run]\ntimeout = \"20s\"\nstop-grace = \"300ms\"\n\n\
          [[server]]\nprotocol = \"udp\"\nid = \"A\"\nport = 4000\n\n\
          [[client]]\nid = \"B\"\ntimeout = \"5s\"\n",
-    )
-    .expect("write scenario");
+    );
     let start = Instant::now();
     let (output, peak) = peak_memory(labrun().args([
         &dir.scenario(),
@@ -667,16 +670,14 @@ fn a_udp_server_flooding_its_client_is_captured_within_bounds() {
 fn a_start_waiting_on_an_actor_that_never_starts_is_decided_at_once() {
     // client1 waits for client2 to start; client2 never does (its server exits at once).
     // That is known at 0 s, and the run must end then, not at its timeout.
-    let dir = TempDir(Scratch::new("never-starts"));
-    std::fs::write(
-        dir.scenario(),
+    let dir = written(
+        "never-starts",
         "[run]\ntimeout = \"20s\"\nready-timeout = \"1s\"\n\n\
          [[server]]\nprotocol = \"tcp\"\nid = \"A\"\nport = 4000\n\n\
          [[server]]\nprotocol = \"tcp\"\nid = \"B\"\nport = 4001\n\n\
          [[client]]\nid = \"C\"\nserver = \"server1\"\nstart-after = \"client2:started\"\n\n\
          [[client]]\nid = \"D\"\nserver = \"server2\"\n",
-    )
-    .expect("write scenario");
+    );
     let (output, elapsed) = run_with(&dir, "server2", &hostile("exits_at_once"));
     assert!(
         elapsed < Duration::from_secs(10),
