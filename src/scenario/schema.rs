@@ -916,37 +916,39 @@ impl Walk {
 
     /// Start conditions that wait on each other in a circle can never start.
     fn check_cycles(&mut self, actors: &[ActorPlan], drafts: &[Draft]) {
-        // 0 = unvisited, 1 = on the current path, 2 = done.
-        fn visit(
-            i: usize,
-            actors: &[ActorPlan],
-            state: &mut [u8],
-            path: &mut Vec<usize>,
-        ) -> Option<Vec<usize>> {
-            state[i] = 1;
-            path.push(i);
-            for m in &actors[i].start.after {
+        // 0 = unvisited, 1 = on the current path, 2 = done. The path is a stack of its own,
+        // each actor with the next of its conditions to follow, not recursion: a chain of
+        // thousands of start conditions must not overflow the stack.
+        fn visit(root: usize, actors: &[ActorPlan], state: &mut [u8]) -> Option<Vec<usize>> {
+            let mut path: Vec<(usize, usize)> = vec![(root, 0)];
+            state[root] = 1;
+            while let Some(&(i, next)) = path.last() {
+                let Some(m) = actors[i].start.after.get(next) else {
+                    state[i] = 2;
+                    path.pop();
+                    continue;
+                };
+                if let Some(top) = path.last_mut() {
+                    top.1 += 1;
+                }
                 match state[m.actor] {
                     1 => {
-                        let start = path.iter().position(|&p| p == m.actor).unwrap_or(0);
-                        return Some(path[start..].to_vec());
+                        let start = path.iter().position(|&(p, _)| p == m.actor).unwrap_or(0);
+                        return Some(path[start..].iter().map(|&(p, _)| p).collect());
                     }
                     0 => {
-                        if let Some(cycle) = visit(m.actor, actors, state, path) {
-                            return Some(cycle);
-                        }
+                        state[m.actor] = 1;
+                        path.push((m.actor, 0));
                     }
                     _ => {}
                 }
             }
-            path.pop();
-            state[i] = 2;
             None
         }
         let mut state = vec![0u8; actors.len()];
         for i in 0..actors.len() {
             if state[i] == 0
-                && let Some(cycle) = visit(i, actors, &mut state, &mut Vec::new())
+                && let Some(cycle) = visit(i, actors, &mut state)
             {
                 let names: Vec<&str> = cycle.iter().map(|&a| actors[a].role.as_str()).collect();
                 let first = cycle[0];
@@ -959,7 +961,7 @@ impl Walk {
                         span,
                         format!(
                             "start conditions wait on each other in a circle: {} → {}",
-                            names.join(" → "),
+                            circle(&names),
                             names[0]
                         ),
                     )
@@ -1398,6 +1400,20 @@ fn header_span(span: Range<usize>) -> Range<usize> {
     span.start..span.start + 1
 }
 
+/// The roles of a circle of start conditions, joined by arrows; a long one keeps its
+/// first eight and last two, so that the message stays readable.
+fn circle(names: &[&str]) -> String {
+    if names.len() <= 12 {
+        return names.join(" → ");
+    }
+    format!(
+        "{} → … ({} more) → {}",
+        names[..8].join(" → "),
+        names.len() - 10,
+        names[names.len() - 2..].join(" → ")
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1681,6 +1697,24 @@ id = "C"
         let out = errors(&text);
         assert_eq!(out.matches("10001 clients").count(), 1, "{out}");
         assert!(!out.contains("10002 clients"), "{out}");
+    }
+
+    #[test]
+    fn a_long_circle_of_start_conditions_is_found_without_recursion() {
+        let n = 9_999;
+        let mut text = String::from("[[server]]\nprotocol = \"udp\"\nid = \"A\"\nport = 4000\n");
+        for i in 1..=n {
+            let next = if i == n { 1 } else { i + 1 };
+            text.push_str(&format!(
+                "[[client]]\nrole = \"c{i}\"\nid = \"B\"\nstart-after = \"c{next}:exited\"\n"
+            ));
+        }
+        let out = errors(&text);
+        assert!(
+            out.contains("in a circle: c1 → c2 → c3 → c4 → c5 → c6 → c7 → c8 → … (9989 more) → c9998 → c9999 → c1"),
+            "{}",
+            &out[..out.len().min(400)]
+        );
     }
 
     #[test]
