@@ -69,7 +69,7 @@ pub(crate) fn transcript(name: &str, extra: &[&str]) -> String {
 }
 
 /// A C fixture, `tests/fixtures/NAME.c` (NAME may hold a folder: `hostile/never_listens`),
-/// compiled with gcc on first use in this test run, into a temporary folder.
+/// compiled with gcc on first use in this test run, into `target/tmp/fixtures/`.
 pub(crate) fn fixture(name: &str) -> PathBuf {
     static BUILT: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
     let built = BUILT.get_or_init(Default::default);
@@ -81,17 +81,22 @@ pub(crate) fn fixture(name: &str) -> PathBuf {
     }
     let source = root().join("tests/fixtures").join(format!("{name}.c"));
     assert!(source.exists(), "no fixture {}", source.display());
-    let binary = std::env::temp_dir()
-        .join(format!("labrun-fixtures-{}", std::process::id()))
+    // Under target/, not the system's temporary folder, so that test runs leave nothing
+    // there; built under a name of this process's, then renamed, so that two test runs at
+    // once never see a half-written program.
+    let binary = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("fixtures")
         .join(name);
     std::fs::create_dir_all(binary.parent().expect("a folder")).expect("create fixture folder");
+    let partial = binary.with_extension(format!("{}.partial", std::process::id()));
     let status = Command::new("gcc")
         .args(["-Wall", "-O0", "-o"])
-        .arg(&binary)
+        .arg(&partial)
         .arg(&source)
         .status()
         .expect("gcc runs (install it: apt-get install gcc)");
     assert!(status.success(), "gcc failed on {}", source.display());
+    std::fs::rename(&partial, &binary).expect("put the fixture in place");
     built.insert(name.to_string(), binary.clone());
     binary
 }
