@@ -1198,20 +1198,43 @@ impl Walk {
     }
 
     fn exchanges(&mut self, t: &DeTable<'_>) -> Option<u32> {
-        let n = self.integer(t, "exchanges")?;
+        self.positive(
+            t,
+            "exchanges",
+            MAX_EXCHANGES,
+            "labrun allows",
+            ("the lab's programs make 3 exchanges", None),
+        )
+    }
+
+    /// A whole number of `key` from 1 to `max`, or a positioned error: `helps` says how to
+    /// fix one below 1, and one above `max` (`more than the {max} {limit}`).
+    fn positive(
+        &mut self,
+        t: &DeTable<'_>,
+        key: &str,
+        max: i64,
+        limit: &str,
+        helps: (&str, Option<String>),
+    ) -> Option<u32> {
+        let n = self.integer(t, key)?;
         match *n.get_ref() {
             x if x <= 0 => {
                 self.errors.push(
-                    Diagnostic::new(n.span(), format!("`exchanges` must be at least 1, not {x}"))
-                        .help("the lab's programs make 3 exchanges"),
+                    Diagnostic::new(n.span(), format!("`{key}` must be at least 1, not {x}"))
+                        .help(helps.0),
                 );
                 None
             }
-            x if x > MAX_EXCHANGES => {
-                self.errors.push(Diagnostic::new(
+            x if x > max => {
+                let mut d = Diagnostic::new(
                     n.span(),
-                    format!("`exchanges` is {x}, more than the {MAX_EXCHANGES} labrun allows"),
-                ));
+                    format!("`{key}` is {x}, more than the {max} {limit}"),
+                );
+                if let Some(help) = helps.1 {
+                    d = d.help(help);
+                }
+                self.errors.push(d);
                 None
             }
             x => u32::try_from(x).ok(),
@@ -1231,29 +1254,16 @@ impl Walk {
 
     /// `count = N`: one `[[client]]` table for N clients.
     fn count(&mut self, t: &DeTable<'_>) -> Option<u32> {
-        let n = self.integer(t, "count")?;
-        match *n.get_ref() {
-            x if x <= 0 => {
-                self.errors.push(
-                    Diagnostic::new(n.span(), format!("`count` must be at least 1, not {x}"))
-                        .help("`count = 3` stands for three [[client]] tables like this one"),
-                );
-                None
-            }
-            x if x > MAX_CLIENT_COUNT => {
-                self.errors.push(
-                    Diagnostic::new(
-                        n.span(),
-                        format!(
-                            "`count` is {x}, more than the {MAX_CLIENT_COUNT} clients a scenario may have"
-                        ),
-                    )
-                    .help(format!("use a `count` between 1 and {MAX_CLIENT_COUNT}")),
-                );
-                None
-            }
-            x => u32::try_from(x).ok(),
-        }
+        self.positive(
+            t,
+            "count",
+            MAX_CLIENT_COUNT,
+            "clients a scenario may have",
+            (
+                "`count = 3` stands for three [[client]] tables like this one",
+                Some(format!("use a `count` between 1 and {MAX_CLIENT_COUNT}")),
+            ),
+        )
     }
 
     fn args(&mut self, t: &DeTable<'_>, default: &str) -> Option<Vec<String>> {
