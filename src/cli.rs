@@ -26,6 +26,10 @@ pub mod exit {
     pub const USAGE: i32 = 2;
     /// labrun itself could not do its work (runtime, files).
     pub const ERROR: i32 = 3;
+    /// Interrupted by SIGINT (Ctrl-C): 128 + 2, as shells say.
+    pub const INTERRUPTED: i32 = 130;
+    /// Stopped by SIGTERM: 128 + 15.
+    pub const TERMINATED: i32 = 143;
 }
 
 /// Runs socket-programming lab scenarios for real and checks their transcripts.
@@ -253,6 +257,7 @@ pub fn main(cli: Cli) -> i32 {
 }
 
 fn run_grade(args: &GradeArgs) -> i32 {
+    crate::signals::catch();
     let course = match crate::grade::load_course(&args.course) {
         Ok(course) => course,
         Err(message) => {
@@ -288,6 +293,9 @@ fn run_grade(args: &GradeArgs) -> i32 {
     if let Some(line) = outcomes.iter().find_map(|o| o.isolation.as_deref()) {
         tell!("{line}");
     }
+    if let Some(signal) = crate::signals::received() {
+        return interrupted_grade(&outcomes, signal);
+    }
     if let Err(message) = crate::grade::write_results(&args.out, &outcomes) {
         tell!("labrun: {message}");
         return exit::ERROR;
@@ -313,6 +321,33 @@ fn run_grade(args: &GradeArgs) -> i32 {
     } else {
         exit::FAILED
     }
+}
+
+/// `labrun grade` stopped by a signal: what was graded so far, and nothing written (a
+/// summary of part of the class would read as the class's).
+fn interrupted_grade(outcomes: &[crate::grade::Outcome], signal: i32) -> i32 {
+    let done: Vec<&crate::grade::Outcome> =
+        outcomes.iter().filter(|o| o.verdict != "error").collect();
+    tell!(
+        "labrun: interrupted by {}: {} of {} runs were done; no feedback and no summary are written",
+        crate::signals::name(signal),
+        done.len(),
+        outcomes.len()
+    );
+    let mut names: Vec<&str> = done.iter().map(|o| o.submission.as_str()).collect();
+    names.dedup();
+    for name in names {
+        let mine: Vec<&&crate::grade::Outcome> =
+            done.iter().filter(|o| o.submission == name).collect();
+        let score: u64 = mine.iter().map(|o| o.score).sum();
+        let max: u64 = mine.iter().map(|o| o.max_score).sum();
+        let graded: Vec<String> = mine
+            .iter()
+            .map(|o| format!("{}:{} {}", o.scenario, o.role, o.verdict))
+            .collect();
+        tell!("  {name}: {score}/{max} so far ({})", graded.join(", "));
+    }
+    crate::signals::exit_code(signal)
 }
 
 fn run_ref(command: RefCommand) -> i32 {
@@ -383,16 +418,44 @@ fn run_each(args: &RunArgs) -> i32 {
             .args(pass_through(args))
             .args(per_scenario(args, scenario))
             .arg(scenario);
-        let code = match command.status() {
+        let code = match run_child(&mut command) {
             Ok(status) => status.code().unwrap_or(exit::ERROR),
             Err(e) => {
                 tell!("labrun: cannot run {}: {e}", scenario.display());
                 exit::ERROR
             }
         };
+        if let Some(signal) = crate::signals::received() {
+            return crate::signals::exit_code(signal);
+        }
         worst = worst.max(code);
     }
     worst
+}
+
+/// Runs a labrun of its own for one scenario; a SIGINT or SIGTERM labrun gets is passed on
+/// to it (a terminal's Ctrl-C reaches it anyway; `kill` reaches only labrun).
+fn run_child(command: &mut std::process::Command) -> std::io::Result<std::process::ExitStatus> {
+    crate::signals::catch();
+    let mut child = command.spawn()?;
+    let mut passed_on = false;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(status);
+        }
+        if let Some(signal) = crate::signals::received()
+            && !passed_on
+        {
+            passed_on = true;
+            if let (Ok(pid), Ok(signal)) = (
+                i32::try_from(child.id()),
+                nix::sys::signal::Signal::try_from(signal),
+            ) {
+                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// Files given once for several scenarios get the scenario's name:
@@ -466,6 +529,8 @@ fn pass_through(args: &RunArgs) -> Vec<OsString> {
 }
 
 fn run_one(args: &RunArgs, path: &Path) -> i32 {
+    // Ctrl-C stops the programs and removes the run's directory, then prints what ran.
+    crate::signals::catch();
     let plan = match scenario::load(path) {
         Ok(plan) => plan,
         Err(ScenarioError::Invalid(diagnostics)) => {
@@ -567,6 +632,15 @@ fn run_one(args: &RunArgs, path: &Path) -> i32 {
         };
         // A closed pipe (`| head`) is not an error worth reporting.
         let _ = stdout.lock().write_all(out.as_bytes());
+    }
+    if let Some(signal) = record.interrupted {
+        tell!(
+            "labrun: {}: interrupted by {} after {:.1}s; its programs are stopped, and what ran so far is above (not compared with anything)",
+            plan.name,
+            crate::signals::name(signal),
+            record.elapsed.as_secs_f64()
+        );
+        return crate::signals::exit_code(signal);
     }
     if let Some(error) = &record.capture_error {
         tell!("labrun: warning: {error}");

@@ -185,14 +185,20 @@ pub fn grade_class(
     let queue = Mutex::new(jobs.into_iter().enumerate().collect::<Vec<_>>());
     let results = Mutex::new(Vec::new());
     let started = Instant::now();
+    let over = std::sync::atomic::AtomicBool::new(false);
     std::thread::scope(|scope| {
         if options.progress {
             scope.spawn(|| show_progress(&state, &changed, started, options.color));
         }
+        scope.spawn(|| pass_on_signals(&over));
         let workers: Vec<_> = (0..options.jobs.max(1))
             .map(|_| {
                 scope.spawn(|| {
                     loop {
+                        // Interrupted: nothing more starts; the runs in flight are stopped.
+                        if crate::signals::received().is_some() {
+                            return;
+                        }
                         let Some((index, (submission, direction, program))) = relock(&queue).pop()
                         else {
                             return;
@@ -229,12 +235,57 @@ pub fn grade_class(
         }
         // Also after a worker's panic: the progress thread must stop, or the scope waits.
         relock(&state).over = true;
+        over.store(true, std::sync::atomic::Ordering::SeqCst);
         changed.notify_one();
     });
     let _ = std::fs::remove_dir_all(&work);
     let mut results = results.into_inner().unwrap_or_default();
     results.sort_by_key(|(i, _)| *i);
     Ok(results.into_iter().map(|(_, o)| o).collect())
+}
+
+/// The child runs in flight, by pid: a SIGINT or SIGTERM that `labrun grade` gets is
+/// passed on to them (a terminal's Ctrl-C reaches them anyway; `kill` reaches only grade).
+static IN_FLIGHT: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+
+/// `command.output()`, with the child known to [`pass_on_signals`] while it runs.
+fn output_of(command: &mut Command) -> std::io::Result<std::process::Output> {
+    let child = command.spawn()?;
+    let pid = child.id();
+    relock(&IN_FLIGHT).push(pid);
+    // A signal that came while it started, after the others were told.
+    if let Some(signal) = crate::signals::received() {
+        signal_child(pid, signal);
+    }
+    let output = child.wait_with_output();
+    relock(&IN_FLIGHT).retain(|&p| p != pid);
+    output
+}
+
+/// Passes a SIGINT or SIGTERM on to every child run, until `over`.
+fn pass_on_signals(over: &std::sync::atomic::AtomicBool) {
+    let mut told: Vec<u32> = Vec::new();
+    while !over.load(std::sync::atomic::Ordering::SeqCst) {
+        if let Some(signal) = crate::signals::received() {
+            for &pid in relock(&IN_FLIGHT).iter() {
+                if !told.contains(&pid) {
+                    signal_child(pid, signal);
+                    told.push(pid);
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn signal_child(pid: u32, signal: i32) {
+    use nix::sys::signal::{Signal, kill};
+    // Never pid 0 or -1: those would signal labrun's own group, or every process.
+    if let (Ok(pid), Ok(signal)) = (i32::try_from(pid), Signal::try_from(signal))
+        && pid > 0
+    {
+        let _ = kill(nix::unistd::Pid::from_raw(pid), signal);
+    }
 }
 
 /// Runs `job` on every item, `parallel` at a time; results in the items' order.
@@ -493,7 +544,8 @@ fn run_one(
         "{submission}-{}-{}.json",
         direction.scenario, direction.role
     ));
-    let result = Command::new(exe)
+    let result = &mut Command::new(exe);
+    result
         .arg(&scenario)
         .arg("--with")
         .arg(format!("{}={}", direction.role, program.display()))
@@ -504,8 +556,8 @@ fn run_one(
         .env("NO_COLOR", "1")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output();
+        .stderr(Stdio::piped());
+    let result = output_of(result);
     let stderr = result
         .as_ref()
         .map(|o| String::from_utf8_lossy(&o.stderr).into_owned())

@@ -66,5 +66,6 @@ pub mod observe;
 pub mod report;
 pub mod sandbox;
 pub mod scenario;
+pub mod signals;
 pub mod snapshot;
 pub mod transcript;

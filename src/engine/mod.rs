@@ -58,6 +58,8 @@ pub struct RunRecord {
     pub elapsed: Duration,
     /// Whether the whole-run timeout fired.
     pub timed_out: bool,
+    /// The signal (SIGINT, SIGTERM) that stopped the run before its end.
+    pub interrupted: Option<i32>,
     /// Packets captured on `lo`, in capture order.
     pub packets: Vec<Packet>,
     /// Why there is no capture, when one was asked for and could not be made.
@@ -297,6 +299,8 @@ struct Engine<'a> {
     owners: Arc<Owners>,
     shutting_down: bool,
     timed_out: bool,
+    /// SIGINT or SIGTERM came: everything is being stopped, as at the run's timeout.
+    interrupted: Arc<std::sync::atomic::AtomicI32>,
     pace: Pace,
     last_activity: Instant,
     /// The kernel had packets on their way at the last look: wait a whole quiet period.
@@ -359,6 +363,7 @@ impl<'a> Engine<'a> {
             owners: Arc::default(),
             shutting_down: false,
             timed_out: false,
+            interrupted: Arc::default(),
             pace: if options.time_scale > 0.0 {
                 Pace::Real {
                     scale: options.time_scale,
@@ -387,7 +392,13 @@ impl<'a> Engine<'a> {
         let tracker = tokio_util::task::TaskTracker::new();
         let (capture, capture_error) = self.start_capture(&tracker);
         self.start_timed_checkpoints(&tracker);
+        let mut interrupt = Signals::listen();
         loop {
+            if let Some(signal) = crate::signals::received()
+                && self.interrupted() == 0
+            {
+                self.halt(signal);
+            }
             // Recording a start that cannot happen may unblock or block others: again.
             while self.dirty {
                 self.dirty = false;
@@ -421,6 +432,7 @@ impl<'a> Engine<'a> {
                     None => break,
                 },
                 () = tokio::time::sleep_until(wake.into()) => self.woken(deadline, settle).await,
+                signal = interrupt.next() => self.halt(signal),
             }
         }
         // The last packets (a final ACK) and the sockets left behind (TIME_WAIT). Every
@@ -465,10 +477,12 @@ impl<'a> Engine<'a> {
         tracker.close();
         tracker.wait().await;
         self.packets.sort_by_key(|p| p.at);
+        let interrupted = Some(self.interrupted()).filter(|&s| s != 0);
         RunRecord {
             events: self.events,
             elapsed: self.start.elapsed(),
-            timed_out: self.timed_out,
+            timed_out: self.timed_out && interrupted.is_none(),
+            interrupted,
             packets: self.packets,
             capture_error,
             not_kept,
@@ -514,9 +528,15 @@ impl<'a> Engine<'a> {
         for (i, checkpoint) in self.plan.checkpoints.iter().enumerate() {
             if let When::At(at) = checkpoint.when {
                 let (pace, tx) = (self.pace.clone(), self.tx.clone());
+                // A run that ends early (interrupted) does not wait for its checkpoints.
+                let over = self.capture_stop.clone();
                 tracker.spawn(async move {
-                    pace.sleep(at).await;
-                    let _ = tx.send(Message::Checkpoint(i));
+                    tokio::select! {
+                        () = pace.sleep(at) => {
+                            let _ = tx.send(Message::Checkpoint(i));
+                        }
+                        () = over.cancelled() => {}
+                    }
                 });
             }
         }
@@ -563,6 +583,24 @@ impl<'a> Engine<'a> {
                 || self.known_ports.contains_key(&(s.protocol, s.local.port()))
                 || (s.inode != 0 && programs.contains(&s.inode))
         });
+    }
+
+    /// Stops everything at once, as the run's timeout does, because of `signal`.
+    fn halt(&mut self, signal: i32) {
+        if self.interrupted() != 0 {
+            return;
+        }
+        self.interrupted
+            .store(signal, std::sync::atomic::Ordering::SeqCst);
+        self.timed_out = true;
+        self.dirty = true;
+        for slot in &self.slots {
+            slot.kill.cancel();
+        }
+    }
+
+    fn interrupted(&self) -> i32 {
+        self.interrupted.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// What the engine does when its timer is due: the run's timeout, the starts waiting
@@ -887,6 +925,7 @@ impl<'a> Engine<'a> {
         let workdir = self.workdir.clone();
         let tx = self.tx.clone();
         let offloaded = Arc::clone(&self.offloaded);
+        let interrupted = Arc::clone(&self.interrupted);
         let (tables, env) = match (&self.options.hosts, &self.plan.hosts) {
             (Hosts::Tables { wrapper }, Some(hosts)) => {
                 let env = vec![
@@ -921,7 +960,7 @@ impl<'a> Engine<'a> {
             });
             let outcome = match external {
                 None => {
-                    let controls = Controls { stop, kill, run_timeout, offloaded };
+                    let controls = Controls { stop, kill, run_timeout, interrupted, offloaded };
                     run_reference(&actor, pace, tables, Arc::clone(&sink), controls).await
                 }
                 Some(command) => {
@@ -932,6 +971,7 @@ impl<'a> Engine<'a> {
                         grace,
                         index: i,
                         env: &env,
+                        interrupted: &interrupted,
                         tx,
                         owners,
                         run_timeout,
@@ -950,6 +990,8 @@ struct Controls {
     stop: CancellationToken,
     kill: CancellationToken,
     run_timeout: Duration,
+    /// The signal that stopped the run, when `kill` is for that and not for the timeout.
+    interrupted: Arc<std::sync::atomic::AtomicI32>,
     /// Counts the work the actor has running outside the runtime.
     offloaded: Arc<std::sync::atomic::AtomicUsize>,
 }
@@ -965,13 +1007,15 @@ async fn run_reference(
         stop,
         kill,
         run_timeout,
+        interrupted,
         offloaded,
     } = controls;
+    let killed = || killed(&interrupted, run_timeout);
     if let ActorKind::Resolver { lookup, query } = &actor.kind {
         let resolve = resolve(*lookup, query.clone(), tables, Arc::clone(&sink), offloaded);
         return tokio::select! {
             outcome = resolve => outcome,
-            () = kill.cancelled() => Outcome::RunTimedOut { after: run_timeout },
+            () = kill.cancelled() => killed(),
         };
     }
     let program = RefProgram::for_role(actor.protocol, actor.is_server());
@@ -1016,7 +1060,48 @@ async fn run_reference(
     tokio::select! {
         outcome = reference::run(program, params, concurrency, pace, sink, stop) => outcome,
         () = own_timeout(timeout, run_timeout) => Outcome::TimedOut { after: timeout },
-        () = kill.cancelled() => Outcome::RunTimedOut { after: run_timeout },
+        () = kill.cancelled() => killed(),
+    }
+}
+
+/// Why an actor was killed with everything else: the run's timeout, or a signal.
+fn killed(interrupted: &std::sync::atomic::AtomicI32, run_timeout: Duration) -> Outcome {
+    match interrupted.load(std::sync::atomic::Ordering::SeqCst) {
+        0 => Outcome::RunTimedOut { after: run_timeout },
+        signal => Outcome::Interrupted { signal },
+    }
+}
+
+/// SIGINT and SIGTERM, as they come (none where they cannot be listened for).
+struct Signals {
+    interrupt: Option<tokio::signal::unix::Signal>,
+    terminate: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn listen() -> Self {
+        use tokio::signal::unix::{SignalKind, signal};
+        Signals {
+            interrupt: signal(SignalKind::interrupt()).ok(),
+            terminate: signal(SignalKind::terminate()).ok(),
+        }
+    }
+
+    /// The next signal; never, if none can come.
+    async fn next(&mut self) -> i32 {
+        async fn one(signal: &mut Option<tokio::signal::unix::Signal>) {
+            let received = match signal {
+                Some(signal) => signal.recv().await.is_some(),
+                None => false,
+            };
+            if !received {
+                std::future::pending::<()>().await;
+            }
+        }
+        tokio::select! {
+            () = one(&mut self.interrupt) => libc::SIGINT,
+            () = one(&mut self.terminate) => libc::SIGTERM,
+        }
     }
 }
 
@@ -1085,6 +1170,7 @@ struct ExternalRun<'a> {
     index: usize,
     /// Environment variables the program gets besides labrun's.
     env: &'a [(String, String)],
+    interrupted: &'a std::sync::atomic::AtomicI32,
     tx: mpsc::UnboundedSender<Message>,
     owners: Arc<Owners>,
     run_timeout: Duration,
@@ -1134,6 +1220,7 @@ impl ExternalRun<'_> {
                     tokio::select! {
                         outcome = running.wait() => break outcome,
                         () = tokio::time::sleep(Duration::from_millis(5)) => {}
+                        () = kill.cancelled() => break running.stop(STOP_PATIENCE).await,
                     }
                 }
             }
@@ -1143,7 +1230,7 @@ impl ExternalRun<'_> {
             }
             () = kill.cancelled() => {
                 running.stop(STOP_PATIENCE).await;
-                Outcome::RunTimedOut { after: self.run_timeout }
+                killed(self.interrupted, self.run_timeout)
             }
         };
         if let Some(poller) = poller {

@@ -17,3 +17,4 @@ mod resolver;
 mod robustness;
 mod scale;
 mod scenarios;
+mod signals;
