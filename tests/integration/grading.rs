@@ -291,11 +291,54 @@ fn reports_in_json_junit_and_gradescope() {
     assert_eq!(sleeps["points"], 0);
     assert!(sleeps["hint"].as_str().expect("hint").contains("sleep"));
     let junit = std::fs::read_to_string(&junit).expect("junit");
-    assert!(junit.contains("<testsuite name=\"tcp_basic\""), "{junit}");
-    assert!(junit.contains("failures=\"1\""), "{junit}");
+    let parsed = quick_junit::Report::deserialize_from_str(&junit).expect("well-formed JUnit");
+    assert_eq!(parsed.test_suites[0].name.as_str(), "tcp_basic", "{junit}");
+    assert_eq!(parsed.test_suites[0].failures, 1, "{junit}");
     let results: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&gradescope).expect("gradescope"))
             .expect("valid JSON");
     assert_eq!(results["score"], report["score"]);
     assert!(results["tests"].as_array().is_some_and(|t| !t.is_empty()));
+}
+
+/// A program that prints and sends control characters: they reach the checks' messages,
+/// and the JUnit, JSON and Gradescope reports stay readable.
+#[test]
+fn control_characters_from_a_program_leave_every_report_valid() {
+    let scratch = Scratch::new("control-reports");
+    let dir = scratch.path();
+    let (json, junit, gradescope) = (
+        dir.join("r.json"),
+        dir.join("r.xml"),
+        dir.join("results.json"),
+    );
+    let program = fixture("hostile/control_chars");
+    let (code, err) = grade(
+        "tcp_basic",
+        "server",
+        &program,
+        &[
+            "--report-json",
+            json.to_str().expect("utf-8"),
+            "--report-junit",
+            junit.to_str().expect("utf-8"),
+            "--report-gradescope",
+            gradescope.to_str().expect("utf-8"),
+        ],
+    );
+    assert_eq!(code, Some(1), "{err}");
+    let junit = std::fs::read_to_string(&junit).expect("junit");
+    let parsed = quick_junit::Report::deserialize_from_str(&junit)
+        .unwrap_or_else(|e| panic!("not well-formed: {e}\n{junit}"));
+    assert!(parsed.test_suites[0].failures >= 1, "{junit}");
+    // The controls are shown (as their pictures), not dropped without a trace.
+    assert!(
+        junit.contains('\u{241b}') || junit.contains('\u{2407}'),
+        "{junit}"
+    );
+    for file in [&json, &gradescope] {
+        let text = std::fs::read_to_string(file).expect("report");
+        serde_json::from_str::<serde_json::Value>(&text)
+            .unwrap_or_else(|e| panic!("{}: invalid JSON: {e}", file.display()));
+    }
 }
