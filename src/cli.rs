@@ -282,12 +282,20 @@ fn run_grade(args: &GradeArgs) -> i32 {
         progress: std::io::stderr().is_terminal(),
         color: std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
     };
+    if let Err(e) = crate::grade::check_out(&args.out) {
+        tell!("labrun: {e}");
+        return exit::ERROR;
+    }
     let outcomes =
         match crate::grade::grade_class(&args.course, &course, &args.submissions, &options) {
             Ok(outcomes) => outcomes,
-            Err(message) => {
-                tell!("labrun: {message}");
+            Err(e @ crate::grade::GradeError::Invalid(_)) => {
+                tell!("labrun: {e}");
                 return exit::USAGE;
+            }
+            Err(e @ crate::grade::GradeError::Files(_)) => {
+                tell!("labrun: {e}");
+                return exit::ERROR;
             }
         };
     if let Some(line) = outcomes.iter().find_map(|o| o.isolation.as_deref()) {

@@ -103,14 +103,37 @@ pub fn load_course(path: &Path) -> Result<Course, String> {
     toml::from_str(&text).map_err(|e| format!("invalid course {}: {e}", path.display()))
 }
 
+/// Why a class cannot be graded at all.
+#[derive(Debug, thiserror::Error)]
+pub enum GradeError {
+    /// The course or the command line asks for something that cannot be (exit 2).
+    #[error("{0}")]
+    Invalid(String),
+    /// labrun cannot do its work: its own files, folders, executable (exit 3).
+    #[error("{0}")]
+    Files(String),
+}
+
+/// Checks, before anything is built or run, that grades can be written into `out`: a class
+/// graded for minutes must not learn at its end that its results have nowhere to go.
+pub fn check_out(out: &Path) -> Result<(), GradeError> {
+    let fail =
+        |e: std::io::Error| GradeError::Files(format!("cannot write to {}: {e}", out.display()));
+    std::fs::create_dir_all(out).map_err(fail)?;
+    let probe = out.join(format!(".labrun-write-test-{}", std::process::id()));
+    std::fs::write(&probe, b"").map_err(fail)?;
+    std::fs::remove_file(&probe).map_err(fail)
+}
+
 /// Grades every submission; returns the outcomes, in submission then course order.
 pub fn grade_class(
     course_path: &Path,
     course: &Course,
     submissions: &[PathBuf],
     options: &GradeOptions,
-) -> Result<Vec<Outcome>, String> {
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find labrun itself: {e}"))?;
+) -> Result<Vec<Outcome>, GradeError> {
+    let exe = std::env::current_exe()
+        .map_err(|e| GradeError::Files(format!("cannot find labrun itself: {e}")))?;
     let base = course_path.parent().unwrap_or(Path::new("."));
     let scenarios = base.join(&course.scenarios);
     let directions: Vec<&Direction> = course
@@ -119,7 +142,9 @@ pub fn grade_class(
         .filter(|d| options.only.is_empty() || options.only.contains(&d.scenario))
         .collect();
     if directions.is_empty() {
-        return Err("no scenario of the course is left to grade (check --scenario)".into());
+        return Err(GradeError::Invalid(
+            "no scenario of the course is left to grade (check --scenario)".into(),
+        ));
     }
     let mut submissions: Vec<PathBuf> = submissions.to_vec();
     submissions.sort();
@@ -133,9 +158,10 @@ pub fn grade_class(
             .collect();
     }
     let work = std::env::temp_dir().join(format!("labrun-grade-{}", std::process::id()));
-    std::fs::create_dir_all(&work).map_err(|e| format!("cannot create {}: {e}", work.display()))?;
+    std::fs::create_dir_all(&work)
+        .map_err(|e| GradeError::Files(format!("cannot create {}: {e}", work.display())))?;
     let build_timeout = crate::scenario::duration::parse(&course.build.timeout)
-        .map_err(|e| format!("invalid build timeout: {e}"))?;
+        .map_err(|e| GradeError::Invalid(format!("invalid build timeout: {e}")))?;
 
     // Build every file first, a few compilers at a time, then run everything at once.
     let names: Vec<String> = submissions
