@@ -68,8 +68,10 @@ impl HostEntry {
 
 /// `gethostbyname(name)` on an `/etc/hosts` made of `hosts` ([`crate::scenario::hosts_file`])
 /// with `hosts: files` and `multi on`: a dotted address is its own answer; otherwise every
-/// table whose name or an alias is `name` (letter case aside) answers, the first one's name
-/// official, with the aliases and IPv4 addresses of all of them.
+/// line that has `name` (letter case aside) answers, the first one's name official, with
+/// the aliases and IPv4 addresses of all of them. A table's name is on each of its lines,
+/// its aliases only on the first: asked by an alias, a table answers with its first
+/// address only, as the C library (and nss_wrapper) do.
 pub fn name_in(hosts: &[Host], name: &str) -> Result<HostEntry, String> {
     if let Ok(address) = name.parse::<Ipv4Addr>() {
         return Ok(HostEntry {
@@ -80,11 +82,14 @@ pub fn name_in(hosts: &[Host], name: &str) -> Result<HostEntry, String> {
     }
     let mut found: Option<HostEntry> = None;
     for host in hosts {
-        let named = std::iter::once(&host.name)
-            .chain(&host.aliases)
-            .any(|n| n.eq_ignore_ascii_case(name));
-        let addresses: Vec<Ipv4Addr> = host.addresses.iter().filter_map(ipv4).collect();
-        if !named || addresses.is_empty() {
+        let addresses: Vec<Ipv4Addr> = if host.name.eq_ignore_ascii_case(name) {
+            host.addresses.iter().filter_map(ipv4).collect()
+        } else if host.aliases.iter().any(|a| a.eq_ignore_ascii_case(name)) {
+            host.addresses.first().and_then(ipv4).into_iter().collect()
+        } else {
+            Vec::new()
+        };
+        if addresses.is_empty() {
             continue;
         }
         let entry = found.get_or_insert_with(|| HostEntry {
@@ -92,7 +97,10 @@ pub fn name_in(hosts: &[Host], name: &str) -> Result<HostEntry, String> {
             aliases: Vec::new(),
             addresses: Vec::new(),
         });
-        entry.aliases.extend(host.aliases.iter().cloned());
+        // Only the first line of a table carries its aliases.
+        if host.addresses.first().and_then(ipv4).is_some() {
+            entry.aliases.extend(host.aliases.iter().cloned());
+        }
         entry.addresses.extend(addresses);
     }
     found.ok_or_else(|| h_error(1))
@@ -267,6 +275,38 @@ mod tests {
             entry.lines(),
             ["Nom officiel : 194.254.163.24", "Adresse : 194.254.163.24"]
         );
+    }
+
+    #[test]
+    fn the_tables_answer_as_the_c_library_reads_their_file() {
+        let host = |name: &str, aliases: &[&str], addresses: &[&str]| Host {
+            name: name.into(),
+            aliases: aliases.iter().map(|a| a.to_string()).collect(),
+            addresses: addresses.iter().map(|a| a.parse().unwrap()).collect(),
+        };
+        let hosts = [
+            host("lipn.univ-paris13.fr", &["lipn"], &["194.254.163.24"]),
+            host(
+                "multi.example",
+                &["multi", "m1"],
+                &["192.0.2.10", "192.0.2.11"],
+            ),
+        ];
+        let by_name = name_in(&hosts, "MULTI.example").unwrap();
+        assert_eq!(by_name.official, "multi.example");
+        assert_eq!(by_name.aliases, ["multi", "m1"]);
+        assert_eq!(by_name.addresses.len(), 2, "every line of the name");
+        // An alias is only on the first line: its first address only.
+        let by_alias = name_in(&hosts, "m1").unwrap();
+        assert_eq!(by_alias.addresses, [Ipv4Addr::new(192, 0, 2, 10)]);
+        assert_eq!(name_in(&hosts, "nosuch").unwrap_err(), "Unknown host");
+        let back = address_in(&hosts, Ipv4Addr::new(192, 0, 2, 11)).unwrap();
+        assert_eq!(
+            (back.official.as_str(), back.aliases.len()),
+            ("multi.example", 0)
+        );
+        let back = address_in(&hosts, Ipv4Addr::new(194, 254, 163, 24)).unwrap();
+        assert_eq!(back.aliases, ["lipn"]);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! Checks read only the normalised transcript (plain data): messages between roles, lines
 //! printed, exits, the skip reasons of actors that never started, packets.
 
+mod answers;
 mod pattern;
 
 use serde::Serialize;
@@ -357,6 +358,7 @@ fn evaluate(
             shared_counter(view, plan, from, &pattern)
         }
         Expect::RepliesToSender { from } => replies_to_sender(view, plan, from),
+        Expect::Answers { show } => answers::check(plan, view.entries, role, *show),
     }
 }
 

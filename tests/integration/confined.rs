@@ -189,6 +189,8 @@ fn resolvers_are_graded_through_nss_wrapper_in_a_container() {
         ("resolve_name", "resolver/resolve_name_no_aliases"),
         ("resolve_name", "resolver/resolve_name_first_address_only"),
         ("resolve_name", "resolver/resolve_name_no_null_check"),
+        ("resolve_name", "resolver/resolve_name_first_alias_again"),
+        ("resolve_name", "resolver/resolve_name_own_layout"),
         ("resolve_addr", "resolver/resolve_addr"),
         ("resolve_addr", "resolver/resolve_addr_no_null_check"),
     ];
