@@ -86,6 +86,15 @@ pub struct Outcome {
     #[serde(skip)]
     #[serde(default)]
     pub feedback: String,
+    /// The rubric's checks, as the run's `--report-json` gave them (empty when nothing
+    /// ran): what the Gradescope and PrairieLearn results are made of.
+    #[serde(skip)]
+    #[serde(default)]
+    pub checks: Vec<crate::check::CheckResult>,
+    /// When the run ended, from the start of the grading.
+    #[serde(skip)]
+    #[serde(default)]
+    pub finished: Duration,
 }
 
 /// Reads a course file.
@@ -192,7 +201,7 @@ pub fn grade_class(
                         relock(&state).running += 1;
                         changed.notify_one();
                         let pages = pages.join(sanitize(&submission));
-                        let outcome = run_one(
+                        let mut outcome = run_one(
                             &exe,
                             &scenarios,
                             &work,
@@ -201,6 +210,7 @@ pub fn grade_class(
                             &direction,
                             program,
                         );
+                        outcome.finished = started.elapsed();
                         {
                             let mut s = relock(&state);
                             s.running = s.running.saturating_sub(1);
@@ -460,6 +470,8 @@ fn run_one(
         score: 0,
         max_score: 0,
         feedback: String::new(),
+        checks: Vec::new(),
+        finished: Duration::ZERO,
     };
     let scenario = scenarios.join(format!("{}.toml", direction.scenario));
     let program = match program {
@@ -511,6 +523,7 @@ fn run_one(
             outcome.verdict = report["verdict"].as_str().unwrap_or("error").to_string();
             outcome.score = report["score"].as_u64().unwrap_or(0);
             outcome.max_score = report["max_score"].as_u64().unwrap_or(0);
+            outcome.checks = serde_json::from_value(report["checks"].clone()).unwrap_or_default();
         }
         None => {
             outcome.verdict = "error".into();
@@ -583,8 +596,13 @@ pub fn write_results(out: &Path, outcomes: &[Outcome]) -> Result<(), String> {
     write_index(out, outcomes)
 }
 
+/// A submission's folder in `out`, where its feedback file and pages are.
+pub fn submission_folder(out: &Path, submission: &str) -> PathBuf {
+    out.join(sanitize(submission))
+}
+
 /// The outcomes of each submission, in the order of their first outcome.
-fn by_submission(outcomes: &[Outcome]) -> Vec<(&str, Vec<&Outcome>)> {
+pub fn by_submission(outcomes: &[Outcome]) -> Vec<(&str, Vec<&Outcome>)> {
     let mut by_submission: Vec<(&str, Vec<&Outcome>)> = Vec::new();
     for o in outcomes {
         match by_submission.iter_mut().find(|(s, _)| *s == o.submission) {
@@ -731,14 +749,15 @@ pub fn merge(out: &Path, partials: &[PathBuf]) -> Result<usize, String> {
     Ok(feedback.len())
 }
 
-/// Copies a submission's HTML pages from a slice's folder into the merged one.
+/// Copies a submission's HTML pages, and its Gradescope or PrairieLearn results (JSON),
+/// from a slice's folder into the merged one.
 fn copy_pages(from: &Path, to: &Path) -> Result<(), String> {
     let Ok(entries) = std::fs::read_dir(from) else {
         return Ok(());
     };
     for entry in entries.flatten() {
         let path = entry.path();
-        if path.extension().is_some_and(|e| e == "html") {
+        if path.extension().is_some_and(|e| e == "html" || e == "json") {
             std::fs::copy(&path, to.join(entry.file_name()))
                 .map_err(|e| format!("cannot copy {}: {e}", path.display()))?;
         }
