@@ -399,31 +399,6 @@ fn advice(exe: &Path, machine: &Machine) -> Vec<String> {
     let exe = exe.display();
     let root = machine.root;
     let mut lines = Vec::new();
-    if machine.container {
-        lines.push(
-            "full isolation: in a container: start it with `docker run --security-opt \
-             seccomp=unconfined …` (labrun then makes a user namespace and its own network \
-             in it; but no seccomp filter then guards anything the container runs, students' \
-             programs included)"
-                .to_string(),
-        );
-        lines.push(
-            "full isolation: or `docker run --cap-add SYS_ADMIN …` (namespaces made directly; \
-             SYS_ADMIN is nearly all of root's power over the kernel)"
-                .to_string(),
-        );
-        lines.push(
-            "full isolation: or, for quick ACKs only, `docker run --cap-add NET_ADMIN …` (the \
-             container's own network, shared by its runs)"
-                .to_string(),
-        );
-        lines.push(
-            "full isolation: on Gradescope, PrairieLearn or INGInious these options are not \
-             yours to choose: runs use the shared network"
-                .to_string(),
-        );
-        return lines;
-    }
     if !root && machine.apparmor_restrict == Some(1) {
         lines.push(
             "full isolation: AppArmor refuses unprivileged user namespaces here \
@@ -455,20 +430,50 @@ fn advice(exe: &Path, machine: &Machine) -> Vec<String> {
              `sudo sysctl -w user.max_user_namespaces=10000`"
                 .into(),
         );
-    } else if root {
+    } else if root && !machine.container {
         lines.push(
             "full isolation: labrun runs as root but the kernel refuses namespaces (a seccomp \
              filter or a security module): run it outside that confinement"
                 .into(),
         );
+    } else if !root {
+        lines.push(
+            "full isolation: the kernel refuses user namespaces to this user (a seccomp filter \
+             or a security module): ask the machine's administrator"
+                .into(),
+        );
     }
     if !root {
         lines.push(format!(
-            "full isolation: or `sudo setcap cap_net_admin,cap_net_raw,cap_sys_admin+ep {exe}` \
-             (any user who can run this file may then make namespaces and mounts, change \
+            "full isolation: or, where only a privilege is missing, \
+             `sudo setcap cap_net_admin,cap_net_raw,cap_sys_admin+ep {exe}` (any user who can run this file may then make namespaces and mounts, change \
              network settings and capture every packet of the machine: CAP_SYS_ADMIN is \
              nearly root; prefer the AppArmor profile where there is one)"
         ));
+    }
+    if machine.container {
+        lines.push(
+            "full isolation: in a container: start it with `docker run --security-opt \
+             seccomp=unconfined …` (labrun then makes a user namespace and its own network \
+             in it; but no seccomp filter then guards anything the container runs, students' \
+             programs included)"
+                .to_string(),
+        );
+        lines.push(
+            "full isolation: or `docker run --cap-add SYS_ADMIN …` (namespaces made directly; \
+             SYS_ADMIN is nearly all of root's power over the kernel)"
+                .to_string(),
+        );
+        lines.push(
+            "full isolation: or, for quick ACKs only, `docker run --cap-add NET_ADMIN …` (the \
+             container's own network, shared by its runs)"
+                .to_string(),
+        );
+        lines.push(
+            "full isolation: on Gradescope, PrairieLearn or INGInious these options are not \
+             yours to choose: runs use the shared network"
+                .to_string(),
+        );
     }
     lines
 }
