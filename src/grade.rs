@@ -478,13 +478,7 @@ fn run_one(
         Ok(program) => program,
         Err(why) => {
             // Nothing ran: every point of the direction is lost, and the student reads why.
-            outcome.max_score = crate::scenario::load(&scenario).map_or(0, |plan| {
-                plan.checks
-                    .iter()
-                    .filter(|c| c.grades == direction.role)
-                    .map(|c| u64::from(c.points))
-                    .sum()
-            });
+            outcome.max_score = direction_points(&scenario, &direction.role);
             outcome.feedback = format!(
                 "{}: {} not graded: {why}\n",
                 direction.scenario, direction.role
@@ -527,6 +521,8 @@ fn run_one(
         }
         None => {
             outcome.verdict = "error".into();
+            // Out of the direction's points, so that totals do not shrink when labrun fails.
+            outcome.max_score = direction_points(&scenario, &direction.role);
             if outcome.feedback.is_empty() {
                 outcome.feedback = format!(
                     "{}: {}: labrun gave no report\n",
@@ -536,6 +532,17 @@ fn run_one(
         }
     }
     outcome
+}
+
+/// The points a scenario's rubric gives `role`.
+fn direction_points(scenario: &Path, role: &str) -> u64 {
+    crate::scenario::load(scenario).map_or(0, |plan| {
+        plan.checks
+            .iter()
+            .filter(|c| c.grades == role)
+            .map(|c| u64::from(c.points))
+            .sum()
+    })
 }
 
 /// Writes `OUT/<submission>/feedback.txt`, `OUT/summary.csv`, `OUT/summary.json` and the
