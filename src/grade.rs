@@ -91,7 +91,7 @@ pub struct Outcome {
     #[serde(skip)]
     #[serde(default)]
     pub checks: Vec<crate::check::CheckResult>,
-    /// When the run ended, from the start of the grading.
+    /// When the run ended, from the start of the grading (builds included).
     #[serde(skip)]
     #[serde(default)]
     pub finished: Duration,
@@ -111,6 +111,8 @@ pub fn grade_class(
     submissions: &[PathBuf],
     options: &GradeOptions,
 ) -> Result<Vec<Outcome>, String> {
+    // Builds included: a platform's execution time is the whole of it.
+    let begun = Instant::now();
     let exe = std::env::current_exe().map_err(|e| format!("cannot find labrun itself: {e}"))?;
     let base = course_path.parent().unwrap_or(Path::new("."));
     let scenarios = base.join(&course.scenarios);
@@ -210,7 +212,7 @@ pub fn grade_class(
                             &direction,
                             program,
                         );
-                        outcome.finished = started.elapsed();
+                        outcome.finished = begun.elapsed();
                         {
                             let mut s = relock(&state);
                             s.running = s.running.saturating_sub(1);
