@@ -520,6 +520,7 @@ mod tests {
             feedback: feedback.into(),
             checks,
             finished: Duration::from_millis(6200),
+            isolation: None,
         }
     }
 

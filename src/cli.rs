@@ -11,7 +11,7 @@ use crate::actor::{ExternalCommand, RefParams, RefProgram, run_standalone};
 use crate::diagram::Diagram;
 use crate::engine::{self, RunOptions};
 use crate::html::{Page, Reference};
-use crate::sandbox::{self, Isolation};
+use crate::sandbox;
 use crate::scenario::{self, Plan, ScenarioError};
 use crate::snapshot::{self, UpdateMode, Verdict};
 use crate::transcript;
@@ -357,6 +357,9 @@ fn run_grade(args: &GradeArgs) -> i32 {
                 return exit::USAGE;
             }
         };
+    if let Some(line) = outcomes.iter().find_map(|o| o.isolation.as_deref()) {
+        tell!("{line}");
+    }
     if let Err(message) = crate::grade::write_results(&args.out, &outcomes) {
         tell!("labrun: {message}");
         return exit::ERROR;
@@ -485,7 +488,7 @@ fn run_ref(command: RefCommand) -> i32 {
 }
 
 fn resolve_standalone(lookup: crate::scenario::Lookup, query: &str) -> i32 {
-    let (lines, code) = crate::actor::resolver::run(lookup, query);
+    let (lines, code) = crate::actor::resolver::run(lookup, query, None);
     for (stdout, line) in lines {
         if stdout {
             say!("{line}");
@@ -614,42 +617,27 @@ fn run_one(args: &RunArgs, path: &Path) -> i32 {
             return exit::USAGE;
         }
     };
-    let private = match sandbox::enter_private_network() {
-        Isolation::Private => true,
-        Isolation::Host { reason } if plan.hosts.is_some() => {
-            tell!(
-                "labrun: this scenario needs a private network for its own /etc/hosts, and none can be made here ({reason})"
-            );
+    let network = match sandbox::network::set_up(&needs(&plan, &externals, !args.no_capture)) {
+        Ok(network) => network,
+        Err(e) => {
+            tell!("labrun: {e}");
             return exit::ERROR;
-        }
-        Isolation::Host { reason } => {
-            tell!(
-                "labrun: warning: running on the host's network, not a private one ({reason}); \
-                 ports may clash with other programs, and there is no packet capture"
-            );
-            false
         }
     };
-    if private {
-        if let Some(hosts) = &plan.hosts
-            && let Err(reason) = sandbox::private_hosts(&crate::scenario::hosts_file(hosts))
-        {
-            tell!("labrun: cannot give the run its own /etc/hosts: {reason}");
-            return exit::ERROR;
-        }
-        if let Err(reason) = sandbox::quick_acks() {
-            tell!(
-                "labrun: warning: ACKs may be delayed, so pure ACKs may vary from run to run ({reason})"
-            );
-        }
+    if let Some(message) = static_resolver(&plan, &externals, &network) {
+        tell!("labrun: {message}");
+        return exit::ERROR;
     }
+    let mut lacks = Vec::new();
     if externals.iter().any(Option::is_some)
         && let Err(reason) = sandbox::cgroup::ProcessCap::probe()
     {
-        tell!(
-            "labrun: warning: the programs' processes cannot be capped here ({reason}); \
-             a fork loop can load the machine until the run's timeout"
-        );
+        lacks.push(format!(
+            "a cap on the programs' processes ({reason}), so a fork loop can load the machine until the run's timeout"
+        ));
+    }
+    if let Some(line) = network.warning(&lacks) {
+        tell!("{line}");
     }
     // External programs sleep for real; scaling only the reference programs' delays would
     // mix two clocks and give orders of events that never happen at real time.
@@ -660,10 +648,13 @@ fn run_one(args: &RunArgs, path: &Path) -> i32 {
         );
         time_scale = 1.0;
     }
+    let capture = network.capture;
     let options = RunOptions {
         time_scale,
         externals,
-        capture: private && !args.no_capture,
+        capture,
+        shared: network.shared.clone(),
+        hosts: network.hosts.clone(),
     };
     let stdout = std::io::stdout();
     let live = args.format == Format::Text
@@ -785,7 +776,62 @@ fn run_one(args: &RunArgs, path: &Path) -> i32 {
             exit::OK
         };
     }
-    verdict(args, &plan, &text, record.elapsed)
+    let captured = options.capture && record.capture_error.is_none();
+    if captured {
+        verdict(args, &plan, &text, record.elapsed)
+    } else {
+        verdict_without_capture(args, &plan, &text, record.elapsed)
+    }
+}
+
+/// A run without a packet capture is compared with its snapshot but for the packets: what
+/// the kernel's socket tables and the programs showed must still match.
+fn verdict_without_capture(args: &RunArgs, plan: &Plan, text: &str, elapsed: Duration) -> i32 {
+    let path = snapshot::path_for(&plan.path, &plan.name, args.snapshot_dir.as_deref());
+    let took = format!("{:.1}s", elapsed.as_secs_f64());
+    if args.update {
+        tell!(
+            "labrun: {}: not written to {}: this run has no packet capture, and the snapshot would lose its packets",
+            plan.name,
+            path.display()
+        );
+        return exit::ERROR;
+    }
+    let expected = match snapshot::read(&path) {
+        Ok(Some(expected)) => expected,
+        Ok(None) => {
+            tell!(
+                "✗ {}: no snapshot at {} ({took}); this run has no packet capture to write one",
+                plan.name,
+                path.display()
+            );
+            return exit::FAILED;
+        }
+        Err(e) => {
+            tell!("labrun: {}", error_chain(&e));
+            return exit::ERROR;
+        }
+    };
+    let (expected, actual) = (
+        snapshot::without_capture(&expected),
+        snapshot::without_capture(text),
+    );
+    if expected == actual {
+        tell!(
+            "✓ {}: transcript matches {} but for the packets, which this run could not capture ({took})",
+            plan.name,
+            path.display()
+        );
+        return exit::OK;
+    }
+    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    tell!(
+        "✗ {}: transcript differs from {} ({took}; packets not compared: no capture); - snapshot, + this run:",
+        plan.name,
+        path.display()
+    );
+    tell_raw!("{}", snapshot::diff(&expected, &actual, color));
+    exit::FAILED
 }
 
 /// Writes the run's HTML page to `path`, with the difference to the reference snapshot
@@ -928,6 +974,42 @@ fn hint_pending(pending: Option<&Path>) {
         ),
         None => tell!("  (CI is set: no .snap.new written; run with --update to accept)"),
     }
+}
+
+/// What the run needs of its network.
+fn needs(plan: &Plan, externals: &[Option<ExternalCommand>], capture: bool) -> sandbox::Needs {
+    sandbox::Needs {
+        ports: plan.actors.iter().map(|a| a.port()).collect(),
+        hosts: plan.hosts.as_deref().map(scenario::hosts_file),
+        external_resolver: plan
+            .actors
+            .iter()
+            .zip(externals)
+            .any(|(a, e)| e.is_some() && matches!(a.kind, scenario::ActorKind::Resolver { .. })),
+        capture,
+    }
+}
+
+/// Why an external resolver cannot be graded here: it is statically linked, so it ignores
+/// `LD_PRELOAD` and would read the machine's `/etc/hosts`, not the run's.
+fn static_resolver(
+    plan: &Plan,
+    externals: &[Option<ExternalCommand>],
+    network: &sandbox::Network,
+) -> Option<String> {
+    if !matches!(network.hosts, sandbox::Hosts::Tables { .. }) {
+        return None;
+    }
+    plan.actors.iter().zip(externals).find_map(|(actor, external)| {
+        let external = external.as_ref()?;
+        let resolver = matches!(actor.kind, scenario::ActorKind::Resolver { .. });
+        (resolver && crate::actor::elf::is_static(&external.program)).then(|| {
+            format!(
+                "{} is statically linked: without a private /etc/hosts (none can be made here) it would read the machine's, so its answers cannot be graded; link it dynamically (no -static) or run labrun where it may create namespaces",
+                external.program.display()
+            )
+        })
+    })
 }
 
 /// Reads `--with ROLE=PROGRAM` options into one program per actor.

@@ -95,7 +95,15 @@ pub struct Outcome {
     #[serde(skip)]
     #[serde(default)]
     pub finished: Duration,
+    /// The line the run printed about its isolation (a shared network, no capture…): the
+    /// same for every run of the class, so said once, not in each student's feedback.
+    #[serde(skip)]
+    #[serde(default)]
+    pub isolation: Option<String>,
 }
+
+/// How a run's line about its isolation starts (see `sandbox::Network::warning`).
+pub const ISOLATION_LINE: &str = "labrun: warning: this run has ";
 
 /// Reads a course file.
 pub fn load_course(path: &Path) -> Result<Course, String> {
@@ -474,6 +482,7 @@ fn run_one(
         feedback: String::new(),
         checks: Vec::new(),
         finished: Duration::ZERO,
+        isolation: None,
     };
     let scenario = scenarios.join(format!("{}.toml", direction.scenario));
     let program = match program {
@@ -509,7 +518,11 @@ fn run_one(
         .as_ref()
         .map(|o| String::from_utf8_lossy(&o.stderr).into_owned())
         .unwrap_or_default();
-    outcome.feedback = stderr.clone();
+    let (isolation, feedback): (Vec<&str>, Vec<&str>) = stderr
+        .split_inclusive('\n')
+        .partition(|line| line.starts_with(ISOLATION_LINE));
+    outcome.isolation = isolation.first().map(|l| l.trim_end().to_string());
+    outcome.feedback = feedback.concat();
     let parsed: Option<serde_json::Value> = std::fs::read_to_string(&report)
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok());

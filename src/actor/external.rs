@@ -107,6 +107,7 @@ pub(crate) fn spawn(
     program: &Path,
     args: &[String],
     workdir: &Path,
+    env: &[(String, String)],
     sink: Arc<dyn Sink>,
 ) -> Result<Running, String> {
     let (master, slave) =
@@ -114,6 +115,7 @@ pub(crate) fn spawn(
     let mut command = Command::new(program);
     command
         .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .current_dir(workdir)
         .stdin(Stdio::null())
         .stdout(Stdio::from(slave))

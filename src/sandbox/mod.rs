@@ -6,6 +6,10 @@
 //! Linux systems. Where neither works the run goes on on the host's loopback, and says so.
 
 pub mod cgroup;
+pub mod network;
+pub mod ports;
+
+pub use network::{Hosts, Needs, Network};
 
 use std::fs;
 

@@ -16,8 +16,12 @@ use crate::actor::pace::{Pace, VirtualClock};
 use crate::actor::{ExternalCommand, RefParams, RefProgram, Sink, external, reference};
 use crate::observe::capture::{Capture, NotKept, Packet};
 use crate::observe::procnet::{self, SocketEntry, TCP_ESTABLISHED, TCP_LISTEN};
+use crate::sandbox::Hosts;
+use crate::sandbox::ports::PortMap;
 use crate::scenario::{ActorKind, ActorPlan, Concurrency, MilestoneKind, Plan, Protocol, When};
 use crate::transcript::{Event, EventKind, Outcome};
+
+mod ports;
 
 /// How long an external program may take to stop after SIGTERM before SIGKILL.
 const STOP_PATIENCE: Duration = Duration::from_millis(500);
@@ -35,8 +39,15 @@ pub struct RunOptions {
     pub time_scale: f64,
     /// The external program playing each actor, by actor index; `None` for the reference.
     pub externals: Vec<Option<ExternalCommand>>,
-    /// Capture the packets on `lo` (only in a private network, where they are the run's).
+    /// Capture the packets on `lo`.
     pub capture: bool,
+    /// Where the run shares the machine's network: the ports it uses in place of the
+    /// declared ones. The socket tables and the capture then keep only the run's own
+    /// sockets and packets, and the record shows the declared ports. `None` in a private
+    /// network, where everything is the run's.
+    pub shared: Option<Arc<PortMap>>,
+    /// How the lookups of exercise 1.1 reach the scenario's `[[host]]` tables.
+    pub hosts: Hosts,
 }
 
 /// Everything a run produced.
@@ -108,8 +119,22 @@ pub fn run(
         .transpose()
         .map_err(EngineError::Workdir)?;
     let path = workdir.as_ref().map(|w| w.0.clone()).unwrap_or_default();
-    let record = runtime.block_on(Engine::new(plan, options, path).run(observer));
-    Ok(record)
+    if let (Some(dir), Hosts::Tables { .. }, Some(hosts)) = (&workdir, &options.hosts, &plan.hosts)
+    {
+        // nss_wrapper reads no comment lines.
+        let text: String = crate::scenario::hosts_file(hosts)
+            .lines()
+            .filter(|line| !line.starts_with('#'))
+            .map(|line| format!("{line}\n"))
+            .collect();
+        std::fs::write(dir.0.join(HOSTS_FILE), text).map_err(EngineError::Workdir)?;
+    }
+    let Some(map) = &options.shared else {
+        return Ok(runtime.block_on(Engine::new(plan, options, path).run(observer)));
+    };
+    let real = ports::apply(plan, map);
+    let record = runtime.block_on(Engine::new(&real, options, path).run(observer));
+    Ok(ports::translate(record, map))
 }
 
 /// Each client takes two of labrun's file descriptors (its socket, and the server's end of
@@ -130,6 +155,9 @@ fn raise_open_files_limit(actors: usize) {
         tracing::warn!("cannot raise the limit on open files from {soft} to {hard}: {e}");
     }
 }
+
+/// The hosts file of [`Hosts::Tables`] runs, in the run's directory.
+const HOSTS_FILE: &str = "hosts";
 
 /// A scratch directory for external programs, removed when the run ends.
 struct RunDir(PathBuf);
@@ -456,7 +484,8 @@ impl<'a> Engine<'a> {
         if !self.options.capture {
             return (None, None);
         }
-        let capture = match Capture::open(self.start) {
+        let only = self.options.shared.as_ref().map(|map| map.own().collect());
+        let capture = match Capture::open(self.start, only) {
             Ok(capture) => Arc::new(capture),
             Err(e) => return (None, Some(format!("cannot capture packets on lo: {e}"))),
         };
@@ -502,6 +531,9 @@ impl<'a> Engine<'a> {
         self.dirty = true;
         let mut sockets = procnet::table(Protocol::Tcp);
         sockets.extend(procnet::table(Protocol::Udp));
+        if let Some(map) = &self.options.shared {
+            self.keep_own(&mut sockets, map);
+        }
         let at = self.start.elapsed();
         for (checkpoint, trigger) in self.due.drain(..) {
             self.samples.push(Sample {
@@ -511,6 +543,26 @@ impl<'a> Engine<'a> {
                 sockets: sockets.clone(),
             });
         }
+    }
+
+    /// Keeps, of a network's sockets, the run's: those on one of its ports (a server's, a
+    /// client's connection to it, what is left in TIME_WAIT), and those of its actors (a
+    /// reference client's, by its port; an external program's, by its descriptors).
+    fn keep_own(&self, sockets: &mut Vec<SocketEntry>, map: &PortMap) {
+        let own: HashSet<u16> = map.own().collect();
+        let programs: HashSet<u64> = self
+            .slots
+            .iter()
+            .filter(|s| s.status == Status::Running)
+            .filter_map(|s| s.pid)
+            .flat_map(procnet::socket_inodes)
+            .collect();
+        sockets.retain(|s| {
+            own.contains(&s.local.port())
+                || own.contains(&s.remote.port())
+                || self.known_ports.contains_key(&(s.protocol, s.local.port()))
+                || (s.inode != 0 && programs.contains(&s.inode))
+        });
     }
 
     /// What the engine does when its timer is due: the run's timeout, the starts waiting
@@ -581,6 +633,11 @@ impl<'a> Engine<'a> {
             tokio::task::yield_now().await;
         }
         if !self.rx.is_empty() {
+            return false;
+        }
+        // An actor holds the clock: what it waits for is the kernel's, soon.
+        if matches!(&self.pace, Pace::Virtual(clock) if clock.held()) {
+            self.patient = true;
             return false;
         }
         if self.patient || self.externals_running() {
@@ -830,6 +887,24 @@ impl<'a> Engine<'a> {
         let workdir = self.workdir.clone();
         let tx = self.tx.clone();
         let offloaded = Arc::clone(&self.offloaded);
+        let (tables, env) = match (&self.options.hosts, &self.plan.hosts) {
+            (Hosts::Tables { wrapper }, Some(hosts)) => {
+                let env = vec![
+                    (
+                        "LD_PRELOAD".to_string(),
+                        wrapper
+                            .as_ref()
+                            .map_or_else(String::new, |w| w.display().to_string()),
+                    ),
+                    (
+                        "NSS_WRAPPER_HOSTS".to_string(),
+                        self.workdir.join(HOSTS_FILE).display().to_string(),
+                    ),
+                ];
+                (Some(hosts.clone()), env)
+            }
+            _ => (None, Vec::new()),
+        };
         tracker.spawn(async move {
             tokio::select! {
                 () = pace.sleep(delay) => {}
@@ -847,7 +922,7 @@ impl<'a> Engine<'a> {
             let outcome = match external {
                 None => {
                     let controls = Controls { stop, kill, run_timeout, offloaded };
-                    run_reference(&actor, pace, Arc::clone(&sink), controls).await
+                    run_reference(&actor, pace, tables, Arc::clone(&sink), controls).await
                 }
                 Some(command) => {
                     let context = ExternalRun {
@@ -856,6 +931,7 @@ impl<'a> Engine<'a> {
                         workdir: &workdir,
                         grace,
                         index: i,
+                        env: &env,
                         tx,
                         owners,
                         run_timeout,
@@ -881,6 +957,7 @@ struct Controls {
 async fn run_reference(
     actor: &ActorPlan,
     pace: Pace,
+    tables: Option<Vec<crate::scenario::Host>>,
     sink: Arc<dyn Sink>,
     controls: Controls,
 ) -> Outcome {
@@ -891,7 +968,7 @@ async fn run_reference(
         offloaded,
     } = controls;
     if let ActorKind::Resolver { lookup, query } = &actor.kind {
-        let resolve = resolve(*lookup, query.clone(), Arc::clone(&sink), offloaded);
+        let resolve = resolve(*lookup, query.clone(), tables, Arc::clone(&sink), offloaded);
         return tokio::select! {
             outcome = resolve => outcome,
             () = kill.cancelled() => Outcome::RunTimedOut { after: run_timeout },
@@ -958,6 +1035,7 @@ async fn own_timeout(timeout: Duration, run_timeout: Duration) {
 async fn resolve(
     lookup: crate::scenario::Lookup,
     query: String,
+    tables: Option<Vec<crate::scenario::Host>>,
     sink: Arc<dyn Sink>,
     offloaded: Arc<std::sync::atomic::AtomicUsize>,
 ) -> Outcome {
@@ -965,8 +1043,10 @@ async fn resolve(
     // The run is not quiet while a lookup runs on a thread of its own, until its lines
     // are reported.
     let _offloaded = Offloaded::start(offloaded);
-    let lines =
-        tokio::task::spawn_blocking(move || crate::actor::resolver::run(lookup, &query)).await;
+    let lines = tokio::task::spawn_blocking(move || {
+        crate::actor::resolver::run(lookup, &query, tables.as_deref())
+    })
+    .await;
     let Ok((lines, code)) = lines else {
         return Outcome::Exited { code: 3 };
     };
@@ -1003,6 +1083,8 @@ struct ExternalRun<'a> {
     workdir: &'a std::path::Path,
     grace: Duration,
     index: usize,
+    /// Environment variables the program gets besides labrun's.
+    env: &'a [(String, String)],
     tx: mpsc::UnboundedSender<Message>,
     owners: Arc<Owners>,
     run_timeout: Duration,
@@ -1022,11 +1104,16 @@ impl ExternalRun<'_> {
                 reason: format!("cannot create its working directory: {e}"),
             };
         }
-        let mut running =
-            match external::spawn(&command.program, self.args, &workdir, Arc::clone(&sink)) {
-                Ok(running) => running,
-                Err(reason) => return Outcome::SpawnFailed { reason },
-            };
+        let mut running = match external::spawn(
+            &command.program,
+            self.args,
+            &workdir,
+            self.env,
+            Arc::clone(&sink),
+        ) {
+            Ok(running) => running,
+            Err(reason) => return Outcome::SpawnFailed { reason },
+        };
         let pid = running.pid();
         self.owners.add(self.index, pid);
         let _ = self.tx.send(Message::Pid(self.index, pid));
