@@ -97,7 +97,7 @@ pub fn diagnose() -> Diagnosis {
     } else {
         Err("needs root with CAP_SETUID and CAP_SETGID".to_string())
     };
-    let nss = nss_wrapper()
+    let nss = crate::sandbox::network::nss_wrapper()
         .map(|p| p.display().to_string())
         .ok_or_else(|| "not found (Debian and Ubuntu: `apt-get install libnss-wrapper`)".into());
     let gcc = gcc();
@@ -332,22 +332,6 @@ fn packet_capture(caps: &Capabilities) -> Result<String, String> {
     // SAFETY: `fd` is ours and open.
     unsafe { libc::close(fd) };
     Ok("an AF_PACKET socket opens here".into())
-}
-
-/// Where `libnss_wrapper.so` is, in the usual library folders.
-fn nss_wrapper() -> Option<PathBuf> {
-    let multiarch = format!("/usr/lib/{}-linux-gnu", std::env::consts::ARCH);
-    [
-        multiarch.as_str(),
-        "/usr/lib64",
-        "/usr/lib",
-        "/lib64",
-        "/lib",
-        "/usr/local/lib",
-    ]
-    .iter()
-    .map(|dir| Path::new(dir).join("libnss_wrapper.so"))
-    .find(|p| p.is_file())
 }
 
 /// gcc's first line of `--version`.
