@@ -413,9 +413,13 @@ fn tests(outcomes: &[&Outcome]) -> Vec<Test> {
     tests
 }
 
-/// A line per direction: `tcp_basic as server: pass (12/12)`, then the total.
+/// A line per direction: `tcp_basic as server: pass (12/12)`, then the total; first, the
+/// runs' line about their isolation, once, when they printed one.
 fn summary(outcomes: &[&Outcome]) -> String {
     let mut text = String::new();
+    if let Some(line) = outcomes.iter().find_map(|o| o.isolation.as_deref()) {
+        let _ = writeln!(text, "{}", line.trim_start_matches("labrun: "));
+    }
     for o in outcomes {
         let _ = writeln!(
             text,
