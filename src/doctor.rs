@@ -56,7 +56,10 @@ pub fn diagnose() -> Diagnosis {
             Ok("no private network, but NET_ADMIN is effective on the shared one".into())
         }
         Err(_) => Err(
-            "no private network and no NET_ADMIN: some pure ACKs may be delayed, and vary".into(),
+            "no private network and no NET_ADMIN: the reference programs ask for \
+                       them on their sockets (TCP_QUICKACK); a student's program's ACKs may \
+                       be delayed"
+                .into(),
         ),
     };
     let namespace = |probe_kind| match probe(&exe, probe_kind) {
