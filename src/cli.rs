@@ -54,6 +54,12 @@ pub enum Command {
     Ref(RefCommand),
     /// Grade a whole class: `labrun grade courses/tp-sockets.toml submissions/*`.
     Grade(GradeArgs),
+    /// What this machine allows a run (namespaces, capture, quick ACKs, …), which isolation
+    /// runs get, and how to get the full one.
+    Doctor(DoctorArgs),
+    /// Package a ready autograder for a grading platform.
+    #[command(subcommand)]
+    Autograder(AutograderCommand),
     /// Merge the `--out` folders of `labrun grade --partition` slices into one.
     MergeGrades {
         /// Where the merged summary and feedback go.
@@ -62,6 +68,35 @@ pub enum Command {
         /// The slices' `--out` folders.
         #[arg(required = true)]
         partials: Vec<PathBuf>,
+    },
+}
+
+/// Options of `labrun doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Try one thing in this short-lived process (labrun starts it itself).
+    #[arg(long, value_enum, hide = true)]
+    pub probe: Option<crate::doctor::Probe>,
+}
+
+/// The platforms `labrun autograder` packages for.
+#[derive(Debug, Subcommand)]
+pub enum AutograderCommand {
+    /// The zip to upload as a Gradescope programming assignment's autograder.
+    Gradescope {
+        /// The course file (its scenarios go in with it).
+        course: PathBuf,
+        /// The zip to write.
+        #[arg(long, value_name = "FILE.zip")]
+        out: PathBuf,
+    },
+    /// The grader folder to put in a PrairieLearn course's `serverFilesCourse`.
+    Prairielearn {
+        /// The course file (its scenarios go in with it).
+        course: PathBuf,
+        /// The folder to write (new, empty, or made by labrun before).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
     },
 }
 
@@ -85,6 +120,14 @@ pub struct GradeArgs {
     /// Where feedback files and the class summary go.
     #[arg(long, default_value = "grades")]
     pub out: PathBuf,
+    /// Write Gradescope's `results.json` for the submission, all its directions: to FILE
+    /// when one submission is graded; with several, each gets its own in its `--out`
+    /// folder, named like FILE (`OUT/SUBMISSION/results.json`).
+    #[arg(long, value_name = "FILE")]
+    pub gradescope: Option<PathBuf>,
+    /// Write PrairieLearn's external-grader `results.json`, as `--gradescope` does.
+    #[arg(long, value_name = "FILE")]
+    pub prairielearn: Option<PathBuf>,
 }
 
 fn parse_partition(text: &str) -> Result<(usize, usize), String> {
@@ -239,6 +282,13 @@ pub fn main(cli: Cli) -> i32 {
     match cli.command {
         Some(Command::Ref(command)) => run_ref(command),
         Some(Command::Grade(args)) => run_grade(&args),
+        Some(Command::Doctor(DoctorArgs { probe: Some(kind) })) => crate::doctor::run_probe(kind),
+        Some(Command::Doctor(DoctorArgs { probe: None })) => {
+            let text = crate::doctor::diagnose().text();
+            let _ = std::io::stdout().lock().write_all(text.as_bytes());
+            exit::OK
+        }
+        Some(Command::Autograder(command)) => run_autograder(&command),
         Some(Command::MergeGrades { out, partials }) => {
             match crate::grade::merge(&out, &partials) {
                 Ok(count) => {
@@ -265,6 +315,28 @@ fn run_grade(args: &GradeArgs) -> i32 {
             return exit::USAGE;
         }
     };
+    let mut distinct = args.submissions.clone();
+    distinct.sort();
+    distinct.dedup();
+    let one = distinct.len() == 1;
+    if let (Some(a), Some(b)) = (&args.gradescope, &args.prairielearn) {
+        let clash = if one {
+            a == b
+        } else {
+            a.file_name() == b.file_name()
+        };
+        if clash {
+            tell!(
+                "labrun: --gradescope and --prairielearn would write the same file{}; give them different names",
+                if one {
+                    ""
+                } else {
+                    " in each submission's folder"
+                }
+            );
+            return exit::USAGE;
+        }
+    }
     for submission in &args.submissions {
         if !submission.is_dir() {
             tell!(
@@ -307,6 +379,22 @@ fn run_grade(args: &GradeArgs) -> i32 {
     if let Err(message) = crate::grade::write_results(&args.out, &outcomes) {
         tell!("labrun: {message}");
         return exit::ERROR;
+    }
+    let platforms = [
+        (crate::autograder::Platform::Gradescope, &args.gradescope),
+        (
+            crate::autograder::Platform::PrairieLearn,
+            &args.prairielearn,
+        ),
+    ];
+    for (platform, file) in platforms {
+        if let Some(file) = file
+            && let Err(message) =
+                crate::autograder::write_results(platform, file, &args.out, &outcomes, one)
+        {
+            tell!("labrun: {message}");
+            return exit::ERROR;
+        }
     }
     let mut submissions: Vec<&str> = outcomes.iter().map(|o| o.submission.as_str()).collect();
     submissions.dedup();
@@ -356,6 +444,51 @@ fn interrupted_grade(outcomes: &[crate::grade::Outcome], signal: i32) -> i32 {
         tell!("  {name}: {score}/{max} so far ({})", graded.join(", "));
     }
     crate::signals::exit_code(signal)
+}
+
+fn run_autograder(command: &AutograderCommand) -> i32 {
+    use crate::autograder::{self, AutograderError};
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => {
+            tell!("labrun: cannot find its own executable: {e}");
+            return exit::ERROR;
+        }
+    };
+    let (result, out) = match command {
+        AutograderCommand::Gradescope { course, out } => {
+            (autograder::gradescope_zip(course, &exe, out), out)
+        }
+        AutograderCommand::Prairielearn { course, out } => {
+            (autograder::prairielearn_folder(course, &exe, out), out)
+        }
+    };
+    match result {
+        Ok(()) => {
+            match command {
+                AutograderCommand::Gradescope { .. } => tell!(
+                    "labrun: wrote {}: upload it as the autograder of a Gradescope programming assignment",
+                    out.display()
+                ),
+                AutograderCommand::Prairielearn { .. } => {
+                    tell!(
+                        "labrun: wrote {}: put it in the course's serverFilesCourse/, and in the question's info.json:",
+                        out.display()
+                    );
+                    say!("{}", autograder::prairielearn_info(out));
+                }
+            }
+            exit::OK
+        }
+        Err(AutograderError::Course(message)) => {
+            tell!("labrun: {message}");
+            exit::USAGE
+        }
+        Err(e) => {
+            tell!("labrun: {}", error_chain(&e));
+            exit::ERROR
+        }
+    }
 }
 
 fn run_ref(command: RefCommand) -> i32 {

@@ -86,6 +86,15 @@ pub struct Outcome {
     #[serde(skip)]
     #[serde(default)]
     pub feedback: String,
+    /// The rubric's checks, as the run's `--report-json` gave them (empty when nothing
+    /// ran): what the Gradescope and PrairieLearn results are made of.
+    #[serde(skip)]
+    #[serde(default)]
+    pub checks: Vec<crate::check::CheckResult>,
+    /// When the run ended, from the start of the grading (builds included).
+    #[serde(skip)]
+    #[serde(default)]
+    pub finished: Duration,
     /// The line the run printed about its isolation (a shared network, no capture…): the
     /// same for every run of the class, so said once, not in each student's feedback.
     #[serde(skip)]
@@ -132,6 +141,8 @@ pub fn grade_class(
     submissions: &[PathBuf],
     options: &GradeOptions,
 ) -> Result<Vec<Outcome>, GradeError> {
+    // Builds included: a platform's execution time is the whole of it.
+    let begun = Instant::now();
     let exe = std::env::current_exe()
         .map_err(|e| GradeError::Files(format!("cannot find labrun itself: {e}")))?;
     let base = course_path.parent().unwrap_or(Path::new("."));
@@ -232,7 +243,7 @@ pub fn grade_class(
                         relock(&state).running += 1;
                         changed.notify_one();
                         let pages = pages.join(sanitize(&submission));
-                        let outcome = run_one(
+                        let mut outcome = run_one(
                             &exe,
                             &scenarios,
                             &work,
@@ -241,6 +252,7 @@ pub fn grade_class(
                             &direction,
                             program,
                         );
+                        outcome.finished = begun.elapsed();
                         {
                             let mut s = relock(&state);
                             s.running = s.running.saturating_sub(1);
@@ -545,6 +557,8 @@ fn run_one(
         score: 0,
         max_score: 0,
         feedback: String::new(),
+        checks: Vec::new(),
+        finished: Duration::ZERO,
         isolation: None,
     };
     let scenario = scenarios.join(format!("{}.toml", direction.scenario));
@@ -552,13 +566,7 @@ fn run_one(
         Ok(program) => program,
         Err(why) => {
             // Nothing ran: every point of the direction is lost, and the student reads why.
-            outcome.max_score = crate::scenario::load(&scenario).map_or(0, |plan| {
-                plan.checks
-                    .iter()
-                    .filter(|c| c.grades == direction.role)
-                    .map(|c| u64::from(c.points))
-                    .sum()
-            });
+            outcome.max_score = direction_points(&scenario, &direction.role);
             outcome.feedback = format!(
                 "{}: {} not graded: {why}\n",
                 direction.scenario, direction.role
@@ -602,9 +610,12 @@ fn run_one(
             outcome.verdict = report["verdict"].as_str().unwrap_or("error").to_string();
             outcome.score = report["score"].as_u64().unwrap_or(0);
             outcome.max_score = report["max_score"].as_u64().unwrap_or(0);
+            outcome.checks = serde_json::from_value(report["checks"].clone()).unwrap_or_default();
         }
         None => {
             outcome.verdict = "error".into();
+            // Out of the direction's points, so that totals do not shrink when labrun fails.
+            outcome.max_score = direction_points(&scenario, &direction.role);
             if outcome.feedback.is_empty() {
                 outcome.feedback = format!(
                     "{}: {}: labrun gave no report\n",
@@ -614,6 +625,17 @@ fn run_one(
         }
     }
     outcome
+}
+
+/// The points a scenario's rubric gives `role`.
+fn direction_points(scenario: &Path, role: &str) -> u64 {
+    crate::scenario::load(scenario).map_or(0, |plan| {
+        plan.checks
+            .iter()
+            .filter(|c| c.grades == role)
+            .map(|c| u64::from(c.points))
+            .sum()
+    })
 }
 
 /// Writes `OUT/<submission>/feedback.txt`, `OUT/summary.csv`, `OUT/summary.json` and the
@@ -674,8 +696,13 @@ pub fn write_results(out: &Path, outcomes: &[Outcome]) -> Result<(), String> {
     write_index(out, outcomes)
 }
 
+/// A submission's folder in `out`, where its feedback file and pages are.
+pub fn submission_folder(out: &Path, submission: &str) -> PathBuf {
+    out.join(sanitize(submission))
+}
+
 /// The outcomes of each submission, in the order of their first outcome.
-fn by_submission(outcomes: &[Outcome]) -> Vec<(&str, Vec<&Outcome>)> {
+pub fn by_submission(outcomes: &[Outcome]) -> Vec<(&str, Vec<&Outcome>)> {
     let mut by_submission: Vec<(&str, Vec<&Outcome>)> = Vec::new();
     for o in outcomes {
         match by_submission.iter_mut().find(|(s, _)| *s == o.submission) {
@@ -822,14 +849,15 @@ pub fn merge(out: &Path, partials: &[PathBuf]) -> Result<usize, String> {
     Ok(feedback.len())
 }
 
-/// Copies a submission's HTML pages from a slice's folder into the merged one.
+/// Copies a submission's HTML pages, and its Gradescope or PrairieLearn results (JSON),
+/// from a slice's folder into the merged one.
 fn copy_pages(from: &Path, to: &Path) -> Result<(), String> {
     let Ok(entries) = std::fs::read_dir(from) else {
         return Ok(());
     };
     for entry in entries.flatten() {
         let path = entry.path();
-        if path.extension().is_some_and(|e| e == "html") {
+        if path.extension().is_some_and(|e| e == "html" || e == "json") {
             std::fs::copy(&path, to.join(entry.file_name()))
                 .map_err(|e| format!("cannot copy {}: {e}", path.display()))?;
         }

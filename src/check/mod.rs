@@ -7,7 +7,7 @@
 mod answers;
 mod pattern;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub(crate) use pattern::Pattern;
 
@@ -15,7 +15,7 @@ use crate::scenario::{CheckPlan, Expect, Plan};
 use crate::transcript::{Entry, Outcome, Transcript};
 
 /// The result of one check.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckResult {
     pub name: String,
     /// `None` when skipped because a prerequisite failed.
@@ -25,7 +25,7 @@ pub struct CheckResult {
     /// What was observed.
     pub message: String,
     /// What to look at, when it failed.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
 }
 

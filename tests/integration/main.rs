@@ -2,9 +2,11 @@
 //! gcc-compiled C programs. One test binary, shared helpers in `common`.
 
 mod abuse;
+mod autograder;
 mod class;
 mod common;
 mod confined;
+mod doctor;
 mod external;
 mod grading;
 mod html;
