@@ -342,3 +342,51 @@ fn control_characters_from_a_program_leave_every_report_valid() {
             .unwrap_or_else(|e| panic!("{}: invalid JSON: {e}", file.display()));
     }
 }
+
+/// Question 8: a sleep before close() of any length from 1 s on passes `tcp_sleep`; the lab's
+/// server without one fails, with a hint that names the question and what the sleep shows.
+#[test]
+fn question_8_a_sleep_before_close_is_graded_whatever_its_length() {
+    let scratch = Scratch::new("question-8");
+    let build = |delay: u32| {
+        let program = scratch.path().join(format!("serveur-{delay}"));
+        let built = std::process::Command::new("gcc")
+            .args(["-w", "-O0", &format!("-DCLOSE_DELAY={delay}"), "-o"])
+            .arg(&program)
+            .arg(root().join("tests/fixtures/serveur.c"))
+            .status()
+            .expect("gcc runs");
+        assert!(built.success());
+        program
+    };
+    let programs: Vec<(u32, std::path::PathBuf)> =
+        [0, 1, 3, 5].into_iter().map(|d| (d, build(d))).collect();
+    let results: Vec<(u32, Option<i32>, String)> = std::thread::scope(|scope| {
+        let runs: Vec<_> = programs
+            .iter()
+            .map(|(delay, program)| {
+                scope.spawn(move || {
+                    let (code, err) = grade("tcp_sleep", "server", program, &[]);
+                    (*delay, code, err)
+                })
+            })
+            .collect();
+        runs.into_iter().map(|r| r.join().expect("a run")).collect()
+    });
+    for (delay, code, err) in results {
+        if delay == 0 {
+            assert_eq!(code, Some(1), "no sleep must fail:\n{err}");
+            for words in [
+                "question 8",
+                "close()",
+                "CLOSE_WAIT",
+                "FIN_WAIT2",
+                "two sockets",
+            ] {
+                assert!(err.contains(words), "hint without `{words}`:\n{err}");
+            }
+        } else {
+            assert_eq!(code, Some(0), "a sleep of {delay} s must pass:\n{err}");
+        }
+    }
+}
