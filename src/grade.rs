@@ -228,9 +228,18 @@ pub fn grade_class(
             .map(|(_, s)| s)
             .collect();
     }
-    let work = std::env::temp_dir().join(format!("labrun-grade-{}", std::process::id()));
-    std::fs::create_dir_all(&work)
-        .map_err(|e| GradeError::Files(format!("cannot create {}: {e}", work.display())))?;
+    // A name no other labrun can have, even one with the same pid in another pid
+    // namespace sharing this temporary folder (two containers, two confined tests).
+    let scratch = tempfile::Builder::new()
+        .prefix(&format!("labrun-grade-{}-", std::process::id()))
+        .tempdir()
+        .map_err(|e| {
+            GradeError::Files(format!(
+                "cannot create a work folder in {}: {e}",
+                std::env::temp_dir().display()
+            ))
+        })?;
+    let work = scratch.path().to_path_buf();
     let build_timeout = crate::scenario::duration::parse(&course.build.timeout)
         .map_err(|e| GradeError::Invalid(format!("invalid build timeout: {e}")))?;
 
@@ -336,7 +345,7 @@ pub fn grade_class(
         over.store(true, std::sync::atomic::Ordering::SeqCst);
         changed.notify_one();
     });
-    let _ = std::fs::remove_dir_all(&work);
+    drop(scratch);
     let mut results = results.into_inner().unwrap_or_default();
     results.sort_by_key(|(i, _)| *i);
     Ok(results.into_iter().map(|(_, o)| o).collect())
