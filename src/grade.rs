@@ -357,6 +357,17 @@ static IN_FLIGHT: Mutex<Vec<u32>> = Mutex::new(Vec::new());
 
 /// `command.output()`, with the child known to [`pass_on_signals`] while it runs.
 fn output_of(command: &mut Command) -> std::io::Result<std::process::Output> {
+    use std::os::unix::process::CommandExt;
+    // When labrun grade dies (killed, out of memory), its runs stop their programs and end
+    // too, instead of going on as orphans. The signal comes when the thread that started
+    // the run ends: this one, which waits for it.
+    // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        command.pre_exec(|| {
+            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM)
+                .map_err(std::io::Error::from)
+        });
+    }
     let child = command.spawn()?;
     let pid = child.id();
     relock(&IN_FLIGHT).push(pid);
