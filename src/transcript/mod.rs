@@ -163,7 +163,7 @@ fn format_tenths(tenths: u64) -> String {
 /// Normalises a run into its transcript.
 pub fn normalize(plan: &Plan, record: &RunRecord) -> Transcript {
     let events = &record.events;
-    let names = Names::new(plan, events);
+    let names = Names::with_packets(plan, events, &record.packets);
     let timeline = order::timeline(plan, events, &names);
     let mut entries = Vec::new();
     let mut timed: Vec<(u64, &Sample)> = Vec::new();
@@ -208,6 +208,64 @@ pub fn normalize(plan: &Plan, record: &RunRecord) -> Transcript {
     }
 }
 
+/// Gives an owner to the one port the capture shows talking to a server's port that no
+/// event names, when exactly one external client of that server has no port known: the
+/// only program it can be. Anything less certain is left unnamed.
+fn infer_owners(
+    plan: &Plan,
+    events: &[Event],
+    packets: &[crate::observe::capture::Packet],
+    owners: &mut HashMap<(Protocol, u16), usize>,
+) {
+    let external: Vec<usize> = events
+        .iter()
+        .filter_map(|e| match e.kind {
+            EventKind::Started { external: true, .. } => Some(e.actor),
+            _ => None,
+        })
+        .collect();
+    // Per server actor: the unknown ports that talked to it.
+    let mut unknown: HashMap<(Protocol, usize), Vec<u16>> = HashMap::new();
+    for packet in packets {
+        let Some((number, from, to)) = crate::observe::frame::flow(&packet.data) else {
+            continue;
+        };
+        let protocol = match number {
+            6 => Protocol::Tcp,
+            17 => Protocol::Udp,
+            _ => continue,
+        };
+        for (mine, theirs) in [(from, to), (to, from)] {
+            let server = owners
+                .get(&(protocol, theirs))
+                .copied()
+                .filter(|&a| plan.actors[a].is_server());
+            if let Some(server) = server
+                && !owners.contains_key(&(protocol, mine))
+            {
+                let ports = unknown.entry((protocol, server)).or_default();
+                if !ports.contains(&mine) {
+                    ports.push(mine);
+                }
+            }
+        }
+    }
+    for ((protocol, server), ports) in unknown {
+        let [port] = ports[..] else { continue };
+        let candidates: Vec<usize> = external
+            .iter()
+            .copied()
+            .filter(|&a| {
+                matches!(plan.actors[a].kind, crate::scenario::ActorKind::Client { server: Some(s), .. } if s == server)
+                    && !owners.values().any(|&owner| owner == a)
+            })
+            .collect();
+        if let [client] = candidates[..] {
+            owners.insert((protocol, port), client);
+        }
+    }
+}
+
 /// Which actor owns which port, and the placeholders that hide ephemeral ones.
 pub(crate) struct Names {
     pub(crate) owners: HashMap<(Protocol, u16), usize>,
@@ -218,6 +276,18 @@ pub(crate) struct Names {
 
 impl Names {
     fn new(plan: &Plan, events: &[Event]) -> Self {
+        Self::with_packets(plan, events, &[])
+    }
+
+    /// [`Names::new`], with what the capture shows of ports no event names: an external
+    /// client that was gone before labrun could look at its sockets (two external
+    /// programs, no sleeps) is found by elimination, as the one client of that server whose
+    /// port is not known.
+    fn with_packets(
+        plan: &Plan,
+        events: &[Event],
+        packets: &[crate::observe::capture::Packet],
+    ) -> Self {
         let mut owners = HashMap::new();
         for event in events {
             match &event.kind {
@@ -234,6 +304,7 @@ impl Names {
                 _ => {}
             }
         }
+        infer_owners(plan, events, packets, &mut owners);
         let mut placeholders: Vec<(String, String)> = owners
             .iter()
             .filter(|(_, actor)| !plan.actors[**actor].is_server())
