@@ -252,20 +252,28 @@ fn the_course_grades_only_directions_with_a_rubric() {
     }
 }
 
-#[test]
-fn reports_in_json_junit_and_gradescope() {
-    let scratch = Scratch::new("reports");
+/// Grades `program` as `tcp_basic`'s server with the three report files in `scratch`:
+/// (exit code, stderr, JSON, JUnit and Gradescope paths).
+fn graded_with_reports(
+    scratch: &Scratch,
+    program: &Path,
+) -> (
+    Option<i32>,
+    String,
+    std::path::PathBuf,
+    std::path::PathBuf,
+    std::path::PathBuf,
+) {
     let dir = scratch.path();
     let (json, junit, gradescope) = (
         dir.join("r.json"),
         dir.join("r.xml"),
         dir.join("results.json"),
     );
-    let program = fixture("students/tcp_server_no_sleep");
     let (code, err) = grade(
         "tcp_basic",
         "server",
-        &program,
+        program,
         &[
             "--report-json",
             json.to_str().expect("utf-8"),
@@ -275,6 +283,14 @@ fn reports_in_json_junit_and_gradescope() {
             gradescope.to_str().expect("utf-8"),
         ],
     );
+    (code, err, json, junit, gradescope)
+}
+
+#[test]
+fn reports_in_json_junit_and_gradescope() {
+    let scratch = Scratch::new("reports");
+    let program = fixture("students/tcp_server_no_sleep");
+    let (code, err, json, junit, gradescope) = graded_with_reports(&scratch, &program);
     assert_eq!(code, Some(1), "{err}");
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).expect("json")).expect("valid JSON");
@@ -306,26 +322,8 @@ fn reports_in_json_junit_and_gradescope() {
 #[test]
 fn control_characters_from_a_program_leave_every_report_valid() {
     let scratch = Scratch::new("control-reports");
-    let dir = scratch.path();
-    let (json, junit, gradescope) = (
-        dir.join("r.json"),
-        dir.join("r.xml"),
-        dir.join("results.json"),
-    );
     let program = fixture("hostile/control_chars");
-    let (code, err) = grade(
-        "tcp_basic",
-        "server",
-        &program,
-        &[
-            "--report-json",
-            json.to_str().expect("utf-8"),
-            "--report-junit",
-            junit.to_str().expect("utf-8"),
-            "--report-gradescope",
-            gradescope.to_str().expect("utf-8"),
-        ],
-    );
+    let (code, err, json, junit, gradescope) = graded_with_reports(&scratch, &program);
     assert_eq!(code, Some(1), "{err}");
     let junit = std::fs::read_to_string(&junit).expect("junit");
     let parsed = quick_junit::Report::deserialize_from_str(&junit)
