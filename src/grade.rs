@@ -824,11 +824,13 @@ fn write_index(out: &Path, outcomes: &[Outcome]) -> Result<(), String> {
                         crate::html::page_name(scenario, std::slice::from_ref(role))
                     );
                     let link = out.join(&link).is_file().then_some(link);
+                    let why = link.is_none().then(|| never_ran(&o.feedback));
                     Some(crate::html::IndexCell {
                         score: o.score,
                         max_score: o.max_score,
                         verdict: o.verdict.clone(),
                         link,
+                        why,
                     })
                 })
                 .collect();
@@ -844,6 +846,17 @@ fn write_index(out: &Path, outcomes: &[Outcome]) -> Result<(), String> {
     let path = out.join("index.html");
     std::fs::write(&path, crate::html::index(&columns, &rows))
         .map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// Why a run never took place, in a line or two of its feedback: the first line, and the
+/// compiler's first error when a build failed.
+fn never_ran(feedback: &str) -> String {
+    let mut lines = feedback.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or("it did not run").to_string();
+    match lines.find(|l| l.contains("error")) {
+        Some(error) => format!("{first} {error}"),
+        None => first,
+    }
 }
 
 /// A submission's verdict over all its runs.
