@@ -14,8 +14,11 @@
 //!
 //! - [`scenario`]: the TOML schema, validation with positions, the resolved [`scenario::Plan`].
 //! - [`actor`]: the lab's four programs as reference tasks, and external programs.
-//! - [`sandbox`]: the run's private network namespace.
-//! - [`engine`]: runs a plan (start order, readiness, delays, timeouts, shutdown) into events.
+//! - [`sandbox`]: the run's network, chosen once ([`sandbox::network`]): a private namespace,
+//!   or the machine's with ports of the run's own ([`sandbox::ports`]); process caps.
+//! - [`engine`]: runs a plan (start order, readiness, delays, timeouts, shutdown) into events;
+//!   on a shared network it runs the plan with the real ports and hands back a record
+//!   with the declared ones.
 //! - [`observe`]: the kernel's socket tables and the packet capture on the run's loopback.
 //! - [`transcript`]: the event model, normalisation (ports, scenario time, order), rendering.
 //! - [`snapshot`]: `.snap` files in insta's format, update modes, diffs.
@@ -27,6 +30,7 @@
 //! - [`autograder`]: a submission's Gradescope and PrairieLearn results, and the packages
 //!   those platforms take.
 //! - [`doctor`]: what the machine allows a run, and how to get the full isolation.
+//! - [`signals`]: SIGINT and SIGTERM stop a run or a class cleanly (exit 130, 143).
 //! - [`cli`]: the command line, what is printed, exit codes.
 //!
 //! Only the engine and the actors are async; everything else is plain functions over data.
