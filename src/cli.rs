@@ -567,9 +567,13 @@ fn run_each(args: &RunArgs) -> i32 {
 }
 
 /// Runs a labrun of its own for one scenario; a SIGINT or SIGTERM labrun gets is passed on
-/// to it (a terminal's Ctrl-C reaches it anyway; `kill` reaches only labrun).
+/// to it.
 fn run_child(command: &mut std::process::Command) -> std::io::Result<std::process::ExitStatus> {
+    use std::os::unix::process::CommandExt;
     crate::signals::catch();
+    // A group of its own: a terminal's Ctrl-C reaches this labrun alone, which passes it on
+    // once (a second signal ends a labrun at once, without its clean-up).
+    command.process_group(0);
     let mut child = command.spawn()?;
     let mut passed_on = false;
     loop {
@@ -766,7 +770,8 @@ fn run_one(args: &RunArgs, path: &Path) -> i32 {
         // A closed pipe (`| head`) is not an error worth reporting.
         let _ = stdout.lock().write_all(out.as_bytes());
     }
-    if let Some(signal) = record.interrupted {
+    // A signal that came as the run was ending is still a signal.
+    if let Some(signal) = record.interrupted.or_else(crate::signals::received) {
         tell!(
             "labrun: {}: interrupted by {} after {:.1}s; its programs are stopped, and what ran so far is above (not compared with anything)",
             plan.name,

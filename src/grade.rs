@@ -352,7 +352,7 @@ pub fn grade_class(
 }
 
 /// The child runs in flight, by pid: a SIGINT or SIGTERM that `labrun grade` gets is
-/// passed on to them (a terminal's Ctrl-C reaches them anyway; `kill` reaches only grade).
+/// passed on to them, each in a process group of its own.
 static IN_FLIGHT: Mutex<Vec<u32>> = Mutex::new(Vec::new());
 
 /// `command.output()`, with the child known to [`pass_on_signals`] while it runs.
@@ -368,6 +368,9 @@ fn output_of(command: &mut Command) -> std::io::Result<std::process::Output> {
                 .map_err(std::io::Error::from)
         });
     }
+    // A group of its own: a terminal's Ctrl-C reaches labrun grade alone, which passes it
+    // on once (a second signal would end a run at once, without its clean-up).
+    command.process_group(0);
     let child = command.spawn()?;
     let pid = child.id();
     relock(&IN_FLIGHT).push(pid);
@@ -420,6 +423,10 @@ fn in_parallel<T: Sync, R: Send>(
                 loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let Some(item) = items.get(i) else { return };
+                    // Interrupted: no more work starts (what is left is not done).
+                    if crate::signals::received().is_some() {
+                        return;
+                    }
                     let result = job(item);
                     if let Ok(mut results) = results.lock() {
                         results.push((i, result));
@@ -613,6 +620,11 @@ fn prepare(
                     "building `{file}` took more than {}",
                     crate::scenario::duration::display(timeout)
                 ));
+            }
+            Ok(None) if crate::signals::received().is_some() => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("the build of `{file}` was interrupted"));
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(20)),
             Err(e) => return Err(format!("lost the build of `{file}`: {e}")),

@@ -14,9 +14,19 @@ static RECEIVED: OnceLock<Arc<AtomicUsize>> = OnceLock::new();
 pub fn catch() {
     RECEIVED.get_or_init(|| {
         let flag = Arc::new(AtomicUsize::new(0));
+        // A second signal while labrun is still stopping things ends it at once, as the
+        // default action would: a stuck stop must not make it unkillable by Ctrl-C.
+        let second = Arc::new(std::sync::atomic::AtomicBool::new(false));
         for signal in [libc::SIGINT, libc::SIGTERM] {
             let number = usize::try_from(signal).unwrap_or(0);
-            if let Err(e) = signal_hook::flag::register_usize(signal, Arc::clone(&flag), number) {
+            let code = exit_code(signal);
+            let registered =
+                signal_hook::flag::register_conditional_shutdown(signal, code, Arc::clone(&second))
+                    .and_then(|_| signal_hook::flag::register(signal, Arc::clone(&second)))
+                    .and_then(|_| {
+                        signal_hook::flag::register_usize(signal, Arc::clone(&flag), number)
+                    });
+            if let Err(e) = registered {
                 tracing::warn!("cannot catch signal {signal}: {e}");
             }
         }

@@ -41,7 +41,7 @@ fn interpreter(bytes: &[u8]) -> Option<bool> {
     };
     const PT_INTERP: u64 = 3;
     for i in 0..count {
-        let at = usize::try_from(offset + i * entry_size).ok()?;
+        let at = usize::try_from(offset.checked_add(i.checked_mul(entry_size)?)?).ok()?;
         if number(at, 4)? == PT_INTERP {
             return Some(true);
         }

@@ -71,7 +71,8 @@ impl HostEntry {
 /// line that has `name` (letter case aside) answers, the first one's name official, with
 /// the aliases and IPv4 addresses of all of them. A table's name is on each of its lines,
 /// its aliases only on the first: asked by an alias, a table answers with its first
-/// address only, as the C library (and nss_wrapper) do.
+/// address only, as the C library and nss_wrapper do. (nss_wrapper differs for a dotted
+/// address, which it looks up in the file where the C library copies it.)
 pub fn name_in(hosts: &[Host], name: &str) -> Result<HostEntry, String> {
     if let Ok(address) = name.parse::<Ipv4Addr>() {
         return Ok(HostEntry {

@@ -1,11 +1,12 @@
 //! Lab question 8: the server sleeps a few seconds before `close()`, and its connection
 //! stays in CLOSE_WAIT (the client's in FIN_WAIT2) that long.
 //!
-//! The lab's server already spends its 2 s sleep after the last reply in CLOSE_WAIT, once
-//! the client has closed: the check asks the CLOSE_WAIT to last at least `gap` (that
-//! sleep plus the shortest sleep the question accepts), measured from the client's FIN to
-//! the server's, as the capture saw them; without a capture, from the client's exit to the
-//! last socket table that still shows the server's connection in CLOSE_WAIT.
+//! Once its client has closed, the lab's server already spends in CLOSE_WAIT the sleep it
+//! takes after each reply. The check therefore measures the CLOSE_WAIT (from the client's
+//! FIN to the server's, as the capture saw them; without a capture, from the client's exit
+//! to the server's close, when labrun finds it back in `accept()`), takes off the longest
+//! spacing seen between the server's replies, and asks what is left to last at least
+//! `gap - tolerance`: a sleep before `close()`, not a longer sleep after each reply.
 
 use crate::transcript::Entry;
 
@@ -20,82 +21,72 @@ pub(super) fn check(
     let tenths = |d: std::time::Duration| u64::try_from(d.as_millis() / 100).unwrap_or(u64::MAX);
     let wanted = tenths(gap).saturating_sub(tenths(tolerance));
     let seconds = |t: u64| format!("{}.{} s", t / 10, t % 10);
-    let hint = |lasted: &str| {
-        format!(
-            "question 8: make the server sleep a few seconds before close(); during that sleep its connection stays in CLOSE_WAIT and the client's in FIN_WAIT2, and netstat shows the server's two sockets (the listening one and the connection). Here CLOSE_WAIT lasted {lasted}, no longer than the sleep after the last reply"
-        )
-    };
     let fin = |e: &&Entry| e.kind == "pkt" && flags(&e.text).is_some_and(|f| f.contains("FIN"));
-    // The client's FIN to the server, then the server's own.
+    let exit_of = |mine: bool| {
+        entries
+            .iter()
+            .filter(|e| e.kind == "exit" && (e.role == role) == mine)
+            .map(|e| e.tenths)
+            .min()
+    };
+    // The client's close, then the server's.
     let client_fin = packets
         .iter()
         .filter(fin)
-        .find(|e| e.role != role && e.text.contains(&format!("→ {role} [")));
-    if let Some(client_fin) = client_fin {
-        let end = packets
-            .iter()
-            .chain(entries)
-            .map(|e| e.tenths)
-            .max()
-            .unwrap_or(0);
-        let server_fin = packets
-            .iter()
-            .filter(fin)
-            .find(|e| e.role == role && e.tenths >= client_fin.tenths)
-            .map_or(end, |e| e.tenths);
-        let lasted = server_fin - client_fin.tenths;
-        return if lasted >= wanted {
-            Ok(format!(
-                "`{role}` stayed in CLOSE_WAIT {} after the client closed",
-                seconds(lasted)
-            ))
-        } else {
-            Err((
-                format!(
-                    "`{role}` closed {} after the client, {} wanted",
-                    seconds(lasted),
-                    seconds(wanted)
-                ),
-                hint(&seconds(lasted)),
-            ))
-        };
-    }
-    // No capture: the socket tables, from the first client's exit on.
-    let closed = entries
-        .iter()
-        .filter(|e| e.kind == "exit" && e.role != role)
-        .map(|e| e.tenths)
-        .min();
-    let Some(closed) = closed else {
+        .find(|e| e.role != role && e.text.contains(&format!("→ {role} [")))
+        .map(|e| e.tenths);
+    let Some(client_closed) = client_fin.or_else(|| exit_of(false)) else {
         return Err((
             "no client closed its connection to it".into(),
             "the client must run its exchanges and close first: see the checks above".into(),
         ));
     };
-    let seen = entries
+    let end = packets
         .iter()
-        .filter(|e| e.kind == "sock" && e.role == role && e.text.contains("CLOSE_WAIT"))
+        .chain(entries)
         .map(|e| e.tenths)
-        .filter(|&t| t >= closed)
-        .max();
-    match seen {
-        Some(t) if t - closed >= wanted => Ok(format!(
-            "`{role}` was still in CLOSE_WAIT {} after the client closed (socket tables; no capture)",
-            seconds(t - closed)
-        )),
-        other => {
-            let lasted = other.map_or("too short for the socket tables to show it".into(), |t| {
-                format!("at least {}", seconds(t - closed))
-            });
-            Err((
-                format!(
-                    "`{role}` was not seen in CLOSE_WAIT {} after the client closed",
-                    seconds(wanted)
-                ),
-                hint(&lasted),
-            ))
-        }
+        .max()
+        .unwrap_or(0);
+    let server_closed = packets
+        .iter()
+        .filter(fin)
+        .find(|e| e.role == role && e.tenths >= client_closed)
+        .map(|e| e.tenths)
+        .or_else(|| exit_of(true))
+        .unwrap_or(end);
+    let lasted = server_closed.saturating_sub(client_closed);
+    // The sleep after each reply, as the spacing of the replies shows it.
+    let replies: Vec<u64> = packets
+        .iter()
+        .chain(entries.iter().filter(|e| e.kind == "msg"))
+        .filter(|e| e.role == role && e.message.is_some())
+        .map(|e| e.tenths)
+        .collect();
+    let spacing = replies
+        .windows(2)
+        .map(|w| w[1].saturating_sub(w[0]))
+        .max()
+        .unwrap_or(0);
+    let added = lasted.saturating_sub(spacing);
+    if added >= wanted {
+        return Ok(format!(
+            "`{role}` stayed in CLOSE_WAIT {} after the client closed, {} more than between its replies",
+            seconds(lasted),
+            seconds(added)
+        ));
     }
+    Err((
+        format!(
+            "`{role}` stayed in CLOSE_WAIT {} after the client closed, {} more than between its replies ({} wanted)",
+            seconds(lasted),
+            seconds(added),
+            seconds(wanted)
+        ),
+        format!(
+            "question 8: make the server sleep a few seconds before close(); during that sleep its connection stays in CLOSE_WAIT and the client's in FIN_WAIT2, and netstat shows the server's two sockets (the listening one and the connection). Here CLOSE_WAIT lasted {}, no longer than the sleep after each reply",
+            seconds(lasted)
+        ),
+    ))
 }
 
 /// The flags of a packet line: `[FIN, ACK]` in `tcp → server [FIN, ACK] seq=…`.

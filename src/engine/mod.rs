@@ -599,7 +599,12 @@ impl<'a> Engine<'a> {
         sockets.retain(|s| {
             own.contains(&s.local.port())
                 || own.contains(&s.remote.port())
-                || self.known_ports.contains_key(&(s.protocol, s.local.port()))
+                // A port an actor of the run claimed, while that actor runs: once it has
+                // ended, the port may be another program's.
+                || self
+                    .known_ports
+                    .get(&(s.protocol, s.local.port()))
+                    .is_some_and(|&a| self.slots[a].status == Status::Running)
                 || (s.inode != 0 && programs.contains(&s.inode))
         });
     }

@@ -69,11 +69,16 @@ pub(super) fn translate(mut record: RunRecord, map: &PortMap) -> RunRecord {
 /// declared port: programs print their ports (`envoie a (127.0.0.1,4000)`).
 fn text(text: &str, map: &PortMap) -> String {
     crate::transcript::replace_numbers(text, |digits| {
-        // `04000` is not a port a program prints.
+        // `04000` is not a port a program prints; a run's ports are 2048 and above, so the
+        // bytes of an address (127.0.0.1) are never taken for one.
         if digits.starts_with('0') {
             return None;
         }
-        let declared = map.declared(digits.parse().ok()?)?;
+        let real: u16 = digits.parse().ok()?;
+        if real < 1_024 {
+            return None;
+        }
+        let declared = map.declared(real)?;
         Some(declared.to_string())
     })
 }

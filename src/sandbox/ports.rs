@@ -73,7 +73,12 @@ impl PortMap {
             wanted.iter().any(|&w| w == p || w.swap_bytes() == p)
                 || self.pairs.iter().any(|&(d, r)| r == p || d == p)
         };
-        if used(candidate) || used(twin) || twin == candidate {
+        // The twin is shown as the declared port's twin wherever it appears, as a number in
+        // a line too: never one below 2048 (127, of 127.0.0.1, is the twin of 32512), nor
+        // one the kernel may give a client.
+        let (first, last) = ephemeral();
+        let risky = twin < 2_048 || (first..=last).contains(&twin);
+        if used(candidate) || used(twin) || twin == candidate || risky {
             return None;
         }
         let mut locks = Vec::new();
@@ -111,14 +116,24 @@ impl PortMap {
 /// The ports below the kernel's ephemeral range (`net.ipv4.ip_local_port_range`, 32768 by
 /// default): `(first, count)`.
 fn search_range() -> (u16, u16) {
-    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-        .ok()
-        .and_then(|text| text.split_whitespace().next()?.parse::<u16>().ok())
-        .unwrap_or(32_768);
+    let (low, _) = ephemeral();
     // Never among the well-known ports, whatever the machine's range.
     let low = low.max(2_048 + 1_024);
     let first = low.saturating_sub(SPAN).max(2_048);
     (first, low - first)
+}
+
+/// The kernel's ephemeral range, `net.ipv4.ip_local_port_range` (32768 to 60999 by default).
+fn ephemeral() -> (u16, u16) {
+    let text =
+        std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap_or_default();
+    let mut bounds = text
+        .split_whitespace()
+        .filter_map(|b| b.parse::<u16>().ok());
+    match (bounds.next(), bounds.next()) {
+        (Some(low), Some(high)) if low <= high => (low, high),
+        _ => (32_768, 60_999),
+    }
 }
 
 fn start_offset(span: u16) -> u16 {
@@ -178,6 +193,17 @@ mod tests {
         assert_ne!(map.real(4000), map.real(4001));
         assert_eq!(map.real(9), 9, "a port not declared is itself");
         assert_eq!(map.own().count(), 4);
+        let (first, last) = ephemeral();
+        for port in map.own() {
+            assert!(port >= 2_048 && !(first..=last).contains(&port), "{port}");
+        }
+    }
+
+    #[test]
+    fn a_twin_that_reads_as_an_address_byte_or_a_client_port_is_never_taken() {
+        let map = PortMap::default();
+        // 32512 is 0x7F00: its twin, 127, is in every 127.0.0.1 a program prints.
+        assert!(map.take(&[4000], 32_512).is_none());
     }
 
     #[test]

@@ -123,8 +123,9 @@ pub enum Expect {
     /// For each query the `[[host]]` tables answer, the resolver printed what `show` says,
     /// by value, in any wording.
     Answers { show: Show },
-    /// The graded server's connection stays in CLOSE_WAIT at least `gap - tolerance` after
-    /// its client closed (lab question 8: a sleep before `close()`).
+    /// The graded server's connection stays in CLOSE_WAIT after its client closed at least
+    /// `gap - tolerance` longer than the spacing of its replies (lab question 8: a sleep
+    /// before `close()`).
     CloseWait { gap: Duration, tolerance: Duration },
 }
 

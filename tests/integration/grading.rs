@@ -360,8 +360,23 @@ fn question_8_a_sleep_before_close_is_graded_whatever_its_length() {
         assert!(built.success());
         program
     };
-    let programs: Vec<(u32, std::path::PathBuf)> =
+    let mut programs: Vec<(u32, std::path::PathBuf)> =
         [0, 1, 3, 5].into_iter().map(|d| (d, build(d))).collect();
+    // A longer sleep after each reply (3 s) and none before close(): CLOSE_WAIT lasts 3 s,
+    // but nothing of it is question 8's.
+    let source = std::fs::read_to_string(root().join("tests/fixtures/serveur.c"))
+        .expect("the fixture")
+        .replace("sleep(2);", "sleep(3);");
+    let longer = scratch.write("serveur-3s-replies.c", source);
+    let program = scratch.path().join("serveur-3s-replies");
+    let built = std::process::Command::new("gcc")
+        .args(["-w", "-O0", "-o"])
+        .arg(&program)
+        .arg(&longer)
+        .status()
+        .expect("gcc runs");
+    assert!(built.success());
+    programs.push((0, program));
     let results: Vec<(u32, Option<i32>, String)> = std::thread::scope(|scope| {
         let runs: Vec<_> = programs
             .iter()

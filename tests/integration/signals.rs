@@ -189,3 +189,55 @@ fn the_runs_of_a_killed_grade_end_with_it() {
     }
     assert!(left.is_empty(), "still running 2 s after: {left:?}");
 }
+
+/// Ctrl-C on a terminal signals the whole foreground group: `labrun grade` gets it once,
+/// its runs (each in a group of its own) get it once from it, and all end cleanly.
+#[test]
+fn ctrl_c_to_the_group_of_labrun_grade_stops_it_with_130() {
+    use std::os::unix::process::CommandExt;
+    let class = Scratch::new("grade-ctrl-c");
+    let student = class.path().join("alice");
+    std::fs::create_dir_all(&student).expect("a submission");
+    for file in ["serveur.c", "clientt.c"] {
+        std::fs::copy(root().join("tests/fixtures").join(file), student.join(file)).expect("copy");
+    }
+    let child = labrun()
+        .args([
+            "grade",
+            "courses/tp-sockets.toml",
+            "--scenario",
+            "tcp_basic",
+            "--out",
+        ])
+        .arg(class.path().join("grades"))
+        .arg(&student)
+        .process_group(0)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("labrun grade starts");
+    let group = i32::try_from(child.id()).expect("a pid");
+    std::thread::sleep(Duration::from_secs(3));
+    nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(group),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .expect("Ctrl-C to the group");
+    let mut child = child;
+    let sent = Instant::now();
+    let status = child.wait().expect("labrun grade ends");
+    let took = sent.elapsed();
+    let mut err = String::new();
+    use std::io::Read;
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut err)
+        .expect("read");
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(took < Duration::from_secs(2), "took {took:?}");
+    assert!(err.contains("interrupted by SIGINT"), "{err}");
+    let left = processes_running(&format!("labrun-grade-{group}-"));
+    assert!(left.is_empty(), "{left:?}");
+}
