@@ -11,6 +11,7 @@ use crate::actor::{ExternalCommand, RefParams, RefProgram, run_standalone};
 use crate::diagram::Diagram;
 use crate::engine::{self, RunOptions};
 use crate::html::{Page, Reference};
+use crate::sandbox::users::UidRange;
 use crate::sandbox::{self, Isolation};
 use crate::scenario::{self, Plan, ScenarioError};
 use crate::snapshot::{self, UpdateMode, Verdict};
@@ -81,6 +82,10 @@ pub struct GradeArgs {
     /// Where feedback files and the class summary go.
     #[arg(long, default_value = "grades")]
     pub out: PathBuf,
+    /// When labrun is root: the uids (and gids) that programs and compilers run as, one
+    /// of its own each (default: `LABRUN_UID_RANGE`, else 61000-61999).
+    #[arg(long, value_name = "FIRST-LAST")]
+    pub uid_range: Option<UidRange>,
 }
 
 fn parse_partition(text: &str) -> Result<(usize, usize), String> {
@@ -156,6 +161,10 @@ pub struct RunArgs {
     /// with the reference, the scenario.
     #[arg(long, value_name = "DIR")]
     pub report_html: Option<PathBuf>,
+    /// When labrun is root: the uids (and gids) that external programs run as, one of its
+    /// own each (default: `LABRUN_UID_RANGE`, else 61000-61999).
+    #[arg(long, value_name = "FIRST-LAST")]
+    pub uid_range: Option<UidRange>,
 }
 
 /// The renderings of `--diagram`.
@@ -269,7 +278,15 @@ fn run_grade(args: &GradeArgs) -> i32 {
             return exit::USAGE;
         }
     }
+    let uid_range = match sandbox::users::range_from(args.uid_range) {
+        Ok(range) => range,
+        Err(message) => {
+            tell!("labrun: {message}");
+            return exit::USAGE;
+        }
+    };
     let options = crate::grade::GradeOptions {
+        uid_range,
         jobs: args.jobs,
         only: args.scenarios.clone(),
         partition: args.partition,
@@ -459,6 +476,9 @@ fn pass_through(args: &RunArgs) -> Vec<OsString> {
         out.push("--report-html".into());
         out.push(dir.into());
     }
+    if let Some(range) = args.uid_range {
+        out.push(format!("--uid-range={range}").into());
+    }
     out
 }
 
@@ -480,6 +500,20 @@ fn run_one(args: &RunArgs, path: &Path) -> i32 {
             tell!("labrun: {message}");
             return exit::USAGE;
         }
+    };
+    let external = externals.iter().any(Option::is_some);
+    // Before any namespace: the pool keeps a way to the machine's /proc.
+    let own_users = if external {
+        let range = match sandbox::users::range_from(args.uid_range) {
+            Ok(range) => range,
+            Err(message) => {
+                tell!("labrun: {message}");
+                return exit::USAGE;
+            }
+        };
+        sandbox::users::enable(range).map_err(|why| tracing::debug!("no users of their own: {why}"))
+    } else {
+        Err(())
     };
     let private = match sandbox::enter_private_network() {
         Isolation::Private => true,
@@ -510,7 +544,11 @@ fn run_one(args: &RunArgs, path: &Path) -> i32 {
             );
         }
     }
-    if externals.iter().any(Option::is_some)
+    if external {
+        confine(own_users.is_ok());
+    }
+    if external
+        && own_users.is_err()
         && let Err(reason) = sandbox::cgroup::ProcessCap::probe()
     {
         tell!(
@@ -521,7 +559,7 @@ fn run_one(args: &RunArgs, path: &Path) -> i32 {
     // External programs sleep for real; scaling only the reference programs' delays would
     // mix two clocks and give orders of events that never happen at real time.
     let mut time_scale = args.time_scale;
-    if externals.iter().any(Option::is_some) && time_scale != 1.0 {
+    if external && time_scale != 1.0 {
         tell!(
             "labrun: note: external programs run in real time, and so does this run (--time-scale {time_scale} ignored)"
         );
@@ -653,6 +691,24 @@ fn run_one(args: &RunArgs, path: &Path) -> i32 {
         };
     }
     verdict(args, &plan, &text, record.elapsed)
+}
+
+/// Moves the run into a pid namespace of its own, where one can be made (see
+/// [`sandbox::pids`]); says on one line what is not protected when programs run as
+/// labrun's own user and no namespace can be made either.
+fn confine(own_users: bool) {
+    match sandbox::pids::enter() {
+        Ok(()) => {}
+        // Users of their own already keep programs from signalling or reading labrun.
+        Err(why) if own_users => tracing::debug!("no pid namespace: {why}"),
+        Err(why) => {
+            tracing::debug!("no pid namespace: {why}");
+            tell!(
+                "labrun: warning: programs run as your own user: a hostile program can signal \
+                 labrun and read your files (see labrun doctor)"
+            );
+        }
+    }
 }
 
 /// Writes the run's HTML page to `path`, with the difference to the reference snapshot

@@ -6,6 +6,10 @@
 //! Linux systems. Where neither works the run goes on on the host's loopback, and says so.
 
 pub mod cgroup;
+pub mod pids;
+pub mod users;
+
+pub use pids::run_id;
 
 use std::fs;
 
