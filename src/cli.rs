@@ -165,6 +165,11 @@ pub struct RunArgs {
     /// own each (default: `LABRUN_UID_RANGE`, else 61000-61999).
     #[arg(long, value_name = "FIRST-LAST")]
     pub uid_range: Option<UidRange>,
+    /// A folder the external programs must not see, where the run can have mounts of its
+    /// own: it shows empty to them (`labrun grade` hides the submissions and its outputs).
+    /// Repeatable.
+    #[arg(long, value_name = "DIR")]
+    pub hide: Vec<PathBuf>,
 }
 
 /// The renderings of `--diagram`.
@@ -479,6 +484,10 @@ fn pass_through(args: &RunArgs) -> Vec<OsString> {
     if let Some(range) = args.uid_range {
         out.push(format!("--uid-range={range}").into());
     }
+    for dir in &args.hide {
+        out.push("--hide".into());
+        out.push(dir.into());
+    }
     out
 }
 
@@ -545,6 +554,7 @@ fn run_one(args: &RunArgs, path: &Path) -> i32 {
         }
     }
     if external {
+        sandbox::pids::hide(&args.hide);
         confine(own_users.is_ok());
     }
     if external

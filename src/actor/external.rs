@@ -137,10 +137,10 @@ pub(crate) fn spawn(
     let cap = ProcessCap::create(MAX_PROCESSES).ok();
     let entry = cap.as_ref().map(ProcessCap::entry);
     let user = lease.as_ref().map(users::Become::of);
-    let tmp = crate::sandbox::pids::program_tmp();
+    let mounts = crate::sandbox::pids::program_mounts();
     // SAFETY: what runs between fork and exec are async-signal-safe system calls on data
     // prepared before the fork: the control group, which caps the program's processes;
-    // the run's private /tmp; resource limits, so that a student program cannot eat the
+    // the run's private /tmp and hidden folders; resource limits, so that a student program cannot eat the
     // machine (CPU seconds, memory, file size, open files); the user of its own; and last,
     // as the kernel forgets it when the user changes, the request to kill the program if
     // labrun dies, so that no student program outlives it.
@@ -152,8 +152,8 @@ pub(crate) fn spawn(
             if let Some(entry) = &entry {
                 let _ = entry.enter();
             }
-            if let Some(tmp) = tmp {
-                let _ = crate::sandbox::pids::enter_program_tmp(tmp);
+            if let Some(mounts) = &mounts {
+                let _ = mounts.enter();
             }
             limit_resources()?;
             if let Some(user) = &user {

@@ -36,6 +36,8 @@ static OUTER_PID: AtomicU32 = AtomicU32::new(0);
 static OWN_MOUNTS: AtomicBool = AtomicBool::new(false);
 /// The private `/tmp` of the run's programs, once mounted.
 static PROGRAM_TMP: OnceLock<CString> = OnceLock::new();
+/// Folders the run's programs must not see (`--hide`).
+static HIDDEN: OnceLock<Vec<CString>> = OnceLock::new();
 
 /// Moves the run into a pid namespace of its own (see the module's documentation). Must be
 /// called while the process has a single thread. Returns in the namespace's pid 1, or, with
@@ -177,30 +179,95 @@ pub fn unmount_program_tmp(dir: &Path) {
     }
 }
 
-/// The private `/tmp` to give programs, where there is one.
-pub(crate) fn program_tmp() -> Option<&'static CString> {
-    PROGRAM_TMP.get()
+/// Folders that the run's programs must not see, where the run has mounts of its own: an
+/// empty, read-only folder covers each of them in the programs' mount namespace. Folders
+/// that do not exist, and `/`, are left out.
+pub fn hide(folders: &[std::path::PathBuf]) {
+    let _ = HIDDEN.set(Mounts::hiding(folders).hidden);
 }
 
-/// For a child about to `exec`: a mount namespace of its own in which `/tmp` is the run's
-/// private one. Only system calls on data prepared before the fork.
-pub(crate) fn enter_program_tmp(source: &CString) -> std::io::Result<()> {
-    // SAFETY: plain system calls; the strings outlive them.
-    unsafe {
-        if libc::unshare(libc::CLONE_NEWNS) != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        let flags = libc::MS_BIND | libc::MS_REC;
-        if libc::mount(
-            source.as_ptr(),
-            c"/tmp".as_ptr(),
-            std::ptr::null(),
-            flags,
-            std::ptr::null(),
-        ) != 0
-        {
-            return Err(std::io::Error::last_os_error());
-        }
+/// What a program's child process must mount before `exec`, where the run has mounts of
+/// its own: `None` where there is nothing to do.
+pub(crate) fn program_mounts() -> Option<Mounts> {
+    if !OWN_MOUNTS.load(Ordering::Relaxed) {
+        return None;
     }
-    Ok(())
+    let mounts = Mounts {
+        tmp: PROGRAM_TMP.get().cloned(),
+        hidden: HIDDEN.get().cloned().unwrap_or_default(),
+    };
+    (mounts.tmp.is_some() || !mounts.hidden.is_empty()).then_some(mounts)
+}
+
+/// A mount namespace for one child process, made between its fork and its `exec`: `/tmp`
+/// replaced by a private one, folders hidden under empty ones.
+#[derive(Clone, Debug, Default)]
+pub struct Mounts {
+    tmp: Option<CString>,
+    hidden: Vec<CString>,
+}
+
+impl Mounts {
+    /// Hides `folders` (those that exist, except `/`).
+    pub fn hiding(folders: &[std::path::PathBuf]) -> Self {
+        let hidden = folders
+            .iter()
+            .filter_map(|f| std::fs::canonicalize(f).ok())
+            .filter(|f| f.is_dir() && f.parent().is_some())
+            .filter_map(|f| CString::new(f.into_os_string().into_encoded_bytes()).ok())
+            .collect();
+        Mounts { tmp: None, hidden }
+    }
+
+    /// For a child about to `exec`: a mount namespace of its own (whose mounts propagate
+    /// nowhere), in which `/tmp` is the private one and the hidden folders are empty.
+    /// Only system calls on data prepared before the fork. The child's working directory
+    /// may be inside a hidden folder: it stays usable.
+    pub fn enter(&self) -> std::io::Result<()> {
+        let fail = || Err(std::io::Error::last_os_error());
+        // SAFETY: plain system calls; the strings outlive them.
+        unsafe {
+            if libc::unshare(libc::CLONE_NEWNS) != 0 {
+                return fail();
+            }
+            let private = libc::MS_REC | libc::MS_PRIVATE;
+            if libc::mount(
+                std::ptr::null(),
+                c"/".as_ptr(),
+                std::ptr::null(),
+                private,
+                std::ptr::null(),
+            ) != 0
+            {
+                return fail();
+            }
+            if let Some(tmp) = &self.tmp {
+                let flags = libc::MS_BIND | libc::MS_REC;
+                if libc::mount(
+                    tmp.as_ptr(),
+                    c"/tmp".as_ptr(),
+                    std::ptr::null(),
+                    flags,
+                    std::ptr::null(),
+                ) != 0
+                {
+                    return fail();
+                }
+            }
+            for folder in &self.hidden {
+                let flags = libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+                if libc::mount(
+                    c"tmpfs".as_ptr(),
+                    folder.as_ptr(),
+                    c"tmpfs".as_ptr(),
+                    flags,
+                    c"size=4k,mode=0".as_ptr().cast(),
+                ) != 0
+                {
+                    return fail();
+                }
+            }
+        }
+        Ok(())
+    }
 }
