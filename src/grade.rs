@@ -146,11 +146,29 @@ pub fn grade_class(
                 .map_or_else(|| "submission".into(), |n| n.to_string_lossy().into_owned())
         })
         .collect();
-    let mut files: Vec<String> = directions.iter().map(|d| d.file.clone()).collect();
-    files.dedup();
+    // Each file once: two builds of one file would share (and clear) one build folder.
+    let mut files: Vec<String> = Vec::new();
+    for direction in &directions {
+        if !files.contains(&direction.file) {
+            files.push(direction.file.clone());
+        }
+    }
     let builds: Vec<(usize, String)> = (0..submissions.len())
         .flat_map(|i| files.iter().map(move |f| (i, f.clone())))
         .collect();
+    // Each run writes its HTML page beside the student's feedback file.
+    let pages = std::path::absolute(&options.out).unwrap_or_else(|_| options.out.clone());
+    // What no program may see, where its run can hide things: the submissions (its own is
+    // copied into its run's folder before it starts), the outputs, the builds.
+    let mut hidden: Vec<PathBuf> = submissions
+        .iter()
+        .map(|s| std::path::absolute(s).unwrap_or_else(|_| s.clone()))
+        .collect();
+    hidden.push(pages.clone());
+    hidden.push(work.clone());
+    // The compilers see none of it either (their copy of the submission is their working
+    // directory: it stays usable).
+    let build_hidden = crate::sandbox::pids::Mounts::hiding(&hidden);
     let compilers = std::thread::available_parallelism().map_or(2, |n| n.get() * 2);
     let built: HashMap<(usize, String), Result<PathBuf, String>> =
         in_parallel(builds, compilers, |(i, file)| {
@@ -160,6 +178,7 @@ pub fn grade_class(
                 &work.join(&names[*i]),
                 &course.build.command,
                 build_timeout,
+                &build_hidden,
             );
             ((*i, file.clone()), program)
         })
@@ -175,8 +194,6 @@ pub fn grade_class(
             jobs.push((name.clone(), (*direction).clone(), program));
         }
     }
-    // Each run writes its HTML page beside the student's feedback file.
-    let pages = std::path::absolute(&options.out).unwrap_or_else(|_| options.out.clone());
     let total = jobs.len();
     let state = Mutex::new(Progress {
         total,
@@ -208,6 +225,7 @@ pub fn grade_class(
                                 work: &work,
                                 pages: &pages,
                                 uid_range: options.uid_range,
+                                hidden: &hidden,
                             },
                             &submission,
                             &direction,
@@ -382,6 +400,7 @@ fn prepare(
     build_dir: &Path,
     command: &str,
     timeout: Duration,
+    hidden: &crate::sandbox::pids::Mounts,
 ) -> Result<PathBuf, String> {
     let source = submission.join(file);
     // A link could lead a root labrun to any file of the machine: only files count.
@@ -413,15 +432,13 @@ fn prepare(
     let _ = std::fs::remove_dir_all(&copy);
     copy_tree(submission, &copy, lease.as_ref(), 0)
         .map_err(|e| format!("cannot copy the submission for its build: {e}"))?;
-    let built = compile(
-        &copy,
-        file,
-        &stem,
+    let compiler = Compiler {
         command,
         timeout,
-        build_dir,
-        lease.as_ref(),
-    );
+        lease: lease.as_ref(),
+        hidden,
+    };
+    let built = compiler.run(&copy, file, &stem, build_dir);
     let result = built.and_then(|()| {
         copy_out(&copy.join(&stem), &output)
             .map(|()| output.clone())
@@ -433,17 +450,37 @@ fn prepare(
     result
 }
 
-/// Runs the course's build command for `file` in `dir`, as the lease's user if any.
+/// The course's build command, and how it runs.
+struct Compiler<'a> {
+    command: &'a str,
+    timeout: Duration,
+    /// The user it runs as, if labrun is root.
+    lease: Option<&'a crate::sandbox::users::Lease>,
+    /// What it must not see.
+    hidden: &'a crate::sandbox::pids::Mounts,
+}
+
+impl Compiler<'_> {
+    /// Builds `file` in `dir` into `stem`, with its messages in `logs/STEM.build.log`.
+    fn run(&self, dir: &Path, file: &str, stem: &str, logs: &Path) -> Result<(), String> {
+        compile(self, dir, file, stem, logs)
+    }
+}
+
 fn compile(
+    compiler: &Compiler<'_>,
     dir: &Path,
     file: &str,
     stem: &str,
-    command: &str,
-    timeout: Duration,
     logs: &Path,
-    lease: Option<&crate::sandbox::users::Lease>,
 ) -> Result<(), String> {
     use std::os::unix::process::CommandExt;
+    let Compiler {
+        command,
+        timeout,
+        lease,
+        hidden,
+    } = *compiler;
     // Relative to the copy: its messages name the student's files, not the grader's.
     let words: Vec<String> = command
         .split_whitespace()
@@ -469,9 +506,12 @@ fn compile(
         .stderr(log_err)
         .process_group(0);
     let user = lease.map(crate::sandbox::users::Become::of);
+    let hidden = hidden.clone();
     // SAFETY: only system calls between fork and exec, on data prepared before.
     unsafe {
         command.pre_exec(move || {
+            // Where mount namespaces are refused, permissions guard what this would hide.
+            let _ = hidden.enter();
             if let Some(user) = &user {
                 user.apply()?;
             }
@@ -591,6 +631,7 @@ struct Runner<'a> {
     work: &'a Path,
     pages: &'a Path,
     uid_range: crate::sandbox::users::UidRange,
+    hidden: &'a [PathBuf],
 }
 
 fn run_one(
@@ -605,6 +646,7 @@ fn run_one(
         work,
         pages,
         uid_range,
+        hidden,
     } = *runner;
     let mut outcome = Outcome {
         submission: submission.to_string(),
@@ -647,6 +689,11 @@ fn run_one(
         .arg("--report-html")
         .arg(pages)
         .arg(format!("--uid-range={uid_range}"))
+        .args(
+            hidden
+                .iter()
+                .flat_map(|h| [std::ffi::OsStr::new("--hide"), h.as_os_str()]),
+        )
         .env("NO_COLOR", "1")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
