@@ -265,7 +265,9 @@ pub fn kill_leftovers() -> usize {
             break;
         }
         for pid in &children {
-            if kill(Pid::from_raw(*pid), Signal::SIGKILL).is_ok() {
+            // A zombie is dead already: it is only reaped here, not counted.
+            let zombie = is_zombie(*pid);
+            if kill(Pid::from_raw(*pid), Signal::SIGKILL).is_ok() && !zombie {
                 killed += 1;
             }
         }
@@ -321,20 +323,24 @@ fn children_tree(root: u32) -> Option<Vec<i32>> {
             if found.contains(&pid) {
                 continue;
             }
-            let zombie = fs::read_to_string(format!("/proc/{pid}/stat"))
-                .ok()
-                .and_then(|stat| {
-                    let after = &stat[stat.rfind(')')? + 1..];
-                    after.split_whitespace().next().map(|state| state == "Z")
-                })
-                .unwrap_or(false);
-            if !zombie || parent == root {
+            if !is_zombie(pid) || parent == root {
                 found.push(pid);
                 frontier.push(pid);
             }
         }
     }
     Some(found)
+}
+
+/// Whether `pid` has exited and waits to be reaped.
+fn is_zombie(pid: i32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let after = &stat[stat.rfind(')')? + 1..];
+            after.split_whitespace().next().map(|state| state == "Z")
+        })
+        .unwrap_or(false)
 }
 
 /// [`descendants`] from the parent of every process in `/proc`.
