@@ -6,6 +6,7 @@ mod class;
 mod common;
 mod external;
 mod grading;
+mod hostile_class;
 mod html;
 mod invalid;
 mod live;

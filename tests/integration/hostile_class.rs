@@ -1,0 +1,468 @@
+//! Submissions that attack: `kill(-1)`, killing their parent and its group, writing other
+//! submissions' files and the grader's outputs, reading other submissions, filling `/tmp`,
+//! a fork bomb, a compile-time `#include` of a file outside the submission. labrun must
+//! survive all of them, grade them by their checks, and keep the others' grades, files and
+//! feedback intact.
+//!
+//! Every labrun command here runs in a pid namespace made by the test itself
+//! (`unshare --pid --fork --mount-proc`), beside a bystander process of the test's own: an
+//! attack that gets through kills the bystander, not the machine. After labrun, the
+//! namespace must hold nothing but the test's shell.
+//!
+//! The attackers are `tests/fixtures/hostile/*.c` on top of `attacker.h`, a correct lab
+//! server that attacks once after its first reply.
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use crate::common::{Scratch, root, stderr, stdout};
+
+/// What a confined labrun command left.
+struct Confined {
+    output: Output,
+    /// Processes of the namespace still there after labrun exited, `PID NAME`.
+    left: Vec<String>,
+    /// Whether the bystander was still alive after labrun.
+    bystander: bool,
+}
+
+/// The shell that runs in the test's namespace: a bystander, labrun, then a look at what is
+/// left (a loop of built-ins only, so that the shell itself starts nothing meanwhile).
+const CONFINE: &str = r#"
+sleep 600 & bystander=$!
+"$@"; code=$?
+if kill -0 "$bystander" 2>/dev/null; then echo "confine: bystander alive" >&2; fi
+kill -9 "$bystander" 2>/dev/null; wait "$bystander" 2>/dev/null
+for p in /proc/[0-9]*; do
+  pid=${p#/proc/}
+  [ "$pid" = 1 ] && continue
+  if read -r name < "$p/comm" 2>/dev/null; then echo "confine: left $pid $name" >&2; fi
+done
+exit $code
+"#;
+
+/// Runs `labrun ARGS` in a pid namespace of the test's own, with `env` set.
+fn confined(args: &[OsString], env: &[(&str, &str)]) -> Confined {
+    let mut command = Command::new("unshare");
+    command
+        .args([
+            "--pid",
+            "--fork",
+            "--mount-proc",
+            "--kill-child",
+            "sh",
+            "-c",
+        ])
+        .arg(CONFINE)
+        .arg("sh")
+        .arg(env!("CARGO_BIN_EXE_labrun"))
+        .args(args)
+        .current_dir(root())
+        .env_remove("CI")
+        .env("NO_COLOR", "1");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let output = command.output().expect("unshare runs (util-linux)");
+    let text = stderr(&output);
+    let left = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("confine: left "))
+        .map(String::from)
+        .collect();
+    let bystander = text.lines().any(|l| l == "confine: bystander alive");
+    Confined {
+        output,
+        left,
+        bystander,
+    }
+}
+
+fn os(args: &[&str]) -> Vec<OsString> {
+    args.iter().map(OsString::from).collect()
+}
+
+/// An attacking fixture compiled with `defines` (`NAME`, C string value) into `dir`.
+fn attacker(name: &str, defines: &[(&str, &Path)], dir: &Path) -> PathBuf {
+    let source = root().join(format!("tests/fixtures/hostile/{name}.c"));
+    let binary = dir.join(name);
+    let mut gcc = Command::new("gcc");
+    gcc.args(["-Wall", "-O0", "-o"]).arg(&binary).arg(&source);
+    for (macro_name, value) in defines {
+        gcc.arg(format!("-D{macro_name}=\"{}\"", value.display()));
+    }
+    assert!(gcc.status().expect("gcc runs").success(), "gcc on {name}");
+    binary
+}
+
+/// `tcp_basic` with the server played by `server`, confined; the transcript and what is
+/// left. Asserts what every attack must leave: a graded run, a living bystander, nothing
+/// running.
+fn attacked(server: &Path, extra: &[&str]) -> (String, Confined) {
+    let mut args = os(&["scenarios/tcp_basic.toml", "--no-snapshot", "--with"]);
+    args.push(format!("server={}", server.display()).into());
+    args.extend(os(extra));
+    let run = confined(&args, &[]);
+    let text = stdout(&run.output);
+    let err = stderr(&run.output);
+    assert!(run.bystander, "the attack reached the bystander:\n{err}");
+    assert!(run.left.is_empty(), "left running: {:?}\n{err}", run.left);
+    // Graded as usual: the attack does nothing the checks look at.
+    assert!(
+        err.contains("tcp_basic: grading server (pass)") && err.contains("score: 12/12"),
+        "no verdict, or not the full score:\n{err}\n{text}"
+    );
+    assert_eq!(run.output.status.code(), Some(0), "{err}");
+    (text, run)
+}
+
+/// Whether labrun runs programs as users of their own here (root with the capabilities).
+fn own_users() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+#[test]
+fn kill_minus_one_reaches_only_the_program_itself() {
+    let dir = Scratch::new("hostile-kill");
+    let (text, _) = attacked(&attacker("kills_everyone", &[], dir.path()), &[]);
+    assert!(text.contains("attack: kill(-1, SIGKILL)"), "{text}");
+    if own_users() {
+        // Alone with its uid, in its own pid namespace: no process to signal.
+        assert!(
+            text.contains("attack: kill(-1, SIGKILL): No such process"),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn a_program_cannot_kill_its_parent_or_its_group() {
+    let dir = Scratch::new("hostile-parent");
+    let (text, _) = attacked(&attacker("kills_its_parent", &[], dir.path()), &[]);
+    assert!(text.contains("attack: parent "), "{text}");
+    assert!(
+        !text.contains("kill(getppid(), SIGKILL): succeeded"),
+        "{text}"
+    );
+    assert!(!text.contains("kill(1, SIGKILL): succeeded"), "{text}");
+    assert!(
+        !text.contains("kill(-getpgid(getppid()), SIGKILL): succeeded"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_program_cannot_write_files_it_was_not_given() {
+    let dir = Scratch::new("hostile-write");
+    let victim = dir.write("victim.c", "int main(void) { return 0; }\n");
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&out).expect("out folder");
+    let server = attacker(
+        "writes_files",
+        &[
+            ("VICTIM", &victim),
+            ("OUTDIR", &out),
+            ("CLASSDIR", dir.path()),
+        ],
+        dir.path(),
+    );
+    let before = std::fs::read(&victim).expect("victim");
+    let (text, _) = attacked(&server, &[]);
+    for target in [
+        victim.clone(),
+        out.join("pwned.txt"),
+        dir.path().join("pwned.txt"),
+    ] {
+        let line = format!("attack: write {}: ", target.display());
+        assert!(text.contains(&line), "{line} missing in:\n{text}");
+        assert!(!text.contains(&format!("{line}succeeded")), "{text}");
+    }
+    assert_eq!(std::fs::read(&victim).expect("victim"), before);
+    assert!(!out.join("pwned.txt").exists());
+    assert!(!dir.path().join("pwned.txt").exists());
+    assert!(!Path::new("/tmp/labrun-hostile-dropped").exists());
+}
+
+#[test]
+fn a_program_cannot_read_files_it_was_not_given() {
+    let dir = Scratch::new("hostile-read");
+    let secret = dir.write("secret.c", "/* SECRET-OF-SOMEONE-ELSE */\n");
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let server = attacker("reads_files", &[("VICTIM", &secret)], dir.path());
+    let (text, _) = attacked(&server, &[]);
+    assert!(text.contains("attack: read "), "{text}");
+    if own_users() {
+        assert!(!text.contains("SECRET-OF-SOMEONE-ELSE"), "{text}");
+        assert!(!text.contains("stolen: root:"), "{text}");
+    }
+}
+
+#[test]
+fn a_program_that_fills_tmp_fills_only_its_own() {
+    let dir = Scratch::new("hostile-tmp");
+    let (text, _) = attacked(&attacker("fills_tmp", &[], dir.path()), &[]);
+    let filled: u64 = text
+        .lines()
+        .find_map(|l| l.split("attack: filled /tmp with ").nth(1))
+        .and_then(|rest| rest.split(' ').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no count in:\n{text}"));
+    assert!(filled <= 64, "{filled} MiB in /tmp");
+    assert_eq!(leftovers_in_tmp(), Vec::<String>::new());
+}
+
+#[test]
+fn a_fork_bomb_is_capped_and_leaves_nothing() {
+    let dir = Scratch::new("hostile-fork");
+    let (text, _) = attacked(&attacker("fork_bomb", &[], dir.path()), &[]);
+    let made: u32 = text
+        .lines()
+        .find_map(|l| l.split("the fork bomb made ").nth(1))
+        .and_then(|rest| rest.split(' ').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("the bomb was not stopped:\n{text}"));
+    assert!(made < labrun::sandbox::cgroup::MAX_PROCESSES, "{made}");
+}
+
+/// What the attackers would leave in the machine's `/tmp`.
+fn leftovers_in_tmp() -> Vec<String> {
+    std::fs::read_dir("/tmp")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("labrun-hostile-"))
+        .collect()
+}
+
+/// A submission folder of `class` holding `files` (`(name, text)`).
+fn submission(class: &Path, name: &str, files: &[(&str, String)]) -> PathBuf {
+    let folder = class.join(name);
+    std::fs::create_dir_all(&folder).expect("submission folder");
+    for (file, text) in files {
+        std::fs::write(folder.join(file), text).expect("write a submission's file");
+    }
+    folder
+}
+
+fn fixture_text(path: &str) -> String {
+    std::fs::read_to_string(root().join("tests/fixtures").join(path)).expect("fixture")
+}
+
+/// The lab's six correct programs, each marked with `marker` in a comment.
+fn correct_files(marker: &str) -> Vec<(&'static str, String)> {
+    [
+        ("serveur.c", "serveur.c"),
+        ("clientt.c", "clientt.c"),
+        ("serveuru.c", "serveuru.c"),
+        ("clientu.c", "clientu.c"),
+        ("resolve_name.c", "resolver/resolve_name.c"),
+        ("resolve_addr.c", "resolver/resolve_addr.c"),
+    ]
+    .into_iter()
+    .map(|(name, source)| (name, format!("/* {marker} */\n{}", fixture_text(source))))
+    .collect()
+}
+
+/// An attacker's `serveur.c` (with `attacker.h` beside it) and the macros it is given.
+fn attacking_files(name: &str, defines: &[(&str, &Path)]) -> Vec<(&'static str, String)> {
+    let mut text = String::new();
+    for (macro_name, value) in defines {
+        text.push_str(&format!("#define {macro_name} \"{}\"\n", value.display()));
+    }
+    text.push_str(&fixture_text(&format!("hostile/{name}.c")));
+    vec![
+        ("serveur.c", text),
+        ("attacker.h", fixture_text("hostile/attacker.h")),
+    ]
+}
+
+/// Every file under `dir`, with its contents.
+fn files_under(dir: &Path) -> HashMap<PathBuf, Vec<u8>> {
+    let mut found = HashMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(folder) = stack.pop() {
+        for entry in std::fs::read_dir(&folder).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if let Ok(bytes) = std::fs::read(&path) {
+                found.insert(path, bytes);
+            }
+        }
+    }
+    found
+}
+
+/// The headline: a class of correct submissions graded with every attacker at once.
+#[test]
+fn a_class_with_attackers_is_graded_as_if_they_were_not_there() {
+    let scratch = Scratch::new("hostile-class");
+    let class = scratch.path().join("class");
+    let out = scratch.path().join("grades");
+    // The grade's own temporary folder: whatever labrun leaves there shows.
+    let tmp = scratch.path().join("tmp");
+    std::fs::create_dir_all(&tmp).expect("tmp");
+    // Outside every submission, readable by root alone.
+    let secret = scratch.write("grader-secret.h", "int SECRET_OF_THE_GRADER = 1;\n");
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let alice = submission(&class, "alice", &correct_files("SECRET-OF-ALICE"));
+    let bob = submission(&class, "bob", &correct_files("SECRET-OF-BOB"));
+    let victim = alice.join("serveur.c");
+    let attackers: Vec<(&str, Vec<(&str, String)>)> = vec![
+        ("m-kill", attacking_files("kills_everyone", &[])),
+        ("m-parent", attacking_files("kills_its_parent", &[])),
+        (
+            "m-write",
+            attacking_files(
+                "writes_files",
+                &[("VICTIM", &victim), ("OUTDIR", &out), ("CLASSDIR", &class)],
+            ),
+        ),
+        (
+            "m-read",
+            attacking_files("reads_files", &[("VICTIM", &bob.join("serveur.c"))]),
+        ),
+        ("m-tmp", attacking_files("fills_tmp", &[])),
+        ("m-fork", attacking_files("fork_bomb", &[])),
+        (
+            "m-include",
+            vec![
+                (
+                    "serveur.c",
+                    format!(
+                        "#include \"{}\"\n{}",
+                        secret.display(),
+                        fixture_text("serveur.c")
+                    ),
+                ),
+                (
+                    "clientt.c",
+                    format!(
+                        "#include \"{}\"\n{}",
+                        bob.join("clientt.c").display(),
+                        "int unused;\n"
+                    ),
+                ),
+            ],
+        ),
+    ];
+    let mut folders = vec![alice.clone(), bob.clone()];
+    for (name, files) in &attackers {
+        folders.push(submission(&class, name, files));
+    }
+    let before = files_under(&class);
+
+    let mut args = os(&[
+        "grade",
+        "courses/tp-sockets.toml",
+        "--uid-range",
+        "62000-62199",
+    ]);
+    args.push("--out".into());
+    args.push(out.clone().into());
+    args.extend(folders.iter().map(|f| f.clone().into_os_string()));
+    let started = std::time::Instant::now();
+    let run = confined(&args, &[("TMPDIR", tmp.to_str().expect("utf-8"))]);
+    if std::env::var_os("LABRUN_KEEP_HOSTILE").is_some() {
+        let _ = Command::new("cp")
+            .arg("-a")
+            .arg(scratch.path())
+            .arg("/tmp/hostile-kept")
+            .status();
+    }
+    let err = stderr(&run.output);
+    let took = started.elapsed();
+    assert!(run.bystander, "an attack reached the bystander:\n{err}");
+    assert!(run.left.is_empty(), "left running: {:?}\n{err}", run.left);
+    assert_eq!(run.output.status.code(), Some(1), "{err}");
+    assert!(err.contains("2 of 9 submissions pass"), "{err}");
+    assert!(took.as_secs() < 120, "took {took:?}");
+
+    // The summary lists everyone; the correct submissions keep every point.
+    let csv = std::fs::read_to_string(out.join("summary.csv")).expect("summary.csv");
+    let rows: HashMap<&str, Vec<&str>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let fields: Vec<&str> = l.split(',').collect();
+            (fields[0], fields)
+        })
+        .collect();
+    let mut names: Vec<&&str> = rows.keys().collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            &"alice",
+            &"bob",
+            &"m-fork",
+            &"m-include",
+            &"m-kill",
+            &"m-parent",
+            &"m-read",
+            &"m-tmp",
+            &"m-write"
+        ],
+        "{csv}"
+    );
+    for student in ["alice", "bob"] {
+        let row = &rows[student];
+        assert_eq!(row[1], row[2], "{student} lost points:\n{csv}");
+        assert_eq!(row[3], "pass", "{csv}");
+    }
+    // Attackers are graded by their checks: as servers they are correct.
+    let header: Vec<&str> = csv.lines().next().unwrap_or("").split(',').collect();
+    let column = header
+        .iter()
+        .position(|c| *c == "tcp_basic:server")
+        .expect("tcp_basic:server column");
+    for attacker in ["m-kill", "m-parent", "m-write", "m-read", "m-tmp", "m-fork"] {
+        assert_eq!(rows[attacker][column], "12/12", "{attacker}:\n{csv}");
+    }
+
+    // No file of the class was written or changed, none added.
+    assert_eq!(files_under(&class), before, "the class folder changed");
+    assert!(!out.join("pwned.txt").exists());
+    assert_eq!(leftovers_in_tmp(), Vec::<String>::new());
+    let left_in_tmp: Vec<_> = std::fs::read_dir(&tmp)
+        .expect("tmp")
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(left_in_tmp.is_empty(), "left in TMPDIR: {left_in_tmp:?}");
+
+    // The include of a file outside the submission fails, without showing it.
+    let include = std::fs::read_to_string(out.join("m-include/feedback.txt")).expect("feedback");
+    assert!(include.contains("does not compile"), "{include}");
+    assert!(!include.contains("SECRET_OF_THE_GRADER"), "{include}");
+    assert!(!include.contains("SECRET-OF-BOB"), "{include}");
+    if own_users() {
+        assert!(include.contains("Permission denied"), "{include}");
+    }
+
+    // Nothing of one submission shows in another's feedback or pages.
+    for (folder, bytes) in files_under(&out) {
+        let text = String::from_utf8_lossy(&bytes);
+        let owner = folder
+            .strip_prefix(&out)
+            .ok()
+            .and_then(|p| p.components().next())
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .unwrap_or_default();
+        for (marker, student) in [("SECRET-OF-ALICE", "alice"), ("SECRET-OF-BOB", "bob")] {
+            assert!(
+                owner == student || !text.contains(marker),
+                "{marker} in {}",
+                folder.display()
+            );
+        }
+        assert!(
+            !text.contains("SECRET_OF_THE_GRADER"),
+            "{}",
+            folder.display()
+        );
+        assert!(!text.contains("stolen: root:"), "{}", folder.display());
+    }
+}
