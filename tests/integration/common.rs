@@ -160,3 +160,36 @@ impl Drop for Scratch {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// Where graders run labrun, simulated by `tests/fixtures/confine/confine.c` inside mount,
+/// network and pid namespaces of the test's own (so nothing the command does reaches the
+/// machine).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Place {
+    /// A Docker-default container: root with Docker's default capabilities, a seccomp
+    /// filter refusing namespaces and mounts, an empty read-only `/sys/fs/cgroup`.
+    Container,
+    /// An ordinary user without user namespaces: uid 65534, no capability.
+    User,
+}
+
+/// `program` run in `place`; its exit code is the program's.
+pub(crate) fn confined(place: Place, program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mode = match place {
+        Place::Container => "container",
+        Place::User => "user",
+    };
+    let mut command = Command::new(fixture("confine/confine"));
+    command.arg(mode).arg("--").arg(program);
+    command
+}
+
+/// A `labrun` command that runs in `place` (from the repository root, outside CI mode).
+pub(crate) fn labrun_in(place: Place) -> Command {
+    let mut command = confined(place, env!("CARGO_BIN_EXE_labrun"));
+    command
+        .current_dir(root())
+        .env_remove("CI")
+        .env("NO_COLOR", "1");
+    command
+}

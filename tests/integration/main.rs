@@ -4,6 +4,7 @@
 mod abuse;
 mod class;
 mod common;
+mod confined;
 mod external;
 mod grading;
 mod hostile_class;
