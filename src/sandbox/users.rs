@@ -142,6 +142,7 @@ impl Lease {
 impl Drop for Lease {
     fn drop(&mut self) {
         self.kill_processes();
+        self.remove_files();
         // Unlinked while still locked, so that nothing is left behind; a labrun that
         // opened the old file meanwhile sees that it is not the file at that path any more
         // and tries again (see `Pool::try_lock`).
@@ -179,6 +180,38 @@ impl Lease {
                     && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR)
                 {
                 }
+            }
+        }
+    }
+}
+
+/// The folders where any user may leave files behind.
+const SHARED_FOLDERS: [&str; 3] = ["/tmp", "/var/tmp", "/dev/shm"];
+
+impl Lease {
+    /// Removes what the lease's user left in the folders every user may write to (the
+    /// run's private `/tmp` hides the machine's where the run has mounts of its own; this
+    /// cleans up where it has not): its processes are gone, so nothing can race this.
+    fn remove_files(&self) {
+        use std::os::unix::fs::MetadataExt;
+        let mut folders: Vec<PathBuf> = SHARED_FOLDERS.iter().map(PathBuf::from).collect();
+        folders.push(std::env::temp_dir());
+        folders.dedup();
+        for folder in folders {
+            for entry in std::fs::read_dir(&folder).into_iter().flatten().flatten() {
+                let path = entry.path();
+                let Ok(meta) = std::fs::symlink_metadata(&path) else {
+                    continue;
+                };
+                if meta.uid() != self.uid {
+                    continue;
+                }
+                // Links are removed, never followed.
+                let _ = if meta.is_dir() {
+                    std::fs::remove_dir_all(&path)
+                } else {
+                    std::fs::remove_file(&path)
+                };
             }
         }
     }

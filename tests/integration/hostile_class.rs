@@ -18,7 +18,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use crate::common::{Scratch, root, stderr, stdout};
+use crate::common::{Place, Scratch, confined as confined_in, fixture, root, stderr, stdout};
 
 /// What a confined labrun command left.
 struct Confined {
@@ -465,4 +465,184 @@ fn a_class_with_attackers_is_graded_as_if_they_were_not_there() {
         );
         assert!(!text.contains("stolen: root:"), "{}", folder.display());
     }
+}
+
+/// The shell of [`CONFINE`] inside the simulated Docker-default container (root with
+/// Docker's capabilities, no namespace, no mount, no control group): only the users of
+/// their own protect anything there.
+fn in_container(script: &str, args: &[OsString]) -> Confined {
+    let full = format!("{CONFINE_BEGIN}{script}{CONFINE_END}");
+    let output = confined_in(Place::Container, "sh")
+        .arg("-c")
+        .arg(full)
+        .arg("sh")
+        .arg(env!("CARGO_BIN_EXE_labrun"))
+        .args(args)
+        .current_dir(root())
+        .env_remove("CI")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("confine runs");
+    let text = stderr(&output);
+    Confined {
+        left: text
+            .lines()
+            .filter_map(|l| l.strip_prefix("confine: left "))
+            .map(String::from)
+            .collect(),
+        bystander: text.lines().any(|l| l == "confine: bystander alive"),
+        output,
+    }
+}
+
+/// [`CONFINE`] around a script of the test's own; `$1` is labrun. The container's pid 1
+/// is the wrapper and its shell is 2: both stay.
+const CONFINE_BEGIN: &str = "sleep 600 & bystander=$!\nlabrun=$1; shift\n";
+const CONFINE_END: &str = r#"
+if kill -0 "$bystander" 2>/dev/null; then echo "confine: bystander alive" >&2; fi
+kill -9 "$bystander" 2>/dev/null; wait "$bystander" 2>/dev/null
+for p in /proc/[0-9]*; do
+  pid=${p#/proc/}
+  [ "$pid" = 1 ] || [ "$pid" = $$ ] && continue
+  if read -r name < "$p/comm" 2>/dev/null; then echo "confine: left $pid $name" >&2; fi
+done
+exit $code
+"#;
+
+#[test]
+fn in_a_container_kill_minus_one_reaches_only_the_programs_own_user() {
+    if !own_users() {
+        eprintln!("SKIPPED: the simulated container needs root");
+        return;
+    }
+    let dir = Scratch::new("hostile-container-kill");
+    // The same scenario on another port: the container has one loopback for both runs.
+    let scenario = std::fs::read_to_string(root().join("scenarios/tcp_basic.toml"))
+        .expect("tcp_basic")
+        .replace("port = 4000", "port = 4100");
+    let other = dir.write("tcp_basic.toml", scenario);
+    let server = fixture("serveur");
+    let attacker = attacker("kills_everyone", &[], dir.path());
+    // A correct server's run, and, a second later (its server up and serving), the
+    // attacker's, at the same time: the attack must not reach the other program.
+    let script = r#"
+"$labrun" scenarios/tcp_basic.toml --no-snapshot -q --with "server=$1" 2>"$3/correct.err" & correct=$!
+sleep 1
+"$labrun" "$4" --no-snapshot --with "server=$2" >"$3/attack.out" 2>"$3/attack.err"; attack=$?
+wait "$correct"; correct=$?
+echo "codes $correct $attack" >&2
+code=0
+"#;
+    let run = in_container(
+        script,
+        &[
+            server.into_os_string(),
+            attacker.into_os_string(),
+            dir.path().as_os_str().to_owned(),
+            other.into_os_string(),
+        ],
+    );
+    let err = stderr(&run.output);
+    assert!(run.bystander, "the attack reached the bystander:\n{err}");
+    assert!(run.left.is_empty(), "left running: {:?}\n{err}", run.left);
+    assert!(err.contains("codes 0 0"), "{err}");
+    let correct = std::fs::read_to_string(dir.path().join("correct.err")).expect("correct.err");
+    assert!(correct.contains("score: 12/12"), "{correct}");
+    let attack = std::fs::read_to_string(dir.path().join("attack.out")).expect("attack.out");
+    assert!(attack.contains("attack: kill(-1, SIGKILL)"), "{attack}");
+    let graded = std::fs::read_to_string(dir.path().join("attack.err")).expect("attack.err");
+    assert!(graded.contains("score: 12/12"), "{graded}");
+}
+
+#[test]
+fn in_a_container_a_class_is_protected_by_permissions() {
+    if !own_users() {
+        eprintln!("SKIPPED: the simulated container needs root");
+        return;
+    }
+    let scratch = Scratch::new("hostile-container-class");
+    // What SECURITY.md asks of a grader in a container: the class in a folder of root's.
+    let class = scratch.path().join("class");
+    std::fs::create_dir_all(&class).expect("class");
+    std::fs::set_permissions(&class, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    let out = scratch.path().join("grades");
+    let secret = scratch.write("grader-secret.h", "int SECRET_OF_THE_GRADER = 1;\n");
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let alice = submission(&class, "alice", &correct_files("SECRET-OF-ALICE"));
+    let victim = alice.join("serveur.c");
+    let writer = submission(
+        &class,
+        "m-write",
+        &attacking_files(
+            "writes_files",
+            &[("VICTIM", &victim), ("OUTDIR", &out), ("CLASSDIR", &class)],
+        ),
+    );
+    let include = submission(
+        &class,
+        "m-include",
+        &[
+            ("serveur.c", format!("#include \"{}\"\n", secret.display())),
+            (
+                "clientt.c",
+                format!("#include \"{}\"\n", alice.join("clientt.c").display()),
+            ),
+        ],
+    );
+    let before = files_under(&class);
+    // One run at a time: in the container every run shares one loopback, and port 4000.
+    let mut args = os(&[
+        "grade",
+        "courses/tp-sockets.toml",
+        "--scenario",
+        "tcp_basic",
+    ]);
+    args.extend(os(&["--jobs", "1", "--out"]));
+    args.push(out.clone().into());
+    args.extend([alice, writer, include].map(PathBuf::into_os_string));
+    let run = in_container("\"$labrun\" \"$@\"; code=$?\n", &args);
+    let err = stderr(&run.output);
+    assert!(run.bystander, "{err}");
+    assert!(run.left.is_empty(), "left running: {:?}\n{err}", run.left);
+    assert!(err.contains("1 of 3 submissions pass"), "{err}");
+    let csv = std::fs::read_to_string(out.join("summary.csv")).expect("summary");
+    assert!(csv.contains("\nalice,22,22,pass,"), "{csv}");
+    assert!(csv.contains("\nm-write,12,22,fail,12/12,0/10"), "{csv}");
+    assert_eq!(files_under(&class), before, "the class folder changed");
+    assert!(!out.join("pwned.txt").exists());
+    assert_eq!(leftovers_in_tmp(), Vec::<String>::new());
+    let page = std::fs::read_to_string(out.join("m-write/tcp_basic-server.html")).expect("page");
+    for target in [victim, out.join("pwned.txt"), class.join("pwned.txt")] {
+        let line = format!("attack: write {}: ", target.display());
+        assert!(page.contains(&line), "no attempt on {}", target.display());
+        assert!(
+            !page.contains(&format!("{line}succeeded")),
+            "{} was written",
+            target.display()
+        );
+    }
+    // Its file in the container's /tmp went with its user (see `leftovers_in_tmp` above).
+    assert!(page.contains("attack: write /tmp/labrun-hostile-dropped: succeeded"));
+    let feedback = std::fs::read_to_string(out.join("m-include/feedback.txt")).expect("feedback");
+    assert!(feedback.contains("Permission denied"), "{feedback}");
+    assert!(!feedback.contains("SECRET"), "{feedback}");
+}
+
+#[test]
+fn an_ordinary_user_is_told_in_one_line_what_is_not_protected() {
+    if !own_users() {
+        eprintln!("SKIPPED: the simulated user needs root to be made");
+        return;
+    }
+    let mut command = crate::common::labrun_in(Place::User);
+    let server = fixture("serveur");
+    command
+        .args(["scenarios/tcp_basic.toml", "--no-snapshot", "-q", "--with"])
+        .arg(format!("server={}", server.display()));
+    let output = command.output().expect("labrun runs");
+    let err = stderr(&output);
+    let warning = "labrun: warning: programs run as your own user: a hostile program can \
+                   signal labrun and read your files (see labrun doctor)";
+    assert_eq!(err.matches(warning).count(), 1, "{err}");
+    assert!(err.contains("score: 12/12"), "{err}");
 }
