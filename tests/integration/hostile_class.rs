@@ -471,8 +471,20 @@ fn a_class_with_attackers_is_graded_as_if_they_were_not_there() {
 /// Docker's capabilities, no namespace, no mount, no control group): only the users of
 /// their own protect anything there.
 fn in_container(script: &str, args: &[OsString]) -> Confined {
+    scripted(confined_in(Place::Container, "sh"), script, args)
+}
+
+/// [`CONFINE`] with a script of the test's own, in a pid namespace made with `unshare`.
+fn in_namespace(script: &str, args: &[OsString]) -> Confined {
+    let mut unshare = Command::new("unshare");
+    unshare.args(["--pid", "--fork", "--mount-proc", "--kill-child", "sh"]);
+    scripted(unshare, script, args)
+}
+
+/// Runs `sh -c SCRIPT sh LABRUN ARGS…` with `wrapper` (which ends with `sh`).
+fn scripted(mut wrapper: Command, script: &str, args: &[OsString]) -> Confined {
     let full = format!("{CONFINE_BEGIN}{script}{CONFINE_END}");
-    let output = confined_in(Place::Container, "sh")
+    let output = wrapper
         .arg("-c")
         .arg(full)
         .arg("sh")
@@ -482,7 +494,7 @@ fn in_container(script: &str, args: &[OsString]) -> Confined {
         .env_remove("CI")
         .env("NO_COLOR", "1")
         .output()
-        .expect("confine runs");
+        .expect("the wrapper runs");
     let text = stderr(&output);
     Confined {
         left: text
@@ -645,4 +657,73 @@ fn an_ordinary_user_is_told_in_one_line_what_is_not_protected() {
                    signal labrun and read your files (see labrun doctor)";
     assert_eq!(err.matches(warning).count(), 1, "{err}");
     assert!(err.contains("score: 12/12"), "{err}");
+}
+
+/// The `user:` line of [`reports_its_user.c`]: uid, gid, supplementary groups, process cap.
+fn reported_user(text: &str) -> (u32, u32, u32, u64) {
+    let line = text
+        .lines()
+        .find_map(|l| l.split("user: ").nth(1))
+        .unwrap_or_else(|| panic!("no user line in:\n{text}"));
+    let numbers: Vec<u64> = line
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    assert_eq!(numbers.len(), 4, "{line}");
+    (
+        numbers[0] as u32,
+        numbers[1] as u32,
+        numbers[2] as u32,
+        numbers[3],
+    )
+}
+
+#[test]
+fn programs_running_at_once_get_free_uids_of_their_own() {
+    if !own_users() {
+        eprintln!("SKIPPED: users of their own need root");
+        return;
+    }
+    let dir = Scratch::new("hostile-users");
+    let server = attacker("reports_its_user", &[], dir.path());
+    // A uid of the range already has a process: it must not be taken. Four runs at once,
+    // in one namespace, so that they see it.
+    let script = r#"
+setpriv --reuid=62400 --regid=62400 --clear-groups sleep 60 & squatter=$!
+sleep 0.1
+for n in 1 2 3 4; do
+  "$labrun" scenarios/tcp_basic.toml --no-snapshot --uid-range 62400-62404 \
+    --with "server=$1" >"$2/run$n.out" 2>&1 &
+  runs="$runs $!"
+done
+wait $runs
+kill "$squatter"; wait "$squatter" 2>/dev/null
+code=0
+"#;
+    let run = in_namespace(
+        script,
+        &[server.into_os_string(), dir.path().as_os_str().to_owned()],
+    );
+    let err = stderr(&run.output);
+    assert!(run.left.is_empty(), "left running: {:?}\n{err}", run.left);
+    let mut uids: Vec<u32> = (1..=4)
+        .map(|n| {
+            let text = std::fs::read_to_string(dir.path().join(format!("run{n}.out")))
+                .expect("a run's output");
+            let (uid, gid, groups, nproc) = reported_user(&text);
+            assert_eq!((gid, groups), (uid, 0), "{text}");
+            assert_eq!(nproc, u64::from(labrun::sandbox::cgroup::MAX_PROCESSES));
+            uid
+        })
+        .collect();
+    uids.sort_unstable();
+    assert_eq!(
+        uids,
+        [62401, 62402, 62403, 62404],
+        "each its own, 62400 skipped"
+    );
+    // Every lease was given back, and its lock file removed.
+    for uid in 62400..=62404 {
+        assert!(!Path::new(&format!("/run/labrun/uids/{uid}.lock")).exists());
+    }
 }
