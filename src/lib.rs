@@ -14,7 +14,8 @@
 //!
 //! - [`scenario`]: the TOML schema, validation with positions, the resolved [`scenario::Plan`].
 //! - [`actor`]: the lab's four programs as reference tasks, and external programs.
-//! - [`sandbox`]: the run's private network namespace.
+//! - [`sandbox`]: what keeps a run and its programs apart: network, pid and mount
+//!   namespaces, users of their own, process caps.
 //! - [`engine`]: runs a plan (start order, readiness, delays, timeouts, shutdown) into events.
 //! - [`observe`]: the kernel's socket tables and the packet capture on the run's loopback.
 //! - [`transcript`]: the event model, normalisation (ports, scenario time, order), rendering.

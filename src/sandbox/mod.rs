@@ -1,9 +1,14 @@
-//! Isolation of a run: a private network namespace with its own loopback.
+//! Isolation of a run: a private network namespace with its own loopback, and what keeps
+//! untrusted programs from harming labrun, each other and the machine.
 //!
 //! In its own namespace a run's fixed ports (4000…) never clash with another run or with
 //! the host, and nothing it starts can reach another machine. As root the namespace is
 //! made directly; otherwise inside a user namespace, which works unprivileged on most
 //! Linux systems. Where neither works the run goes on on the host's loopback, and says so.
+//!
+//! The programs themselves: [`users`] gives each a uid of its own when labrun is root,
+//! [`pids`] a pid namespace (with its own `/proc`, a private `/tmp`, hidden folders) where
+//! one can be made, [`cgroup`] a cap on processes where the machine offers one.
 
 pub mod cgroup;
 pub mod pids;
