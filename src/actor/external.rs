@@ -97,7 +97,8 @@ fn check_executable(path: &Path) -> Result<(), ExternalError> {
 pub(crate) struct Running {
     child: Child,
     /// The program's processes, capped in number, all killed when this is dropped;
-    /// `None` where this machine offers no control group (`labrun` says so once).
+    /// `None` where this machine offers no control group (`labrun` says so once), or the
+    /// program has a user of its own, which does the same.
     cap: Option<ProcessCap>,
     /// The user of its own the program runs as, when labrun is root: its processes are
     /// killed, and the uid given back, when this is dropped, after the group.
@@ -119,6 +120,7 @@ pub(crate) fn spawn(
     workdir: &Path,
     sink: Arc<dyn Sink>,
 ) -> Result<Running, String> {
+    let began = std::time::Instant::now();
     let lease = users::pool().map(users::Pool::take).transpose()?;
     let copy = place(program, workdir, lease.as_ref())
         .map_err(|e| format!("cannot copy {} into its folder: {e}", program.display()))?;
@@ -134,7 +136,13 @@ pub(crate) fn spawn(
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .process_group(0);
-    let cap = ProcessCap::create(MAX_PROCESSES).ok();
+    // A user of its own caps the program's processes already (`RLIMIT_NPROC`), and they
+    // all die with its lease: a control group would only add the 10 to 20 ms that moving
+    // a process into one costs.
+    let cap = match lease {
+        Some(_) => None,
+        None => ProcessCap::create(MAX_PROCESSES).ok(),
+    };
     let entry = cap.as_ref().map(ProcessCap::entry);
     let user = lease.as_ref().map(users::Become::of);
     let mounts = crate::sandbox::pids::program_mounts();
@@ -169,6 +177,11 @@ pub(crate) fn spawn(
     // master reads end of file once the program and its children have gone.
     drop(command);
     let pid = child.id().unwrap_or(0);
+    tracing::debug!(
+        "started {} as pid {pid} in {:?}",
+        program.display(),
+        began.elapsed()
+    );
     let pgid = Pid::from_raw(i32::try_from(pid).unwrap_or(0));
     let mut readers = Vec::new();
     // SAFETY: `master` is an open descriptor that the AsyncFd owns from here on.

@@ -276,11 +276,9 @@ impl Pool {
             if busy.contains(&uid) || has_account(uid) {
                 continue;
             }
+            // No second look is needed once locked: a labrun starts processes with a uid
+            // only while it holds its lock, and kills them all before letting go.
             if let Some(lease) = self.try_lock(uid) {
-                // A process may have started with this uid since the scan: look again.
-                if self.uids_in_use().contains(&uid) {
-                    continue;
-                }
                 return Ok(lease);
             }
         }
