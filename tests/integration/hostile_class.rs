@@ -727,3 +727,24 @@ code=0
         assert!(!Path::new(&format!("/run/labrun/uids/{uid}.lock")).exists());
     }
 }
+
+/// The container's root may not read another user's `/proc/PID/fd` (no `CAP_SYS_PTRACE`):
+/// labrun reads them with the program's identity, and still knows which socket is whose.
+#[test]
+fn in_a_container_the_programs_of_their_own_users_are_still_observed() {
+    if !own_users() {
+        eprintln!("SKIPPED: the simulated container needs root");
+        return;
+    }
+    let mut args = os(&["scenarios/tcp_basic.toml", "--no-snapshot", "--with"]);
+    args.push(format!("client={}", fixture("clientt").display()).into());
+    let run = in_container("\"$labrun\" \"$@\"; code=$?\n", &args);
+    let (text, err) = (stdout(&run.output), stderr(&run.output));
+    assert!(run.left.is_empty(), "left running: {:?}\n{err}", run.left);
+    assert!(err.contains("score: 10/10"), "{err}\n{text}");
+    assert!(
+        text.lines().any(|l| l.contains("client   sock")
+            && l.contains("127.0.0.1:[client.port]  127.0.0.1:4000")),
+        "the client's socket is not the client's:\n{text}"
+    );
+}
