@@ -118,7 +118,14 @@ pub struct Pool {
     /// Whether labrun may read the `/proc` files of another user's process without
     /// taking that user's file-system identity (`CAP_SYS_PTRACE`; containers lack it).
     ptrace: bool,
+    /// The uids of the range some process had at the last look, and when that was: a
+    /// thousand programs started in a second need not read every process a thousand times.
+    seen: std::sync::Mutex<Option<(std::time::Instant, std::collections::HashSet<u32>)>>,
 }
+
+/// How long a look at the machine's processes holds. Other labruns' processes are kept
+/// apart by the locks; the look is for the rare process that is not labrun's.
+const SEEN_FOR: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// A uid (and the gid of the same number) lent to one program until dropped.
 #[derive(Debug)]
@@ -157,30 +164,74 @@ impl Lease {
     /// run's pid namespace, where there is one), again until none is left.
     fn kill_processes(&self) {
         let uid = self.uid;
-        // SAFETY: the child only makes system calls (no allocation, no lock) and leaves
-        // with `_exit`; the parent waits for it.
-        unsafe {
+        // SAFETY: the child only makes raw system calls (no allocation, no lock, nothing of
+        // the C library's thread bookkeeping) and leaves with `_exit`; the parent waits.
+        let signalled = unsafe {
             let child = libc::fork();
             if child == 0 {
-                if libc::setresgid(uid, uid, uid) != 0 || libc::setresuid(uid, uid, uid) != 0 {
+                let id = libc::c_long::from(uid);
+                if libc::syscall(libc::SYS_setresgid, id, id, id) != 0
+                    || libc::syscall(libc::SYS_setresuid, id, id, id) != 0
+                {
                     libc::_exit(1);
                 }
+                let mut signalled = 0;
                 // Killed processes stay until reaped, and still count as signalled.
                 for _ in 0..50 {
-                    if libc::kill(-1, libc::SIGKILL) != 0 {
+                    if libc::syscall(libc::SYS_kill, -1 as libc::c_long, libc::SIGKILL) != 0 {
                         break;
                     }
-                    libc::usleep(1000);
+                    signalled = 2;
+                    let pause = libc::timespec {
+                        tv_sec: 0,
+                        tv_nsec: 1_000_000,
+                    };
+                    libc::nanosleep(&pause, std::ptr::null_mut());
                 }
-                libc::_exit(0);
+                libc::_exit(signalled);
             }
-            if child > 0 {
-                let mut status = 0;
-                while libc::waitpid(child, &mut status, 0) < 0
-                    && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR)
-                {
-                }
-            }
+            let mut status = 0;
+            while child > 0
+                && libc::waitpid(child, &mut status, 0) < 0
+                && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR)
+            {}
+            child > 0 && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 2
+        };
+        if signalled {
+            reap_orphans_of(uid);
+        }
+    }
+}
+
+/// Reaps the dead processes of `uid` that were left to labrun (orphans re-parented to it,
+/// as the run's pid 1 or its subreaper): as zombies they would still count against the
+/// next program's `RLIMIT_NPROC` with the same uid. Never a child labrun's runtime waits
+/// for itself: the program was reaped before its lease ends, and its other processes are
+/// not labrun's own children.
+fn reap_orphans_of(uid: u32) {
+    let me = std::process::id();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(status) = std::fs::read_to_string(entry.path().join("status")) else {
+            continue;
+        };
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.split_whitespace().next())
+                .map(str::to_owned)
+        };
+        let zombie = field("State:").is_some_and(|s| s == "Z");
+        let ours = field("PPid:").is_some_and(|p| p == me.to_string());
+        let theirs = field("Uid:").is_some_and(|u| u == uid.to_string());
+        if zombie && ours && theirs {
+            let _ = nix::sys::wait::waitpid(
+                nix::unistd::Pid::from_raw(pid),
+                Some(nix::sys::wait::WaitPidFlag::WNOHANG),
+            );
         }
     }
 }
@@ -261,6 +312,7 @@ impl Pool {
             proc_root,
             _proc: proc,
             ptrace: caps & (1 << CAP_SYS_PTRACE) != 0,
+            seen: std::sync::Mutex::new(None),
         })
     }
 
@@ -270,7 +322,7 @@ impl Pool {
     pub fn take(&self) -> Result<Lease, String> {
         let size = u64::from(self.range.last - self.range.first) + 1;
         let start = (u64::from(super::run_id()).wrapping_mul(7919)) % size;
-        let busy = self.uids_in_use();
+        let busy = self.busy();
         for step in 0..size {
             let uid = self.range.first + ((start + step) % size) as u32;
             if busy.contains(&uid) || has_account(uid) {
@@ -287,6 +339,22 @@ impl Pool {
              give a larger range with --uid-range",
             self.range
         ))
+    }
+
+    /// [`Pool::uids_in_use`], looked at again when the last look is over [`SEEN_FOR`] old.
+    fn busy(&self) -> std::collections::HashSet<u32> {
+        let mut seen = self
+            .seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match &*seen {
+            Some((at, busy)) if at.elapsed() < SEEN_FOR => busy.clone(),
+            _ => {
+                let busy = self.uids_in_use();
+                *seen = Some((std::time::Instant::now(), busy.clone()));
+                busy
+            }
+        }
     }
 
     fn try_lock(&self, uid: u32) -> Option<Lease> {

@@ -748,3 +748,48 @@ fn in_a_container_the_programs_of_their_own_users_are_still_observed() {
         "the client's socket is not the client's:\n{text}"
     );
 }
+
+/// The processes of a fork bomb, killed when its program ends, are reaped at once: as
+/// zombies they would still count against the next program given the same uid.
+#[test]
+fn a_fork_bomb_leaves_nothing_that_counts_against_the_next_program_of_its_uid() {
+    if !own_users() {
+        eprintln!("SKIPPED: users of their own need root");
+        return;
+    }
+    let dir = Scratch::new("hostile-bomb-next");
+    let scenario = dir.write(
+        "next.toml",
+        "[run]\ntimeout = \"30s\"\n\n\
+         [[server]]\nprotocol = \"tcp\"\nid = \"A\"\nport = 4000\nreply-delay = \"100ms\"\n\n\
+         [[client]]\nid = \"B\"\ntimeout = \"5s\"\n\n\
+         [[client]]\nid = \"C\"\nstart-after = \"client1:exited\"\n",
+    );
+    let mut args = vec![scenario.into_os_string()];
+    // A range of its own, so that no other test's run takes the uid in between.
+    args.extend(os(&[
+        "--no-snapshot",
+        "--uid-range",
+        "62500-62501",
+        "--with",
+    ]));
+    args.push(format!("client1={}", fixture("hostile/bomb_then_exit").display()).into());
+    args.push("--with".into());
+    args.push(format!("client2={}", fixture("hostile/forks_once").display()).into());
+    let run = confined(&args, &[]);
+    let (text, err) = (stdout(&run.output), stderr(&run.output));
+    assert!(run.left.is_empty(), "left running: {:?}\n{err}", run.left);
+    let uid = |role: &str| {
+        text.lines()
+            .find(|l| l.contains(&format!("{role}  out    uid ")))
+            .and_then(|l| l.rsplit(' ').next())
+            .map(str::to_owned)
+            .unwrap_or_else(|| panic!("no uid of {role} in:\n{text}"))
+    };
+    assert_eq!(
+        uid("client1"),
+        uid("client2"),
+        "the test needs one uid for both"
+    );
+    assert!(text.contains("client2  out    fork: ok"), "{text}\n{err}");
+}
