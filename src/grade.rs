@@ -505,6 +505,11 @@ fn compile(
         .stdout(log)
         .stderr(log_err)
         .process_group(0);
+    if lease.is_some() {
+        command
+            .env_clear()
+            .envs(crate::sandbox::users::kept_environment());
+    }
     let user = lease.map(crate::sandbox::users::Become::of);
     let hidden = hidden.clone();
     // SAFETY: only system calls between fork and exec, on data prepared before.

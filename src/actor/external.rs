@@ -136,6 +136,9 @@ pub(crate) fn spawn(
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .process_group(0);
+    if lease.is_some() {
+        command.env_clear().envs(users::kept_environment());
+    }
     // A user of its own caps the program's processes already (`RLIMIT_NPROC`), and they
     // all die with its lease: a control group would only add the 10 to 20 ms that moving
     // a process into one costs.

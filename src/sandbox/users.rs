@@ -551,6 +551,20 @@ impl Become {
     }
 }
 
+/// The environment a program or a compiler gets when it runs as a user of its own:
+/// labrun's own may hold what no student should read (a CI job's tokens), and a program
+/// can print it into its transcript. Only the search path, the locale and the time zone
+/// are kept.
+pub fn kept_environment() -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
+    std::env::vars_os()
+        .filter(|(key, _)| {
+            let key = key.to_string_lossy();
+            matches!(key.as_ref(), "PATH" | "LANG" | "LANGUAGE" | "TZ" | "TERM")
+                || key.starts_with("LC_")
+        })
+        .collect()
+}
+
 /// Gives `path` to the lease's user, with `mode`.
 pub fn give(path: &Path, lease: &Lease, mode: u32) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;

@@ -101,11 +101,15 @@ fn attacker(name: &str, defines: &[(&str, &Path)], dir: &Path) -> PathBuf {
 /// `tcp_basic` with the server played by `server`, confined; the transcript and what is
 /// left. Asserts what every attack must leave: a graded run, a living bystander, nothing
 /// running.
-fn attacked(server: &Path, extra: &[&str]) -> (String, Confined) {
+fn attacked(server: &Path) -> (String, Confined) {
+    attacked_with_env(server, &[])
+}
+
+/// [`attacked`] with labrun given `env`.
+fn attacked_with_env(server: &Path, env: &[(&str, &str)]) -> (String, Confined) {
     let mut args = os(&["scenarios/tcp_basic.toml", "--no-snapshot", "--with"]);
     args.push(format!("server={}", server.display()).into());
-    args.extend(os(extra));
-    let run = confined(&args, &[]);
+    let run = confined(&args, env);
     let text = stdout(&run.output);
     let err = stderr(&run.output);
     assert!(run.bystander, "the attack reached the bystander:\n{err}");
@@ -127,7 +131,7 @@ fn own_users() -> bool {
 #[test]
 fn kill_minus_one_reaches_only_the_program_itself() {
     let dir = Scratch::new("hostile-kill");
-    let (text, _) = attacked(&attacker("kills_everyone", &[], dir.path()), &[]);
+    let (text, _) = attacked(&attacker("kills_everyone", &[], dir.path()));
     assert!(text.contains("attack: kill(-1, SIGKILL)"), "{text}");
     if own_users() {
         // Alone with its uid, in its own pid namespace: no process to signal.
@@ -141,7 +145,7 @@ fn kill_minus_one_reaches_only_the_program_itself() {
 #[test]
 fn a_program_cannot_kill_its_parent_or_its_group() {
     let dir = Scratch::new("hostile-parent");
-    let (text, _) = attacked(&attacker("kills_its_parent", &[], dir.path()), &[]);
+    let (text, _) = attacked(&attacker("kills_its_parent", &[], dir.path()));
     assert!(text.contains("attack: parent "), "{text}");
     assert!(
         !text.contains("kill(getppid(), SIGKILL): succeeded"),
@@ -170,7 +174,7 @@ fn a_program_cannot_write_files_it_was_not_given() {
         dir.path(),
     );
     let before = std::fs::read(&victim).expect("victim");
-    let (text, _) = attacked(&server, &[]);
+    let (text, _) = attacked(&server);
     for target in [
         victim.clone(),
         out.join("pwned.txt"),
@@ -192,18 +196,20 @@ fn a_program_cannot_read_files_it_was_not_given() {
     let secret = dir.write("secret.c", "/* SECRET-OF-SOMEONE-ELSE */\n");
     std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).expect("chmod");
     let server = attacker("reads_files", &[("VICTIM", &secret)], dir.path());
-    let (text, _) = attacked(&server, &[]);
+    let (text, _) = attacked_with_env(&server, &[("CI_JOB_TOKEN", "TOKEN-OF-THE-GRADER")]);
     assert!(text.contains("attack: read "), "{text}");
     if own_users() {
         assert!(!text.contains("SECRET-OF-SOMEONE-ELSE"), "{text}");
         assert!(!text.contains("stolen: root:"), "{text}");
+        assert!(!text.contains("TOKEN-OF-THE-GRADER"), "{text}");
+        assert!(text.contains("stolen: PATH="), "{text}");
     }
 }
 
 #[test]
 fn a_program_that_fills_tmp_fills_only_its_own() {
     let dir = Scratch::new("hostile-tmp");
-    let (text, _) = attacked(&attacker("fills_tmp", &[], dir.path()), &[]);
+    let (text, _) = attacked(&attacker("fills_tmp", &[], dir.path()));
     let filled: u64 = text
         .lines()
         .find_map(|l| l.split("attack: filled /tmp with ").nth(1))
@@ -216,7 +222,7 @@ fn a_program_that_fills_tmp_fills_only_its_own() {
 #[test]
 fn a_fork_bomb_is_capped_and_leaves_nothing() {
     let dir = Scratch::new("hostile-fork");
-    let (text, _) = attacked(&attacker("fork_bomb", &[], dir.path()), &[]);
+    let (text, _) = attacked(&attacker("fork_bomb", &[], dir.path()));
     let made: u32 = text
         .lines()
         .find_map(|l| l.split("the fork bomb made ").nth(1))
@@ -364,7 +370,11 @@ fn a_class_with_attackers_is_graded_as_if_they_were_not_there() {
     args.push(out.clone().into());
     args.extend(folders.iter().map(|f| f.clone().into_os_string()));
     let started = std::time::Instant::now();
-    let run = confined(&args, &[("TMPDIR", tmp.to_str().expect("utf-8"))]);
+    let env = [
+        ("TMPDIR", tmp.to_str().expect("utf-8")),
+        ("CI_JOB_TOKEN", "TOKEN-OF-THE-GRADER"),
+    ];
+    let run = confined(&args, &env);
     if std::env::var_os("LABRUN_KEEP_HOSTILE").is_some() {
         let _ = Command::new("cp")
             .arg("-a")
