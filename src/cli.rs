@@ -11,8 +11,8 @@ use crate::actor::{ExternalCommand, RefParams, RefProgram, run_standalone};
 use crate::diagram::Diagram;
 use crate::engine::{self, RunOptions};
 use crate::html::{Page, Reference};
+use crate::sandbox;
 use crate::sandbox::users::UidRange;
-use crate::sandbox::{self, Isolation};
 use crate::scenario::{self, Plan, ScenarioError};
 use crate::snapshot::{self, UpdateMode, Verdict};
 use crate::transcript;
@@ -27,6 +27,10 @@ pub mod exit {
     pub const USAGE: i32 = 2;
     /// labrun itself could not do its work (runtime, files).
     pub const ERROR: i32 = 3;
+    /// Interrupted by SIGINT (Ctrl-C): 128 + 2, as shells say.
+    pub const INTERRUPTED: i32 = 130;
+    /// Stopped by SIGTERM: 128 + 15.
+    pub const TERMINATED: i32 = 143;
 }
 
 /// Runs socket-programming lab scenarios for real and checks their transcripts.
@@ -51,6 +55,12 @@ pub enum Command {
     Ref(RefCommand),
     /// Grade a whole class: `labrun grade courses/tp-sockets.toml submissions/*`.
     Grade(GradeArgs),
+    /// What this machine allows a run (namespaces, capture, quick ACKs, …), which isolation
+    /// runs get, and how to get the full one.
+    Doctor(DoctorArgs),
+    /// Package a ready autograder for a grading platform.
+    #[command(subcommand)]
+    Autograder(AutograderCommand),
     /// Merge the `--out` folders of `labrun grade --partition` slices into one.
     MergeGrades {
         /// Where the merged summary and feedback go.
@@ -59,6 +69,35 @@ pub enum Command {
         /// The slices' `--out` folders.
         #[arg(required = true)]
         partials: Vec<PathBuf>,
+    },
+}
+
+/// Options of `labrun doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Try one thing in this short-lived process (labrun starts it itself).
+    #[arg(long, value_enum, hide = true)]
+    pub probe: Option<crate::doctor::Probe>,
+}
+
+/// The platforms `labrun autograder` packages for.
+#[derive(Debug, Subcommand)]
+pub enum AutograderCommand {
+    /// The zip to upload as a Gradescope programming assignment's autograder.
+    Gradescope {
+        /// The course file (its scenarios go in with it).
+        course: PathBuf,
+        /// The zip to write.
+        #[arg(long, value_name = "FILE.zip")]
+        out: PathBuf,
+    },
+    /// The grader folder to put in a PrairieLearn course's `serverFilesCourse`.
+    Prairielearn {
+        /// The course file (its scenarios go in with it).
+        course: PathBuf,
+        /// The folder to write (new, empty, or made by labrun before).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
     },
 }
 
@@ -82,6 +121,14 @@ pub struct GradeArgs {
     /// Where feedback files and the class summary go.
     #[arg(long, default_value = "grades")]
     pub out: PathBuf,
+    /// Write Gradescope's `results.json` for the submission, all its directions: to FILE
+    /// when one submission is graded; with several, each gets its own in its `--out`
+    /// folder, named like FILE (`OUT/SUBMISSION/results.json`).
+    #[arg(long, value_name = "FILE")]
+    pub gradescope: Option<PathBuf>,
+    /// Write PrairieLearn's external-grader `results.json`, as `--gradescope` does.
+    #[arg(long, value_name = "FILE")]
+    pub prairielearn: Option<PathBuf>,
     /// When labrun is root: the uids (and gids) that programs and compilers run as, one
     /// of its own each (default: `LABRUN_UID_RANGE`, else 61000-61999).
     #[arg(long, value_name = "FIRST-LAST")]
@@ -249,6 +296,13 @@ pub fn main(cli: Cli) -> i32 {
     match cli.command {
         Some(Command::Ref(command)) => run_ref(command),
         Some(Command::Grade(args)) => run_grade(&args),
+        Some(Command::Doctor(DoctorArgs { probe: Some(kind) })) => crate::doctor::run_probe(kind),
+        Some(Command::Doctor(DoctorArgs { probe: None })) => {
+            let text = crate::doctor::diagnose().text();
+            let _ = std::io::stdout().lock().write_all(text.as_bytes());
+            exit::OK
+        }
+        Some(Command::Autograder(command)) => run_autograder(&command),
         Some(Command::MergeGrades { out, partials }) => {
             match crate::grade::merge(&out, &partials) {
                 Ok(count) => {
@@ -267,6 +321,7 @@ pub fn main(cli: Cli) -> i32 {
 }
 
 fn run_grade(args: &GradeArgs) -> i32 {
+    crate::signals::catch();
     let course = match crate::grade::load_course(&args.course) {
         Ok(course) => course,
         Err(message) => {
@@ -274,6 +329,28 @@ fn run_grade(args: &GradeArgs) -> i32 {
             return exit::USAGE;
         }
     };
+    let mut distinct = args.submissions.clone();
+    distinct.sort();
+    distinct.dedup();
+    let one = distinct.len() == 1;
+    if let (Some(a), Some(b)) = (&args.gradescope, &args.prairielearn) {
+        let clash = if one {
+            a == b
+        } else {
+            a.file_name() == b.file_name()
+        };
+        if clash {
+            tell!(
+                "labrun: --gradescope and --prairielearn would write the same file{}; give them different names",
+                if one {
+                    ""
+                } else {
+                    " in each submission's folder"
+                }
+            );
+            return exit::USAGE;
+        }
+    }
     for submission in &args.submissions {
         if !submission.is_dir() {
             tell!(
@@ -299,17 +376,47 @@ fn run_grade(args: &GradeArgs) -> i32 {
         progress: std::io::stderr().is_terminal(),
         color: std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
     };
+    if let Err(e) = crate::grade::check_out(&args.out) {
+        tell!("labrun: {e}");
+        return exit::ERROR;
+    }
     let outcomes =
         match crate::grade::grade_class(&args.course, &course, &args.submissions, &options) {
             Ok(outcomes) => outcomes,
-            Err(message) => {
-                tell!("labrun: {message}");
+            Err(e @ crate::grade::GradeError::Invalid(_)) => {
+                tell!("labrun: {e}");
                 return exit::USAGE;
             }
+            Err(e @ crate::grade::GradeError::Files(_)) => {
+                tell!("labrun: {e}");
+                return exit::ERROR;
+            }
         };
+    if let Some(line) = outcomes.iter().find_map(|o| o.isolation.as_deref()) {
+        tell!("{line}");
+    }
+    if let Some(signal) = crate::signals::received() {
+        return interrupted_grade(&outcomes, signal);
+    }
     if let Err(message) = crate::grade::write_results(&args.out, &outcomes) {
         tell!("labrun: {message}");
         return exit::ERROR;
+    }
+    let platforms = [
+        (crate::autograder::Platform::Gradescope, &args.gradescope),
+        (
+            crate::autograder::Platform::PrairieLearn,
+            &args.prairielearn,
+        ),
+    ];
+    for (platform, file) in platforms {
+        if let Some(file) = file
+            && let Err(message) =
+                crate::autograder::write_results(platform, file, &args.out, &outcomes, one)
+        {
+            tell!("labrun: {message}");
+            return exit::ERROR;
+        }
     }
     let mut submissions: Vec<&str> = outcomes.iter().map(|o| o.submission.as_str()).collect();
     submissions.dedup();
@@ -331,6 +438,78 @@ fn run_grade(args: &GradeArgs) -> i32 {
         exit::OK
     } else {
         exit::FAILED
+    }
+}
+
+/// `labrun grade` stopped by a signal: what was graded so far, and nothing written (a
+/// summary of part of the class would read as the class's).
+fn interrupted_grade(outcomes: &[crate::grade::Outcome], signal: i32) -> i32 {
+    let done: Vec<&crate::grade::Outcome> =
+        outcomes.iter().filter(|o| o.verdict != "error").collect();
+    tell!(
+        "labrun: interrupted by {}: {} of {} runs were done; no feedback and no summary are written",
+        crate::signals::name(signal),
+        done.len(),
+        outcomes.len()
+    );
+    let mut names: Vec<&str> = done.iter().map(|o| o.submission.as_str()).collect();
+    names.dedup();
+    for name in names {
+        let mine: Vec<&&crate::grade::Outcome> =
+            done.iter().filter(|o| o.submission == name).collect();
+        let score: u64 = mine.iter().map(|o| o.score).sum();
+        let max: u64 = mine.iter().map(|o| o.max_score).sum();
+        let graded: Vec<String> = mine
+            .iter()
+            .map(|o| format!("{}:{} {}", o.scenario, o.role, o.verdict))
+            .collect();
+        tell!("  {name}: {score}/{max} so far ({})", graded.join(", "));
+    }
+    crate::signals::exit_code(signal)
+}
+
+fn run_autograder(command: &AutograderCommand) -> i32 {
+    use crate::autograder::{self, AutograderError};
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => {
+            tell!("labrun: cannot find its own executable: {e}");
+            return exit::ERROR;
+        }
+    };
+    let (result, out) = match command {
+        AutograderCommand::Gradescope { course, out } => {
+            (autograder::gradescope_zip(course, &exe, out), out)
+        }
+        AutograderCommand::Prairielearn { course, out } => {
+            (autograder::prairielearn_folder(course, &exe, out), out)
+        }
+    };
+    match result {
+        Ok(()) => {
+            match command {
+                AutograderCommand::Gradescope { .. } => tell!(
+                    "labrun: wrote {}: upload it as the autograder of a Gradescope programming assignment",
+                    out.display()
+                ),
+                AutograderCommand::Prairielearn { .. } => {
+                    tell!(
+                        "labrun: wrote {}: put it in the course's serverFilesCourse/, and in the question's info.json:",
+                        out.display()
+                    );
+                    say!("{}", autograder::prairielearn_info(out));
+                }
+            }
+            exit::OK
+        }
+        Err(AutograderError::Course(message)) => {
+            tell!("labrun: {message}");
+            exit::USAGE
+        }
+        Err(e) => {
+            tell!("labrun: {}", error_chain(&e));
+            exit::ERROR
+        }
     }
 }
 
@@ -374,7 +553,7 @@ fn run_ref(command: RefCommand) -> i32 {
 }
 
 fn resolve_standalone(lookup: crate::scenario::Lookup, query: &str) -> i32 {
-    let (lines, code) = crate::actor::resolver::run(lookup, query);
+    let (lines, code) = crate::actor::resolver::run(lookup, query, None);
     for (stdout, line) in lines {
         if stdout {
             say!("{line}");
@@ -402,16 +581,44 @@ fn run_each(args: &RunArgs) -> i32 {
             .args(pass_through(args))
             .args(per_scenario(args, scenario))
             .arg(scenario);
-        let code = match command.status() {
+        let code = match run_child(&mut command) {
             Ok(status) => status.code().unwrap_or(exit::ERROR),
             Err(e) => {
                 tell!("labrun: cannot run {}: {e}", scenario.display());
                 exit::ERROR
             }
         };
+        if let Some(signal) = crate::signals::received() {
+            return crate::signals::exit_code(signal);
+        }
         worst = worst.max(code);
     }
     worst
+}
+
+/// Runs a labrun of its own for one scenario; a SIGINT or SIGTERM labrun gets is passed on
+/// to it (a terminal's Ctrl-C reaches it anyway; `kill` reaches only labrun).
+fn run_child(command: &mut std::process::Command) -> std::io::Result<std::process::ExitStatus> {
+    crate::signals::catch();
+    let mut child = command.spawn()?;
+    let mut passed_on = false;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(status);
+        }
+        if let Some(signal) = crate::signals::received()
+            && !passed_on
+        {
+            passed_on = true;
+            if let (Ok(pid), Ok(signal)) = (
+                i32::try_from(child.id()),
+                nix::sys::signal::Signal::try_from(signal),
+            ) {
+                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// Files given once for several scenarios get the scenario's name:
@@ -492,6 +699,8 @@ fn pass_through(args: &RunArgs) -> Vec<OsString> {
 }
 
 fn run_one(args: &RunArgs, path: &Path) -> i32 {
+    // Ctrl-C stops the programs and removes the run's directory, then prints what ran.
+    crate::signals::catch();
     let plan = match scenario::load(path) {
         Ok(plan) => plan,
         Err(ScenarioError::Invalid(diagnostics)) => {
@@ -524,47 +733,33 @@ fn run_one(args: &RunArgs, path: &Path) -> i32 {
     } else {
         Err(())
     };
-    let private = match sandbox::enter_private_network() {
-        Isolation::Private => true,
-        Isolation::Host { reason } if plan.hosts.is_some() => {
-            tell!(
-                "labrun: this scenario needs a private network for its own /etc/hosts, and none can be made here ({reason})"
-            );
+    let network = match sandbox::network::set_up(&needs(&plan, &externals, !args.no_capture)) {
+        Ok(network) => network,
+        Err(e) => {
+            tell!("labrun: {e}");
             return exit::ERROR;
-        }
-        Isolation::Host { reason } => {
-            tell!(
-                "labrun: warning: running on the host's network, not a private one ({reason}); \
-                 ports may clash with other programs, and there is no packet capture"
-            );
-            false
         }
     };
-    if private {
-        if let Some(hosts) = &plan.hosts
-            && let Err(reason) = sandbox::private_hosts(&crate::scenario::hosts_file(hosts))
-        {
-            tell!("labrun: cannot give the run its own /etc/hosts: {reason}");
-            return exit::ERROR;
-        }
-        if let Err(reason) = sandbox::quick_acks() {
-            tell!(
-                "labrun: warning: ACKs may be delayed, so pure ACKs may vary from run to run ({reason})"
-            );
-        }
+    if let Some(message) = static_resolver(&plan, &externals, &network) {
+        tell!("labrun: {message}");
+        return exit::ERROR;
     }
+    let mut lacks = Vec::new();
     if external {
         sandbox::pids::hide(&args.hide);
-        confine(own_users.is_ok());
+        lacks.extend(confine(own_users.is_ok()));
     }
+    // A user of its own caps a program's processes already (RLIMIT_NPROC).
     if external
         && own_users.is_err()
         && let Err(reason) = sandbox::cgroup::ProcessCap::probe()
     {
-        tell!(
-            "labrun: warning: the programs' processes cannot be capped here ({reason}); \
-             a fork loop can load the machine until the run's timeout"
-        );
+        lacks.push(format!(
+            "a cap on the programs' processes ({reason}), so a fork loop can load the machine until the run's timeout"
+        ));
+    }
+    if let Some(line) = network.warning(&lacks) {
+        tell!("{line}");
     }
     // External programs sleep for real; scaling only the reference programs' delays would
     // mix two clocks and give orders of events that never happen at real time.
@@ -575,10 +770,13 @@ fn run_one(args: &RunArgs, path: &Path) -> i32 {
         );
         time_scale = 1.0;
     }
+    let capture = network.capture;
     let options = RunOptions {
         time_scale,
         externals,
-        capture: private && !args.no_capture,
+        capture,
+        shared: network.shared.clone(),
+        hosts: network.hosts.clone(),
     };
     let stdout = std::io::stdout();
     let live = args.format == Format::Text
@@ -624,6 +822,15 @@ fn run_one(args: &RunArgs, path: &Path) -> i32 {
         };
         // A closed pipe (`| head`) is not an error worth reporting.
         let _ = stdout.lock().write_all(out.as_bytes());
+    }
+    if let Some(signal) = record.interrupted {
+        tell!(
+            "labrun: {}: interrupted by {} after {:.1}s; its programs are stopped, and what ran so far is above (not compared with anything)",
+            plan.name,
+            crate::signals::name(signal),
+            record.elapsed.as_secs_f64()
+        );
+        return crate::signals::exit_code(signal);
     }
     if let Some(error) = &record.capture_error {
         tell!("labrun: warning: {error}");
@@ -700,26 +907,86 @@ fn run_one(args: &RunArgs, path: &Path) -> i32 {
             exit::OK
         };
     }
-    verdict(args, &plan, &text, record.elapsed)
+    let captured = options.capture && record.capture_error.is_none();
+    if captured {
+        verdict(args, &plan, &text, record.elapsed)
+    } else {
+        verdict_without_capture(args, &plan, &text, record.elapsed)
+    }
+}
+
+/// A run without a packet capture is compared with its snapshot but for the packets: what
+/// the kernel's socket tables and the programs showed must still match.
+fn verdict_without_capture(args: &RunArgs, plan: &Plan, text: &str, elapsed: Duration) -> i32 {
+    let path = snapshot::path_for(&plan.path, &plan.name, args.snapshot_dir.as_deref());
+    let took = format!("{:.1}s", elapsed.as_secs_f64());
+    if args.update {
+        tell!(
+            "labrun: {}: not written to {}: this run has no packet capture, and the snapshot would lose its packets",
+            plan.name,
+            path.display()
+        );
+        return exit::ERROR;
+    }
+    let expected = match snapshot::read(&path) {
+        Ok(Some(expected)) => expected,
+        Ok(None) => {
+            tell!(
+                "✗ {}: no snapshot at {} ({took}); this run has no packet capture to write one",
+                plan.name,
+                path.display()
+            );
+            return exit::FAILED;
+        }
+        Err(e) => {
+            tell!("labrun: {}", error_chain(&e));
+            return exit::ERROR;
+        }
+    };
+    let (expected, actual) = (
+        snapshot::without_capture(&expected),
+        snapshot::without_capture(text),
+    );
+    if expected == actual {
+        tell!(
+            "✓ {}: transcript matches {} but for the packets, which this run could not capture ({took})",
+            plan.name,
+            path.display()
+        );
+        return exit::OK;
+    }
+    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    tell!(
+        "✗ {}: transcript differs from {} ({took}; packets not compared: no capture); - snapshot, + this run:",
+        plan.name,
+        path.display()
+    );
+    tell_raw!("{}", snapshot::diff(&expected, &actual, color));
+    exit::FAILED
 }
 
 /// Moves the run into a pid namespace of its own, where one can be made (see
-/// [`sandbox::pids`]); says on one line what is not protected when programs run as
-/// labrun's own user and no namespace can be made either.
-fn confine(own_users: bool) {
+/// [`sandbox::pids`]). Returns what the run lacks, for its one warning line, when programs
+/// run as labrun's own user and no namespace can be made either.
+fn confine(own_users: bool) -> Option<String> {
     match sandbox::pids::enter() {
-        Ok(()) => {}
+        Ok(()) => None,
         // Users of their own already keep programs from signalling or reading labrun.
-        Err(why) if own_users => tracing::debug!("no pid namespace: {why}"),
+        Err(why) if own_users => {
+            tracing::debug!("no pid namespace: {why}");
+            None
+        }
         Err(why) => {
             tracing::debug!("no pid namespace: {why}");
-            tell!(
-                "labrun: warning: programs run as your own user: a hostile program can signal \
-                 labrun and read your files (see labrun doctor)"
-            );
+            Some(PROTECTION_LACKING.to_string())
         }
     }
 }
+
+/// What a run lacks where its programs run as labrun's own user in labrun's own pid
+/// namespace.
+pub const PROTECTION_LACKING: &str = "protection from its programs: they run as your own \
+     user, so a hostile program can signal labrun and read your files (see labrun doctor)";
 
 /// Writes the run's HTML page to `path`, with the difference to the reference snapshot
 /// when there is one (read even with `--no-snapshot`: it is help, not the verdict).
@@ -861,6 +1128,42 @@ fn hint_pending(pending: Option<&Path>) {
         ),
         None => tell!("  (CI is set: no .snap.new written; run with --update to accept)"),
     }
+}
+
+/// What the run needs of its network.
+fn needs(plan: &Plan, externals: &[Option<ExternalCommand>], capture: bool) -> sandbox::Needs {
+    sandbox::Needs {
+        ports: plan.actors.iter().map(|a| a.port()).collect(),
+        hosts: plan.hosts.as_deref().map(scenario::hosts_file),
+        external_resolver: plan
+            .actors
+            .iter()
+            .zip(externals)
+            .any(|(a, e)| e.is_some() && matches!(a.kind, scenario::ActorKind::Resolver { .. })),
+        capture,
+    }
+}
+
+/// Why an external resolver cannot be graded here: it is statically linked, so it ignores
+/// `LD_PRELOAD` and would read the machine's `/etc/hosts`, not the run's.
+fn static_resolver(
+    plan: &Plan,
+    externals: &[Option<ExternalCommand>],
+    network: &sandbox::Network,
+) -> Option<String> {
+    if !matches!(network.hosts, sandbox::Hosts::Tables { .. }) {
+        return None;
+    }
+    plan.actors.iter().zip(externals).find_map(|(actor, external)| {
+        let external = external.as_ref()?;
+        let resolver = matches!(actor.kind, scenario::ActorKind::Resolver { .. });
+        (resolver && crate::actor::elf::is_static(&external.program)).then(|| {
+            format!(
+                "{} is statically linked: without a private /etc/hosts (none can be made here) it would read the machine's, so its answers cannot be graded; link it dynamically (no -static) or run labrun where it may create namespaces",
+                external.program.display()
+            )
+        })
+    })
 }
 
 /// Reads `--with ROLE=PROGRAM` options into one program per actor.

@@ -87,6 +87,7 @@ pub fn transcript(data: &[u8]) {
         events,
         elapsed: at,
         timed_out: false,
+        interrupted: None,
         packets,
         capture_error: None,
         not_kept: NotKept {

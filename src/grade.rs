@@ -89,7 +89,24 @@ pub struct Outcome {
     #[serde(skip)]
     #[serde(default)]
     pub feedback: String,
+    /// The rubric's checks, as the run's `--report-json` gave them (empty when nothing
+    /// ran): what the Gradescope and PrairieLearn results are made of.
+    #[serde(skip)]
+    #[serde(default)]
+    pub checks: Vec<crate::check::CheckResult>,
+    /// When the run ended, from the start of the grading (builds included).
+    #[serde(skip)]
+    #[serde(default)]
+    pub finished: Duration,
+    /// The line the run printed about its isolation (a shared network, no capture…): the
+    /// same for every run of the class, so said once, not in each student's feedback.
+    #[serde(skip)]
+    #[serde(default)]
+    pub isolation: Option<String>,
 }
+
+/// How a run's line about its isolation starts (see `sandbox::Network::warning`).
+pub const ISOLATION_LINE: &str = "labrun: warning: this run has ";
 
 /// Reads a course file.
 pub fn load_course(path: &Path) -> Result<Course, String> {
@@ -98,14 +115,39 @@ pub fn load_course(path: &Path) -> Result<Course, String> {
     toml::from_str(&text).map_err(|e| format!("invalid course {}: {e}", path.display()))
 }
 
+/// Why a class cannot be graded at all.
+#[derive(Debug, thiserror::Error)]
+pub enum GradeError {
+    /// The course or the command line asks for something that cannot be (exit 2).
+    #[error("{0}")]
+    Invalid(String),
+    /// labrun cannot do its work: its own files, folders, executable (exit 3).
+    #[error("{0}")]
+    Files(String),
+}
+
+/// Checks, before anything is built or run, that grades can be written into `out`: a class
+/// graded for minutes must not learn at its end that its results have nowhere to go.
+pub fn check_out(out: &Path) -> Result<(), GradeError> {
+    let fail =
+        |e: std::io::Error| GradeError::Files(format!("cannot write to {}: {e}", out.display()));
+    std::fs::create_dir_all(out).map_err(fail)?;
+    let probe = out.join(format!(".labrun-write-test-{}", std::process::id()));
+    std::fs::write(&probe, b"").map_err(fail)?;
+    std::fs::remove_file(&probe).map_err(fail)
+}
+
 /// Grades every submission; returns the outcomes, in submission then course order.
 pub fn grade_class(
     course_path: &Path,
     course: &Course,
     submissions: &[PathBuf],
     options: &GradeOptions,
-) -> Result<Vec<Outcome>, String> {
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find labrun itself: {e}"))?;
+) -> Result<Vec<Outcome>, GradeError> {
+    // Builds included: a platform's execution time is the whole of it.
+    let begun = Instant::now();
+    let exe = std::env::current_exe()
+        .map_err(|e| GradeError::Files(format!("cannot find labrun itself: {e}")))?;
     let base = course_path.parent().unwrap_or(Path::new("."));
     let scenarios = base.join(&course.scenarios);
     let directions: Vec<&Direction> = course
@@ -114,7 +156,9 @@ pub fn grade_class(
         .filter(|d| options.only.is_empty() || options.only.contains(&d.scenario))
         .collect();
     if directions.is_empty() {
-        return Err("no scenario of the course is left to grade (check --scenario)".into());
+        return Err(GradeError::Invalid(
+            "no scenario of the course is left to grade (check --scenario)".into(),
+        ));
     }
     let mut submissions: Vec<PathBuf> = submissions.to_vec();
     submissions.sort();
@@ -130,13 +174,13 @@ pub fn grade_class(
     // Compilers, and every run's programs, as users of their own when labrun is root.
     let own_users = crate::sandbox::users::enable(options.uid_range).is_ok();
     let work = std::env::temp_dir().join(format!("labrun-grade-{}", std::process::id()));
-    private_dir(&work)?;
+    private_dir(&work).map_err(GradeError::Files)?;
     if own_users {
         // The feedback, summaries and pages of the class: no program may read them.
-        private_dir(&options.out)?;
+        private_dir(&options.out).map_err(GradeError::Files)?;
     }
     let build_timeout = crate::scenario::duration::parse(&course.build.timeout)
-        .map_err(|e| format!("invalid build timeout: {e}"))?;
+        .map_err(|e| GradeError::Invalid(format!("invalid build timeout: {e}")))?;
 
     // Build every file first, a few compilers at a time, then run everything at once.
     let names: Vec<String> = submissions
@@ -203,14 +247,20 @@ pub fn grade_class(
     let queue = Mutex::new(jobs.into_iter().enumerate().collect::<Vec<_>>());
     let results = Mutex::new(Vec::new());
     let started = Instant::now();
+    let over = std::sync::atomic::AtomicBool::new(false);
     std::thread::scope(|scope| {
         if options.progress {
             scope.spawn(|| show_progress(&state, &changed, started, options.color));
         }
+        scope.spawn(|| pass_on_signals(&over));
         let workers: Vec<_> = (0..options.jobs.max(1))
             .map(|_| {
                 scope.spawn(|| {
                     loop {
+                        // Interrupted: nothing more starts; the runs in flight are stopped.
+                        if crate::signals::received().is_some() {
+                            return;
+                        }
                         let Some((index, (submission, direction, program))) = relock(&queue).pop()
                         else {
                             return;
@@ -218,7 +268,7 @@ pub fn grade_class(
                         relock(&state).running += 1;
                         changed.notify_one();
                         let pages = pages.join(sanitize(&submission));
-                        let outcome = run_one(
+                        let mut outcome = run_one(
                             &Runner {
                                 exe: &exe,
                                 scenarios: &scenarios,
@@ -231,6 +281,7 @@ pub fn grade_class(
                             &direction,
                             program,
                         );
+                        outcome.finished = begun.elapsed();
                         {
                             let mut s = relock(&state);
                             s.running = s.running.saturating_sub(1);
@@ -251,12 +302,57 @@ pub fn grade_class(
         }
         // Also after a worker's panic: the progress thread must stop, or the scope waits.
         relock(&state).over = true;
+        over.store(true, std::sync::atomic::Ordering::SeqCst);
         changed.notify_one();
     });
     let _ = std::fs::remove_dir_all(&work);
     let mut results = results.into_inner().unwrap_or_default();
     results.sort_by_key(|(i, _)| *i);
     Ok(results.into_iter().map(|(_, o)| o).collect())
+}
+
+/// The child runs in flight, by pid: a SIGINT or SIGTERM that `labrun grade` gets is
+/// passed on to them (a terminal's Ctrl-C reaches them anyway; `kill` reaches only grade).
+static IN_FLIGHT: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+
+/// `command.output()`, with the child known to [`pass_on_signals`] while it runs.
+fn output_of(command: &mut Command) -> std::io::Result<std::process::Output> {
+    let child = command.spawn()?;
+    let pid = child.id();
+    relock(&IN_FLIGHT).push(pid);
+    // A signal that came while it started, after the others were told.
+    if let Some(signal) = crate::signals::received() {
+        signal_child(pid, signal);
+    }
+    let output = child.wait_with_output();
+    relock(&IN_FLIGHT).retain(|&p| p != pid);
+    output
+}
+
+/// Passes a SIGINT or SIGTERM on to every child run, until `over`.
+fn pass_on_signals(over: &std::sync::atomic::AtomicBool) {
+    let mut told: Vec<u32> = Vec::new();
+    while !over.load(std::sync::atomic::Ordering::SeqCst) {
+        if let Some(signal) = crate::signals::received() {
+            for &pid in relock(&IN_FLIGHT).iter() {
+                if !told.contains(&pid) {
+                    signal_child(pid, signal);
+                    told.push(pid);
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn signal_child(pid: u32, signal: i32) {
+    use nix::sys::signal::{Signal, kill};
+    // Never pid 0 or -1: those would signal labrun's own group, or every process.
+    if let (Ok(pid), Ok(signal)) = (i32::try_from(pid), Signal::try_from(signal))
+        && pid > 0
+    {
+        let _ = kill(nix::unistd::Pid::from_raw(pid), signal);
+    }
 }
 
 /// Runs `job` on every item, `parallel` at a time; results in the items' order.
@@ -661,19 +757,16 @@ fn run_one(
         score: 0,
         max_score: 0,
         feedback: String::new(),
+        checks: Vec::new(),
+        finished: Duration::ZERO,
+        isolation: None,
     };
     let scenario = scenarios.join(format!("{}.toml", direction.scenario));
     let program = match program {
         Ok(program) => program,
         Err(why) => {
             // Nothing ran: every point of the direction is lost, and the student reads why.
-            outcome.max_score = crate::scenario::load(&scenario).map_or(0, |plan| {
-                plan.checks
-                    .iter()
-                    .filter(|c| c.grades == direction.role)
-                    .map(|c| u64::from(c.points))
-                    .sum()
-            });
+            outcome.max_score = direction_points(&scenario, &direction.role);
             outcome.feedback = format!(
                 "{}: {} not graded: {why}\n",
                 direction.scenario, direction.role
@@ -685,7 +778,8 @@ fn run_one(
         "{submission}-{}-{}.json",
         direction.scenario, direction.role
     ));
-    let result = Command::new(exe)
+    let result = &mut Command::new(exe);
+    result
         .arg(&scenario)
         .arg("--with")
         .arg(format!("{}={}", direction.role, program.display()))
@@ -702,13 +796,17 @@ fn run_one(
         .env("NO_COLOR", "1")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output();
+        .stderr(Stdio::piped());
+    let result = output_of(result);
     let stderr = result
         .as_ref()
         .map(|o| String::from_utf8_lossy(&o.stderr).into_owned())
         .unwrap_or_default();
-    outcome.feedback = stderr.clone();
+    let (isolation, feedback): (Vec<&str>, Vec<&str>) = stderr
+        .split_inclusive('\n')
+        .partition(|line| line.starts_with(ISOLATION_LINE));
+    outcome.isolation = isolation.first().map(|l| l.trim_end().to_string());
+    outcome.feedback = feedback.concat();
     let parsed: Option<serde_json::Value> = std::fs::read_to_string(&report)
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok());
@@ -718,9 +816,12 @@ fn run_one(
             outcome.verdict = report["verdict"].as_str().unwrap_or("error").to_string();
             outcome.score = report["score"].as_u64().unwrap_or(0);
             outcome.max_score = report["max_score"].as_u64().unwrap_or(0);
+            outcome.checks = serde_json::from_value(report["checks"].clone()).unwrap_or_default();
         }
         None => {
             outcome.verdict = "error".into();
+            // Out of the direction's points, so that totals do not shrink when labrun fails.
+            outcome.max_score = direction_points(&scenario, &direction.role);
             if outcome.feedback.is_empty() {
                 outcome.feedback = format!(
                     "{}: {}: labrun gave no report\n",
@@ -730,6 +831,17 @@ fn run_one(
         }
     }
     outcome
+}
+
+/// The points a scenario's rubric gives `role`.
+fn direction_points(scenario: &Path, role: &str) -> u64 {
+    crate::scenario::load(scenario).map_or(0, |plan| {
+        plan.checks
+            .iter()
+            .filter(|c| c.grades == role)
+            .map(|c| u64::from(c.points))
+            .sum()
+    })
 }
 
 /// Writes `OUT/<submission>/feedback.txt`, `OUT/summary.csv`, `OUT/summary.json` and the
@@ -790,8 +902,13 @@ pub fn write_results(out: &Path, outcomes: &[Outcome]) -> Result<(), String> {
     write_index(out, outcomes)
 }
 
+/// A submission's folder in `out`, where its feedback file and pages are.
+pub fn submission_folder(out: &Path, submission: &str) -> PathBuf {
+    out.join(sanitize(submission))
+}
+
 /// The outcomes of each submission, in the order of their first outcome.
-fn by_submission(outcomes: &[Outcome]) -> Vec<(&str, Vec<&Outcome>)> {
+pub fn by_submission(outcomes: &[Outcome]) -> Vec<(&str, Vec<&Outcome>)> {
     let mut by_submission: Vec<(&str, Vec<&Outcome>)> = Vec::new();
     for o in outcomes {
         match by_submission.iter_mut().find(|(s, _)| *s == o.submission) {
@@ -938,14 +1055,15 @@ pub fn merge(out: &Path, partials: &[PathBuf]) -> Result<usize, String> {
     Ok(feedback.len())
 }
 
-/// Copies a submission's HTML pages from a slice's folder into the merged one.
+/// Copies a submission's HTML pages, and its Gradescope or PrairieLearn results (JSON),
+/// from a slice's folder into the merged one.
 fn copy_pages(from: &Path, to: &Path) -> Result<(), String> {
     let Ok(entries) = std::fs::read_dir(from) else {
         return Ok(());
     };
     for entry in entries.flatten() {
         let path = entry.path();
-        if path.extension().is_some_and(|e| e == "html") {
+        if path.extension().is_some_and(|e| e == "html" || e == "json") {
             std::fs::copy(&path, to.join(entry.file_name()))
                 .map_err(|e| format!("cannot copy {}: {e}", path.display()))?;
         }

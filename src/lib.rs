@@ -25,6 +25,9 @@
 //! - [`diagram`]: sequence diagrams of a transcript, for the terminal, Mermaid and SVG.
 //! - [`html`]: the self-contained HTML page of a run, and a class's index page.
 //! - [`grade`]: a whole class: builds, parallel runs, feedback files, summaries.
+//! - [`autograder`]: a submission's Gradescope and PrairieLearn results, and the packages
+//!   those platforms take.
+//! - [`doctor`]: what the machine allows a run, and how to get the full isolation.
 //! - [`cli`]: the command line, what is printed, exit codes.
 //!
 //! Only the engine and the actors are async; everything else is plain functions over data.
@@ -55,9 +58,11 @@ macro_rules! say {
 }
 
 pub mod actor;
+pub mod autograder;
 pub mod check;
 pub mod cli;
 pub mod diagram;
+pub mod doctor;
 pub mod engine;
 #[doc(hidden)]
 pub mod fuzz;
@@ -67,5 +72,6 @@ pub mod observe;
 pub mod report;
 pub mod sandbox;
 pub mod scenario;
+pub mod signals;
 pub mod snapshot;
 pub mod transcript;

@@ -51,44 +51,49 @@ pub fn json(report: &Report) -> String {
 
 /// A JUnit XML test suite: one test case per check.
 pub fn junit(report: &Report) -> String {
-    let failures = report
-        .checks
-        .iter()
-        .filter(|c| c.passed == Some(false))
-        .count();
-    let skipped = report.checks.iter().filter(|c| c.passed.is_none()).count();
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(
-        out,
-        "<testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" skipped=\"{skipped}\">",
-        xml(&report.scenario),
-        report.checks.len()
-    );
+    use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
+    let mut suite = TestSuite::new(xml_text(&report.scenario));
     for check in &report.checks {
-        let _ = write!(
-            out,
-            "  <testcase classname=\"{}\" name=\"{}\">",
-            xml(&report.scenario),
-            xml(&check.name)
-        );
-        match check.passed {
-            Some(true) => {}
+        let status = match check.passed {
+            Some(true) => TestCaseStatus::success(),
             Some(false) => {
-                let _ = write!(
-                    out,
-                    "<failure message=\"{}\">{}</failure>",
-                    xml(&check.message),
-                    xml(check.hint.as_deref().unwrap_or(""))
-                );
+                let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                status.set_message(xml_text(&check.message));
+                if let Some(hint) = &check.hint {
+                    status.set_description(xml_text(hint));
+                }
+                status
             }
             None => {
-                let _ = write!(out, "<skipped message=\"{}\"/>", xml(&check.message));
+                let mut status = TestCaseStatus::skipped();
+                status.set_message(xml_text(&check.message));
+                status
             }
-        }
-        out.push_str("</testcase>\n");
+        };
+        let mut case = TestCase::new(xml_text(&check.name), status);
+        case.set_classname(xml_text(&report.scenario));
+        suite.add_test_case(case);
     }
-    out.push_str("</testsuite>\n");
-    out
+    let mut junit = quick_junit::Report::new("labrun");
+    junit.add_test_suite(suite);
+    junit
+        .to_string()
+        .unwrap_or_else(|e| format!("<!-- labrun: cannot write the JUnit report: {e} -->"))
+}
+
+/// `text` with the characters XML 1.0 forbids (the C0 controls but tab, newline and
+/// carriage return; U+FFFE, U+FFFF) replaced by visible ones: a control by its Unicode
+/// picture (`␇` for BEL), the others by U+FFFD. A program's output and messages go into
+/// check messages, and one forbidden character makes a whole report unreadable.
+fn xml_text(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\t' | '\n' | '\r' => c,
+            '\u{0}'..='\u{1f}' => char::from_u32(0x2400 + u32::from(c)).unwrap_or('\u{fffd}'),
+            '\u{fffe}' | '\u{ffff}' => '\u{fffd}',
+            _ => c,
+        })
+        .collect()
 }
 
 /// Gradescope's autograder `results.json`.
@@ -117,19 +122,6 @@ pub fn gradescope(report: &Report) -> String {
         "tests": tests,
     });
     serde_json::to_string_pretty(&value).unwrap_or_default()
-}
-
-fn xml(text: &str) -> String {
-    text.chars()
-        .map(|c| match c {
-            '&' => "&amp;".to_string(),
-            '<' => "&lt;".to_string(),
-            '>' => "&gt;".to_string(),
-            '"' => "&quot;".to_string(),
-            c if c.is_control() && c != '\n' && c != '\t' => format!("&#x{:x};", c as u32),
-            c => c.to_string(),
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -168,15 +160,42 @@ mod tests {
     #[test]
     fn junit_escapes_and_counts() {
         let xml = junit(&report());
-        assert!(
-            xml.contains("tests=\"2\" failures=\"1\" skipped=\"0\""),
-            "{xml}"
-        );
+        let parsed = quick_junit::Report::deserialize_from_str(&xml).expect("well-formed");
+        let suite = &parsed.test_suites[0];
+        assert_eq!((suite.tests, suite.failures), (2, 1), "{xml}");
+        assert_eq!(suite.test_cases[1].name.as_str(), "replies <3>");
         assert!(xml.contains("name=\"replies &lt;3&gt;\""), "{xml}");
+        assert!(xml.contains("message=\"0 message(s)\""), "{xml}");
         assert!(
-            xml.contains("<failure message=\"0 message(s)\">send &quot;it&quot;</failure>"),
+            xml.contains("send &quot;it&quot;") || xml.contains("send \"it\""),
             "{xml}"
         );
+    }
+
+    /// What programs print ends up in check messages: no character of it may make the
+    /// report unreadable, and none is lost without a trace.
+    #[test]
+    fn control_characters_leave_the_junit_report_well_formed() {
+        let mut report = report();
+        let nasty: String = (0u8..32)
+            .map(char::from)
+            .chain(['\u{fffe}', '\u{7f}'])
+            .collect();
+        report.checks[1].message = format!("got {nasty}");
+        report.checks[1].hint = Some(format!("\x1b[31m{nasty}\x1b[0m"));
+        report.checks[0].name = format!("bell\x07{nasty}");
+        let xml = junit(&report);
+        let parsed = quick_junit::Report::deserialize_from_str(&xml).expect("well-formed");
+        assert_eq!(parsed.test_suites[0].test_cases.len(), 2);
+        assert!(
+            xml.contains("bell\u{2407}"),
+            "BEL shown as its picture: {xml}"
+        );
+        let value: serde_json::Value = serde_json::from_str(&json(&report)).expect("valid JSON");
+        assert_eq!(value["checks"][1]["message"], format!("got {nasty}"));
+        let value: serde_json::Value =
+            serde_json::from_str(&gradescope(&report)).expect("valid JSON");
+        assert!(value["tests"].is_array());
     }
 
     #[test]

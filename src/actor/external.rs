@@ -118,6 +118,7 @@ pub(crate) fn spawn(
     program: &Path,
     args: &[String],
     workdir: &Path,
+    env: &[(String, String)],
     sink: Arc<dyn Sink>,
 ) -> Result<Running, String> {
     let began = std::time::Instant::now();
@@ -127,18 +128,19 @@ pub(crate) fn spawn(
     let (master, slave) =
         open_raw_pty().map_err(|e| format!("cannot open a pseudo-terminal: {e}"))?;
     let mut command = Command::new(&copy);
+    if lease.is_some() {
+        command.env_clear().envs(users::kept_environment());
+    }
     command
         .arg0(program)
         .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .current_dir(workdir)
         .stdin(Stdio::null())
         .stdout(Stdio::from(slave))
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .process_group(0);
-    if lease.is_some() {
-        command.env_clear().envs(users::kept_environment());
-    }
     // A user of its own caps the program's processes already (`RLIMIT_NPROC`), and they
     // all die with its lease: a control group would only add the 10 to 20 ms that moving
     // a process into one costs.
@@ -213,8 +215,8 @@ pub(crate) fn spawn(
 
 /// Copies `program` into `workdir`, which it is given, as the lease's user's when there is
 /// one; returns the copy's path relative to `workdir` (`./NAME`): the program runs from
-/// there, as a user who may not be able to reach `workdir` from the root (its parent is
-/// labrun's, mode 0700), and with `/tmp` maybe hidden by the run's private one.
+/// there, with the machine's `/tmp`, where `workdir` is, maybe hidden by the run's private
+/// one.
 fn place(program: &Path, workdir: &Path, lease: Option<&Lease>) -> std::io::Result<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
     let name = program

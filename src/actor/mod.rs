@@ -6,6 +6,7 @@
 //! processes whose output is read through a pseudo-terminal.
 
 pub(crate) mod cstr;
+pub(crate) mod elf;
 pub(crate) mod external;
 pub(crate) mod pace;
 pub(crate) mod reference;

@@ -41,6 +41,29 @@ impl Pace {
             Pace::Virtual(clock) => clock.sleep(declared).await,
         }
     }
+
+    /// Keeps the virtual clock where it is until the guard is dropped: something the
+    /// kernel does within milliseconds at real time must happen before the clock moves on.
+    /// Nothing to hold at real time.
+    pub(crate) fn hold(&self) -> Option<Hold> {
+        match self {
+            Pace::Real { .. } => None,
+            Pace::Virtual(clock) => {
+                clock.lock().holds += 1;
+                Some(Hold(Arc::clone(clock)))
+            }
+        }
+    }
+}
+
+/// See [`Pace::hold`].
+pub(crate) struct Hold(Arc<VirtualClock>);
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        let mut state = self.0.lock();
+        state.holds = state.holds.saturating_sub(1);
+    }
 }
 
 /// A clock that only moves when told to, waking its sleepers in the order of their times.
@@ -55,6 +78,8 @@ struct State {
     next_id: u64,
     queue: BinaryHeap<Reverse<(Duration, u64)>>,
     wakers: HashMap<u64, oneshot::Sender<()>>,
+    /// Holds taken ([`Pace::hold`]): the engine must not move the clock while any is.
+    holds: usize,
 }
 
 impl VirtualClock {
@@ -64,6 +89,11 @@ impl VirtualClock {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether an actor holds the clock where it is ([`Pace::hold`]).
+    pub(crate) fn held(&self) -> bool {
+        self.lock().holds > 0
     }
 
     /// Sleeps until the clock has moved `declared` past its current time.

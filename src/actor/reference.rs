@@ -515,9 +515,13 @@ async fn serve_connection(
     mut stream: TcpStream,
     peer: SocketAddr,
 ) {
+    quick_ack(&stream);
+    let mut fin_seen = false;
     let mut buf = [0u8; BUFFER];
     for _ in 0..p.exchanges {
-        let len = match stream.read(&mut buf).await {
+        let read = stream.read(&mut buf).await;
+        quick_ack(&stream);
+        let len = match read {
             Ok(0) => {
                 io.out("serveur: read=0: Success".into());
                 break;
@@ -543,10 +547,114 @@ async fn serve_connection(
             io.out(format!("serveur: write=-1: {}", strerror(&e)));
             break;
         }
-        io.sleep(p.reply_delay).await;
+        quick_ack(&stream);
+        sleep_acking_close(io, &stream, p.reply_delay, &mut fin_seen).await;
     }
-    io.sleep(p.close_delay).await;
+    sleep_acking_close(io, &stream, p.close_delay, &mut fin_seen).await;
     drop(stream);
+}
+
+/// Asks the kernel to acknowledge at once what `stream` receives, and to send now an
+/// acknowledgement it was holding back.
+///
+/// Linux delays some ACKs by up to 40 ms, hoping to send them with the next data, and
+/// whether it does depends on timing; in a private network the loopback's `quickack`
+/// route metric turns that off, but setting it needs `CAP_NET_ADMIN` in the network, which
+/// a run sharing the machine's does not have. `TCP_QUICKACK` is the socket's own switch,
+/// which the kernel turns off again as it sees fit (an interactive exchange, a FIN): set
+/// after every read and write, it keeps the reference programs' ACKs immediate, so that
+/// their packets are the same in either network.
+fn quick_ack(stream: &TcpStream) {
+    use std::os::fd::AsRawFd;
+    let on: libc::c_int = 1;
+    // SAFETY: setsockopt reads an int from a live local; the descriptor is the stream's.
+    unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_QUICKACK,
+            (&raw const on).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
+}
+
+/// The server's sleep, during which the client may close.
+///
+/// The kernel holds back the ACK of a FIN that arrives then (it enters its "interactive"
+/// mode on a FIN), and nothing makes it go at once short of reading the FIN, which would
+/// change the socket's Recv-Q that `netstat` shows in CLOSE_WAIT. Where the loopback
+/// acknowledges everything at once (a private network) it went out on arrival; elsewhere
+/// it goes out when the delayed-ACK timer fires, some 40 ms later. At real time the server
+/// is still asleep then; at `--time-scale 0` its sleep would end first, and its FIN carry
+/// the ACK: the sleep therefore ends only once the server's socket has sent a segment
+/// since the FIN came (or after [`ACK_PATIENCE`]). Nothing is read: data waiting unread
+/// when the server closes would make the kernel reset the connection.
+async fn sleep_acking_close(io: &Io, stream: &TcpStream, delay: Duration, fin_seen: &mut bool) {
+    let sleep = io.sleep(delay);
+    tokio::pin!(sleep);
+    let mut watching = !*fin_seen;
+    // Segments sent when the FIN was seen, while its ACK is not known to be out.
+    let mut fin_at: Option<u32> = None;
+    loop {
+        let mut byte = [0u8; 1];
+        tokio::select! {
+            () = &mut sleep => break,
+            peeked = stream.peek(&mut byte), if watching => {
+                if matches!(peeked, Ok(0)) {
+                    *fin_seen = true;
+                    quick_ack(stream);
+                    fin_at = segments_sent(stream);
+                    // While the clock holds, the ACK goes out in the sleep's time, as
+                    // it does at real time.
+                    let _hold = io.pace.hold();
+                    ack_sent(stream, fin_at).await;
+                }
+                watching = false;
+            }
+        }
+    }
+    ack_sent(stream, fin_at).await;
+}
+
+/// Waits until the socket has sent more than `before` segments, or [`ACK_PATIENCE`].
+async fn ack_sent(stream: &TcpStream, before: Option<u32>) {
+    let Some(before) = before else { return };
+    let give_up = tokio::time::Instant::now() + ACK_PATIENCE;
+    while segments_sent(stream).is_some_and(|now| now == before)
+        && tokio::time::Instant::now() < give_up
+    {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+/// The longest the kernel holds back an ACK (`TCP_DELACK_MAX`), and a margin.
+const ACK_PATIENCE: Duration = Duration::from_millis(250);
+
+/// How many segments the socket has sent, pure ACKs included (`tcpi_segs_out`).
+fn segments_sent(stream: &TcpStream) -> Option<u32> {
+    use std::os::fd::AsRawFd;
+    // `struct tcp_info` of <linux/tcp.h>: `tcpi_segs_out` is the u32 at byte 136 (after
+    // 8 bytes of u8 fields, 24 u32 and 4 u64), there since Linux 4.2.
+    const SEGS_OUT: usize = 136;
+    let mut info = [0u8; 256];
+    let mut len = info.len() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes into `info` and updates `len`.
+    let status = unsafe {
+        libc::getsockopt(
+            stream.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            info.as_mut_ptr().cast(),
+            &raw mut len,
+        )
+    };
+    let len = usize::try_from(len).ok()?;
+    if status != 0 || len < SEGS_OUT + 4 {
+        return None;
+    }
+    let bytes = info.get(SEGS_OUT..SEGS_OUT + 4)?;
+    Some(u32::from_ne_bytes(bytes.try_into().ok()?))
 }
 
 async fn tcp_client(io: &Io, p: &RefParams) -> Result<Outcome, Fatal> {
@@ -555,6 +663,7 @@ async fn tcp_client(io: &Io, p: &RefParams) -> Result<Outcome, Fatal> {
         .await
         .map_err(|e| io.fatal("connect", &e))?;
     let me = local_v4(stream.local_addr());
+    quick_ack(&stream);
     io.ready(Protocol::Tcp, SocketAddr::V4(me), Some(server));
     let mut buf = [0u8; BUFFER];
     for question in 0..p.exchanges {
@@ -576,7 +685,10 @@ async fn tcp_client(io: &Io, p: &RefParams) -> Result<Outcome, Fatal> {
             ));
             continue;
         }
-        let len = match stream.read(&mut buf).await {
+        quick_ack(&stream);
+        let read = stream.read(&mut buf).await;
+        quick_ack(&stream);
+        let len = match read {
             Ok(0) => {
                 io.out("clientt: erreur dans read (num=0, mess=Success)".into());
                 continue;

@@ -8,17 +8,32 @@
 use std::ffi::{CStr, CString, c_char, c_int, c_void};
 use std::net::Ipv4Addr;
 
+use crate::scenario::Host;
+
 /// Runs one lookup as the lab's program would: its lines (`true` for stdout) and its exit
 /// status (0, 1 for an argument that is not an address, 2 for an unknown host).
-pub fn run(lookup: crate::scenario::Lookup, query: &str) -> (Vec<(bool, String)>, i32) {
+///
+/// With `tables`, the lookup reads the scenario's `[[host]]` tables as the C library reads
+/// the run's private `/etc/hosts` made of them: for a run that cannot have a file of its own
+/// at `/etc/hosts` (no mount namespace), with the same answers.
+pub fn run(
+    lookup: crate::scenario::Lookup,
+    query: &str,
+    tables: Option<&[Host]>,
+) -> (Vec<(bool, String)>, i32) {
     use crate::scenario::Lookup;
     let result = match lookup {
-        Lookup::Name => {
-            by_name(query).map_err(|why| format!("resolve-name: hôte inconnu : {query} ({why})"))
+        Lookup::Name => match tables {
+            Some(hosts) => name_in(hosts, query),
+            None => by_name(query),
         }
+        .map_err(|why| format!("resolve-name: hôte inconnu : {query} ({why})")),
         Lookup::Address => match query.parse::<Ipv4Addr>() {
-            Ok(address) => by_address(address)
-                .map_err(|why| format!("resolve-addr: pas de nom pour l'adresse {query} ({why})")),
+            Ok(address) => match tables {
+                Some(hosts) => address_in(hosts, address),
+                None => by_address(address),
+            }
+            .map_err(|why| format!("resolve-addr: pas de nom pour l'adresse {query} ({why})")),
             Err(_) => {
                 return (
                     vec![(false, format!("resolve-addr: adresse invalide : {query}"))],
@@ -48,6 +63,76 @@ impl HostEntry {
         lines.extend(self.aliases.iter().map(|a| format!("Alias : {a}")));
         lines.extend(self.addresses.iter().map(|a| format!("Adresse : {a}")));
         lines
+    }
+}
+
+/// `gethostbyname(name)` on an `/etc/hosts` made of `hosts` ([`crate::scenario::hosts_file`])
+/// with `hosts: files` and `multi on`: a dotted address is its own answer; otherwise every
+/// line that has `name` (letter case aside) answers, the first one's name official, with
+/// the aliases and IPv4 addresses of all of them. A table's name is on each of its lines,
+/// its aliases only on the first: asked by an alias, a table answers with its first
+/// address only, as the C library (and nss_wrapper) do.
+pub fn name_in(hosts: &[Host], name: &str) -> Result<HostEntry, String> {
+    if let Ok(address) = name.parse::<Ipv4Addr>() {
+        return Ok(HostEntry {
+            official: name.to_string(),
+            aliases: Vec::new(),
+            addresses: vec![address],
+        });
+    }
+    let mut found: Option<HostEntry> = None;
+    for host in hosts {
+        let addresses: Vec<Ipv4Addr> = if host.name.eq_ignore_ascii_case(name) {
+            host.addresses.iter().filter_map(ipv4).collect()
+        } else if host.aliases.iter().any(|a| a.eq_ignore_ascii_case(name)) {
+            host.addresses.first().and_then(ipv4).into_iter().collect()
+        } else {
+            Vec::new()
+        };
+        if addresses.is_empty() {
+            continue;
+        }
+        let entry = found.get_or_insert_with(|| HostEntry {
+            official: host.name.clone(),
+            aliases: Vec::new(),
+            addresses: Vec::new(),
+        });
+        // Only the first line of a table carries its aliases.
+        if host.addresses.first().and_then(ipv4).is_some() {
+            entry.aliases.extend(host.aliases.iter().cloned());
+        }
+        entry.addresses.extend(addresses);
+    }
+    found.ok_or_else(|| h_error(1))
+}
+
+/// `gethostbyaddr(address)` on the same file: the first line with that address, its name,
+/// and the aliases it carries (only the first line of a table has them).
+pub fn address_in(hosts: &[Host], address: Ipv4Addr) -> Result<HostEntry, String> {
+    hosts
+        .iter()
+        .find_map(|host| {
+            let at = host
+                .addresses
+                .iter()
+                .position(|a| ipv4(a) == Some(address))?;
+            Some(HostEntry {
+                official: host.name.clone(),
+                aliases: if at == 0 {
+                    host.aliases.clone()
+                } else {
+                    Vec::new()
+                },
+                addresses: vec![address],
+            })
+        })
+        .ok_or_else(|| h_error(1))
+}
+
+fn ipv4(address: &std::net::IpAddr) -> Option<Ipv4Addr> {
+    match address {
+        std::net::IpAddr::V4(v4) => Some(*v4),
+        std::net::IpAddr::V6(_) => None,
     }
 }
 
@@ -190,6 +275,38 @@ mod tests {
             entry.lines(),
             ["Nom officiel : 194.254.163.24", "Adresse : 194.254.163.24"]
         );
+    }
+
+    #[test]
+    fn the_tables_answer_as_the_c_library_reads_their_file() {
+        let host = |name: &str, aliases: &[&str], addresses: &[&str]| Host {
+            name: name.into(),
+            aliases: aliases.iter().map(|a| a.to_string()).collect(),
+            addresses: addresses.iter().map(|a| a.parse().unwrap()).collect(),
+        };
+        let hosts = [
+            host("lipn.univ-paris13.fr", &["lipn"], &["194.254.163.24"]),
+            host(
+                "multi.example",
+                &["multi", "m1"],
+                &["192.0.2.10", "192.0.2.11"],
+            ),
+        ];
+        let by_name = name_in(&hosts, "MULTI.example").unwrap();
+        assert_eq!(by_name.official, "multi.example");
+        assert_eq!(by_name.aliases, ["multi", "m1"]);
+        assert_eq!(by_name.addresses.len(), 2, "every line of the name");
+        // An alias is only on the first line: its first address only.
+        let by_alias = name_in(&hosts, "m1").unwrap();
+        assert_eq!(by_alias.addresses, [Ipv4Addr::new(192, 0, 2, 10)]);
+        assert_eq!(name_in(&hosts, "nosuch").unwrap_err(), "Unknown host");
+        let back = address_in(&hosts, Ipv4Addr::new(192, 0, 2, 11)).unwrap();
+        assert_eq!(
+            (back.official.as_str(), back.aliases.len()),
+            ("multi.example", 0)
+        );
+        let back = address_in(&hosts, Ipv4Addr::new(194, 254, 163, 24)).unwrap();
+        assert_eq!(back.aliases, ["lipn"]);
     }
 
     #[test]

@@ -4,9 +4,10 @@
 //! Checks read only the normalised transcript (plain data): messages between roles, lines
 //! printed, exits, the skip reasons of actors that never started, packets.
 
+mod answers;
 mod pattern;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub(crate) use pattern::Pattern;
 
@@ -14,7 +15,7 @@ use crate::scenario::{CheckPlan, Expect, Plan};
 use crate::transcript::{Entry, Outcome, Transcript};
 
 /// The result of one check.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckResult {
     pub name: String,
     /// `None` when skipped because a prerequisite failed.
@@ -24,7 +25,7 @@ pub struct CheckResult {
     /// What was observed.
     pub message: String,
     /// What to look at, when it failed.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
 }
 
@@ -357,6 +358,7 @@ fn evaluate(
             shared_counter(view, plan, from, &pattern)
         }
         Expect::RepliesToSender { from } => replies_to_sender(view, plan, from),
+        Expect::Answers { show } => answers::check(plan, view.entries, role, *show),
     }
 }
 

@@ -41,6 +41,20 @@ pub struct Packet {
     pub data: Vec<u8>,
 }
 
+/// Whether this process may capture packets (an `AF_PACKET` socket needs `CAP_NET_RAW`).
+pub fn probe() -> io::Result<()> {
+    // SAFETY: a plain system call; the descriptor is owned at once, and closed unbound
+    // (nothing for the kernel to unhook, so no grace period to wait for).
+    unsafe {
+        let raw = libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0);
+        if raw < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        drop(OwnedFd::from_raw_fd(raw));
+    }
+    Ok(())
+}
+
 /// An open capture on `lo`.
 pub(crate) struct Capture {
     fd: AsyncFd<OwnedFd>,
@@ -54,11 +68,15 @@ pub(crate) struct Capture {
     start: Instant,
     /// The wall clock at `start`: kernel timestamps are wall-clock times.
     start_time: SystemTime,
+    /// On a network shared with the machine, the run's own ports: only packets to or from
+    /// one of them are the run's (the others are neither kept nor counted).
+    only: Option<Vec<u16>>,
 }
 
 impl Capture {
-    /// Opens the capture; call inside the async runtime. Times count from `start`.
-    pub(crate) fn open(start: Instant) -> io::Result<Self> {
+    /// Opens the capture; call inside the async runtime. Times count from `start`. With
+    /// `only`, packets that touch none of those ports are skipped.
+    pub(crate) fn open(start: Instant, only: Option<Vec<u16>>) -> io::Result<Self> {
         let protocol = (libc::ETH_P_ALL as u16).to_be();
         // SAFETY: plain system calls; the descriptor is owned right after creation.
         let fd = unsafe {
@@ -120,6 +138,7 @@ impl Capture {
             budget: std::sync::Mutex::new((0, 0, NotKept::default())),
             start,
             start_time,
+            only,
         })
     }
 
@@ -229,6 +248,13 @@ impl Capture {
         let Some(packet) = read_one(fd, &mut frame, self.start, self.start_time)? else {
             return Ok(None);
         };
+        if let Some(only) = &self.only {
+            let ours = super::frame::ports(&packet.data)
+                .is_some_and(|(from, to)| only.contains(&from) || only.contains(&to));
+            if !ours {
+                return Ok(None);
+            }
+        }
         let mut budget = self
             .budget
             .lock()

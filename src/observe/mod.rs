@@ -7,5 +7,6 @@
 //! The capture shows every packet, like Wireshark, and gives the TCP state changes.
 
 pub mod capture;
+pub(crate) mod frame;
 pub mod procnet;
 pub mod tcp;

@@ -11,9 +11,12 @@
 //! one can be made, [`cgroup`] a cap on processes where the machine offers one.
 
 pub mod cgroup;
+pub mod network;
 pub mod pids;
+pub mod ports;
 pub mod users;
 
+pub use network::{Hosts, Needs, Network};
 pub use pids::run_id;
 
 use std::fs;

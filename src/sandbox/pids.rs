@@ -122,11 +122,21 @@ fn set_up_child() -> Result<(), String> {
     .map_err(|e| format!("cannot mount a /proc of the run's own: {}", e.desc()))
 }
 
-/// The first process: waits for the run and leaves the way it did.
+/// The first process: waits for the run and leaves the way it did. A SIGINT or SIGTERM it
+/// gets (from `labrun grade`, or `kill`) is passed on to the run, which stops its programs
+/// and says what ran; a terminal's Ctrl-C reaches both anyway.
 fn exit_as(child: nix::unistd::Pid) -> ! {
-    use nix::sys::wait::{WaitStatus, waitpid};
+    use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+    let mut passed_on = None;
     loop {
-        match waitpid(child, None) {
+        if let Some(signal) = crate::signals::received()
+            && passed_on != Some(signal)
+            && let Ok(signal) = nix::sys::signal::Signal::try_from(signal)
+        {
+            let _ = nix::sys::signal::kill(child, signal);
+            passed_on = Some(signal as i32);
+        }
+        match waitpid(child, Some(WaitPidFlag::WNOHANG)) {
             Ok(WaitStatus::Exited(_, code)) => std::process::exit(code),
             Ok(WaitStatus::Signaled(_, signal, _)) => {
                 // SAFETY: back to the default action, then the same death as the run's.
@@ -136,7 +146,9 @@ fn exit_as(child: nix::unistd::Pid) -> ! {
                 }
                 std::process::exit(crate::cli::exit::ERROR);
             }
-            Err(nix::errno::Errno::EINTR) | Ok(_) => {}
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
             Err(_) => std::process::exit(crate::cli::exit::ERROR),
         }
     }

@@ -120,6 +120,22 @@ pub enum Expect {
     /// Every message from `from` goes to an actor with a question not yet answered: each
     /// reply goes back to whoever asked.
     RepliesToSender { from: String },
+    /// For each query the `[[host]]` tables answer, the resolver printed what `show` says,
+    /// by value, in any wording.
+    Answers { show: Show },
+}
+
+/// What an `answers` check looks for in a resolver's output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Show {
+    /// The official name.
+    Name,
+    /// Every alias, each by value.
+    Aliases,
+    /// Every address, each by value.
+    Addresses,
+    /// As many addresses as the answer has, whatever their values.
+    AddressCount,
 }
 
 /// A moment at which the run's socket table is taken.

@@ -12,7 +12,7 @@ use super::diagnostic::{Diagnostic, Diagnostics};
 use super::duration;
 use super::{
     ActorKind, ActorPlan, CheckPlan, Checkpoint, Concurrency, Expect, Host, Lookup, Milestone,
-    MilestoneKind, Plan, Protocol, StartRule, When,
+    MilestoneKind, Plan, Protocol, Show, StartRule, When,
 };
 
 const TOP_KEYS: &[&str] = &[
@@ -42,6 +42,7 @@ const CHECK_KEYS: &[&str] = &[
     "gap",
     "tolerance",
     "status",
+    "show",
 ];
 const EXPECTATIONS: &[&str] = &[
     "ready",
@@ -56,6 +57,7 @@ const EXPECTATIONS: &[&str] = &[
     "no-stray-packets",
     "shared-counter",
     "replies-to-sender",
+    "answers",
 ];
 const HOST_KEYS: &[&str] = &["name", "aliases", "addresses"];
 const RESOLVER_KEYS: &[&str] = &["role", "lookup", "queries", "timeout", "args"];
@@ -365,6 +367,32 @@ impl Walk {
                     }),
                     _ => {
                         missing(self, "`from` and `pattern`");
+                        None
+                    }
+                },
+                "answers" => match self.string(t, "show") {
+                    Some(show) => match show.get_ref().as_str() {
+                        "name" => Some(Expect::Answers { show: Show::Name }),
+                        "aliases" => Some(Expect::Answers {
+                            show: Show::Aliases,
+                        }),
+                        "addresses" => Some(Expect::Answers {
+                            show: Show::Addresses,
+                        }),
+                        "address-count" => Some(Expect::Answers {
+                            show: Show::AddressCount,
+                        }),
+                        _ => {
+                            self.errors.push(unknown(
+                                &show,
+                                "value of `show`",
+                                &["name", "aliases", "addresses", "address-count"],
+                            ));
+                            None
+                        }
+                    },
+                    None => {
+                        missing(self, "`show` (name, aliases, addresses or address-count)");
                         None
                     }
                 },

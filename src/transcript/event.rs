@@ -96,6 +96,8 @@ pub enum Outcome {
     TimedOut { after: Duration },
     /// The whole run went over its timeout, and labrun killed it with everything else.
     RunTimedOut { after: Duration },
+    /// labrun was interrupted (SIGINT, SIGTERM) and stopped it with everything else.
+    Interrupted { signal: i32 },
     /// It could not be started at all.
     SpawnFailed { reason: String },
 }

@@ -394,6 +394,10 @@ pub fn describe(outcome: &Outcome) -> String {
                 crate::scenario::duration::display(*after)
             )
         }
+        Outcome::Interrupted { signal } => format!(
+            "stopped by labrun: it was interrupted ({})",
+            crate::signals::name(*signal)
+        ),
         Outcome::SpawnFailed { reason } => format!("could not start: {reason}"),
     }
 }

@@ -220,3 +220,29 @@ fn bad_grade_command_lines() {
         Some(2)
     );
 }
+
+/// A class whose grades have nowhere to go is told at once (exit 3), before any build or
+/// run: not after grading everybody.
+#[test]
+fn an_unwritable_out_folder_is_an_error_before_anything_runs() {
+    let class = class("unwritable", &[("alice", &[("serveur.c", "serveur.c")])]);
+    let dir = class.path();
+    // A folder inside a file cannot be made, even by root.
+    std::fs::write(dir.join("not-a-folder"), "").expect("a file");
+    let out = dir.join("not-a-folder/grades");
+    let started = std::time::Instant::now();
+    let output = run(&[
+        "grade",
+        "courses/tp-sockets.toml",
+        "--out",
+        path(&out),
+        path(&dir.join("alice")),
+    ]);
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(3), "{err}");
+    assert!(err.contains("cannot write to"), "{err}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "{err}"
+    );
+}

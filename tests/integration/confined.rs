@@ -1,7 +1,9 @@
 //! labrun where graders run it: a Docker-default container and an ordinary user without
 //! user namespaces, both simulated by `tests/fixtures/confine/confine.c`.
 
-use crate::common::{Place, confined, labrun_in, stderr, stdout};
+use crate::common::{
+    Place, Scratch, confined, fixture, labrun_in, root, scenario_names, stderr, stdout, transcript,
+};
 
 /// The simulation is what the tests take it for: if it were not, every test below would
 /// prove nothing.
@@ -53,4 +55,202 @@ fn labrun_runs_in_the_simulated_container() {
         .expect("labrun runs");
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(stdout(&output).starts_with("labrun "));
+}
+
+/// Every shipped scenario, at `--time-scale 0`, against its committed snapshot in `place`:
+/// `(scenario, problem)` for each that does not match.
+fn scenarios_against_snapshots(place: Place, runs: usize) -> Vec<String> {
+    let mut problems = Vec::new();
+    for name in scenario_names() {
+        for run in 0..runs {
+            let output = labrun_in(place)
+                .args([&format!("scenarios/{name}.toml"), "--time-scale", "0"])
+                .env("CI", "1")
+                .output()
+                .expect("labrun runs");
+            if !output.status.success() {
+                problems.push(format!(
+                    "{name} (run {run}) in {place:?}: exit {:?}\n{}",
+                    output.status.code(),
+                    stderr(&output)
+                ));
+            }
+        }
+    }
+    problems
+}
+
+/// Gradescope's container: no namespace, but root with CAP_NET_RAW. Each run takes ports of
+/// its own and keeps only its own sockets and packets; the reference programs acknowledge
+/// at once themselves: every transcript matches its snapshot, packets included, run after
+/// run.
+#[test]
+fn every_scenario_matches_its_snapshot_in_a_container() {
+    let problems = scenarios_against_snapshots(Place::Container, 3);
+    assert!(problems.is_empty(), "{}", problems.join("\n\n"));
+}
+
+/// An ordinary user without user namespaces captures nothing: everything else matches.
+#[test]
+fn every_scenario_matches_its_snapshot_but_for_packets_as_an_ordinary_user() {
+    let problems = scenarios_against_snapshots(Place::User, 1);
+    assert!(problems.is_empty(), "{}", problems.join("\n\n"));
+    let output = labrun_in(Place::User)
+        .args(["scenarios/tcp_basic.toml", "--time-scale", "0"])
+        .env("CI", "1")
+        .output()
+        .expect("labrun runs");
+    let err = stderr(&output);
+    // One line says what the run lacks; the verdict says what was compared.
+    let warnings: Vec<&str> = err.lines().filter(|l| l.contains("warning")).collect();
+    assert_eq!(warnings.len(), 1, "{err}");
+    assert!(warnings[0].contains("packet capture"), "{err}");
+    assert!(err.contains("but for the packets"), "{err}");
+}
+
+/// The transcript of a run in a container is the one a private network gives, byte for
+/// byte, at real time too (where the kernel's delayed ACKs would show).
+#[test]
+fn a_container_run_at_real_time_is_the_private_networks_run() {
+    let private = transcript("tcp_basic", &["--time-scale", "1"]);
+    let output = labrun_in(Place::Container)
+        .args([
+            "scenarios/tcp_basic.toml",
+            "--no-snapshot",
+            "--time-scale",
+            "1",
+        ])
+        .output()
+        .expect("labrun runs");
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), private);
+}
+
+/// A class graded in parallel in a container: every direction of the course at once on the
+/// machine's one network, the lab's ports never clash, and correct programs get every point.
+#[test]
+fn a_correct_class_gets_the_full_score_in_a_container() {
+    let class = Scratch::new("confined-class");
+    let files = [
+        ("serveur.c", "serveur.c"),
+        ("clientt.c", "clientt.c"),
+        ("serveuru.c", "serveuru.c"),
+        ("clientu.c", "clientu.c"),
+        ("resolve_name.c", "resolver/resolve_name.c"),
+        ("resolve_addr.c", "resolver/resolve_addr.c"),
+    ];
+    let mut submissions = Vec::new();
+    for student in ["alice", "bob", "carol"] {
+        let dir = class.path().join(student);
+        std::fs::create_dir_all(&dir).expect("submission folder");
+        for (name, source) in files {
+            std::fs::copy(root().join("tests/fixtures").join(source), dir.join(name))
+                .expect("copy a fixture");
+        }
+        submissions.push(dir.display().to_string());
+    }
+    let out = class.path().join("grades");
+    let output = labrun_in(Place::Container)
+        .args(["grade", "courses/tp-sockets.toml", "--out"])
+        .arg(&out)
+        .args(&submissions)
+        .output()
+        .expect("labrun grade runs");
+    let err = stderr(&output);
+    assert!(output.status.success(), "{err}");
+    let summary = std::fs::read_to_string(out.join("summary.csv")).expect("summary.csv");
+    let rows: Vec<&str> = summary.lines().skip(1).collect();
+    assert_eq!(rows.len(), 3, "{summary}");
+    for row in rows {
+        let fields: Vec<&str> = row.split(',').collect();
+        assert_eq!(fields[1], fields[2], "not the full score: {row}");
+        assert_eq!(fields[3], "pass", "{row}");
+    }
+    // The isolation is said once, for the class, and not in the students' feedback.
+    assert!(err.matches("warning: this run has").count() <= 1, "{err}");
+    let feedback = std::fs::read_to_string(out.join("alice/feedback.txt")).expect("feedback");
+    assert!(!feedback.contains("warning: this run has"), "{feedback}");
+}
+
+/// Without a private `/etc/hosts`, an external resolver reads the scenario's hosts through
+/// nss_wrapper, and gets the verdict it gets on a full machine.
+#[test]
+fn resolvers_are_graded_through_nss_wrapper_in_a_container() {
+    if labrun::sandbox::network::nss_wrapper().is_none() {
+        assert!(
+            std::env::var_os("LABRUN_REQUIRE_NSS_WRAPPER").is_none(),
+            "nss_wrapper is required here (apt-get install libnss-wrapper)"
+        );
+        eprintln!("SKIPPED: no libnss_wrapper.so (apt-get install libnss-wrapper)");
+        return;
+    }
+    let fixtures = [
+        ("resolve_name", "resolver/resolve_name"),
+        ("resolve_name", "resolver/resolve_name_no_aliases"),
+        ("resolve_name", "resolver/resolve_name_first_address_only"),
+        ("resolve_name", "resolver/resolve_name_no_null_check"),
+        ("resolve_name", "resolver/resolve_name_first_alias_again"),
+        ("resolve_name", "resolver/resolve_name_own_layout"),
+        ("resolve_addr", "resolver/resolve_addr"),
+        ("resolve_addr", "resolver/resolve_addr_no_null_check"),
+    ];
+    for (scenario, name) in fixtures {
+        let program = fixture(name);
+        let verdict = |place: Option<Place>| {
+            let mut command = place.map_or_else(crate::common::labrun, labrun_in);
+            let output = command
+                .args([&format!("scenarios/{scenario}.toml"), "--no-snapshot", "-q"])
+                .arg("--with")
+                .arg(format!("resolver={}", program.display()))
+                .output()
+                .expect("labrun runs");
+            let err = stderr(&output);
+            let score = err
+                .lines()
+                .find(|l| l.trim_start().starts_with("score:"))
+                .map(str::to_string);
+            (output.status.code(), score, err)
+        };
+        let (full_code, full_score, full) = verdict(None);
+        let (code, score, err) = verdict(Some(Place::Container));
+        assert!(score.is_some(), "{name} graded in the container:\n{err}");
+        assert_eq!(
+            (code, score),
+            (full_code, full_score),
+            "{name}: container\n{err}\nfull machine\n{full}"
+        );
+    }
+}
+
+/// A statically linked resolver ignores `LD_PRELOAD`: it would read the machine's own
+/// `/etc/hosts`. It gets a clear message and no verdict.
+#[test]
+fn a_static_resolver_gets_a_clear_message_not_a_verdict_in_a_container() {
+    let scratch = Scratch::new("static-resolver");
+    let program = scratch.path().join("resolve_name");
+    let built = std::process::Command::new("gcc")
+        .args(["-static", "-O0", "-w", "-o"])
+        .arg(&program)
+        .arg(root().join("tests/fixtures/resolver/resolve_name.c"))
+        .output()
+        .expect("gcc runs");
+    if !built.status.success() {
+        // Some machines have no static C library (libc6-dev has it on Debian).
+        eprintln!("SKIPPED: gcc -static failed: {}", stderr(&built));
+        return;
+    }
+    let output = labrun_in(Place::Container)
+        .args([
+            "scenarios/resolve_name.toml",
+            "--no-snapshot",
+            "-q",
+            "--with",
+        ])
+        .arg(format!("resolver={}", program.display()))
+        .output()
+        .expect("labrun runs");
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(3), "{err}");
+    assert!(err.contains("statically linked"), "{err}");
+    assert!(!err.contains("score:"), "{err}");
 }

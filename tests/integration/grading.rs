@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::common::{Scratch, fixture, root, run, stderr};
+use crate::common::{Place, Scratch, fixture, labrun, labrun_in, root, stderr};
 
 /// What a student fixture's header says about it, for one scenario.
 struct Expected {
@@ -67,11 +67,23 @@ fn header(path: &Path, against: Against) -> Expected {
 
 /// Grades one program: (exit code, what labrun printed on stderr).
 fn grade(scenario: &str, role: &str, program: &Path, extra: &[&str]) -> (Option<i32>, String) {
+    grade_in(None, scenario, role, program, extra)
+}
+
+/// [`grade`] in `place`, or on this machine as it is.
+fn grade_in(
+    place: Option<Place>,
+    scenario: &str,
+    role: &str,
+    program: &Path,
+    extra: &[&str],
+) -> (Option<i32>, String) {
     let path = format!("scenarios/{scenario}.toml");
     let with = format!("{role}={}", program.display());
     let mut args = vec![path.as_str(), "--no-snapshot", "-q", "--with", &with];
     args.extend_from_slice(extra);
-    let output = run(&args);
+    let mut command = place.map_or_else(labrun, labrun_in);
+    let output = command.args(&args).output().expect("labrun runs");
     (output.status.code(), stderr(&output))
 }
 
@@ -84,6 +96,11 @@ const INVISIBLE_HERE: &[(&str, &str)] = &[(
 /// Grades every student fixture against the scenario `against` picks, all at once, and
 /// fails with every verdict or hint that is not the one its header announces.
 fn every_student_program_against(against: Against) {
+    every_student_program_in(None, against);
+}
+
+/// [`every_student_program_against`] in `place`.
+fn every_student_program_in(place: Option<Place>, against: Against) {
     let mut fixtures: Vec<Expected> = std::fs::read_dir(root().join("tests/fixtures/students"))
         .expect("students folder")
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -100,7 +117,7 @@ fn every_student_program_against(against: Against) {
             .map(|e| {
                 scope.spawn(move || {
                     let program = fixture(&format!("students/{}", e.name));
-                    let (code, err) = grade(e.scenario, e.role, &program, &[]);
+                    let (code, err) = grade_in(place, e.scenario, e.role, &program, &[]);
                     let verdict_ok = code == Some(if e.pass { 0 } else { 1 });
                     let hints: String = err
                         .lines()
@@ -142,6 +159,23 @@ fn every_student_program_gets_the_expected_verdict_and_hint() {
 #[test]
 fn every_student_program_gets_the_expected_verdict_and_hint_with_two_clients() {
     every_student_program_against(Against::TwoClients);
+}
+
+/// Where graders run (Gradescope's container, an ordinary user), the same programs get the
+/// same verdicts and hints as on a machine where labrun may make namespaces.
+#[test]
+fn every_student_program_gets_the_same_verdict_and_hint_in_a_container() {
+    every_student_program_in(Some(Place::Container), Against::Basic);
+}
+
+#[test]
+fn every_student_program_gets_the_same_verdict_and_hint_as_an_ordinary_user() {
+    every_student_program_in(Some(Place::User), Against::Basic);
+}
+
+#[test]
+fn every_student_program_gets_the_same_verdict_with_two_clients_in_a_container() {
+    every_student_program_in(Some(Place::Container), Against::TwoClients);
 }
 
 #[test]
@@ -257,11 +291,54 @@ fn reports_in_json_junit_and_gradescope() {
     assert_eq!(sleeps["points"], 0);
     assert!(sleeps["hint"].as_str().expect("hint").contains("sleep"));
     let junit = std::fs::read_to_string(&junit).expect("junit");
-    assert!(junit.contains("<testsuite name=\"tcp_basic\""), "{junit}");
-    assert!(junit.contains("failures=\"1\""), "{junit}");
+    let parsed = quick_junit::Report::deserialize_from_str(&junit).expect("well-formed JUnit");
+    assert_eq!(parsed.test_suites[0].name.as_str(), "tcp_basic", "{junit}");
+    assert_eq!(parsed.test_suites[0].failures, 1, "{junit}");
     let results: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&gradescope).expect("gradescope"))
             .expect("valid JSON");
     assert_eq!(results["score"], report["score"]);
     assert!(results["tests"].as_array().is_some_and(|t| !t.is_empty()));
+}
+
+/// A program that prints and sends control characters: they reach the checks' messages,
+/// and the JUnit, JSON and Gradescope reports stay readable.
+#[test]
+fn control_characters_from_a_program_leave_every_report_valid() {
+    let scratch = Scratch::new("control-reports");
+    let dir = scratch.path();
+    let (json, junit, gradescope) = (
+        dir.join("r.json"),
+        dir.join("r.xml"),
+        dir.join("results.json"),
+    );
+    let program = fixture("hostile/control_chars");
+    let (code, err) = grade(
+        "tcp_basic",
+        "server",
+        &program,
+        &[
+            "--report-json",
+            json.to_str().expect("utf-8"),
+            "--report-junit",
+            junit.to_str().expect("utf-8"),
+            "--report-gradescope",
+            gradescope.to_str().expect("utf-8"),
+        ],
+    );
+    assert_eq!(code, Some(1), "{err}");
+    let junit = std::fs::read_to_string(&junit).expect("junit");
+    let parsed = quick_junit::Report::deserialize_from_str(&junit)
+        .unwrap_or_else(|e| panic!("not well-formed: {e}\n{junit}"));
+    assert!(parsed.test_suites[0].failures >= 1, "{junit}");
+    // The controls are shown (as their pictures), not dropped without a trace.
+    assert!(
+        junit.contains('\u{241b}') || junit.contains('\u{2407}'),
+        "{junit}"
+    );
+    for file in [&json, &gradescope] {
+        let text = std::fs::read_to_string(file).expect("report");
+        serde_json::from_str::<serde_json::Value>(&text)
+            .unwrap_or_else(|e| panic!("{}: invalid JSON: {e}", file.display()));
+    }
 }

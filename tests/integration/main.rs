@@ -2,9 +2,11 @@
 //! gcc-compiled C programs. One test binary, shared helpers in `common`.
 
 mod abuse;
+mod autograder;
 mod class;
 mod common;
 mod confined;
+mod doctor;
 mod external;
 mod grading;
 mod hostile_class;
@@ -18,3 +20,4 @@ mod resolver;
 mod robustness;
 mod scale;
 mod scenarios;
+mod signals;

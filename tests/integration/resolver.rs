@@ -179,12 +179,31 @@ fn inet_ntoas_static_buffer_is_caught() {
     assert!(rubric.contains("static buffer"), "{rubric}");
 }
 
+/// Graded on content: the same alias printed again in place of the others is caught,
+/// whatever the header above it says.
+#[test]
+fn the_first_alias_printed_again_is_caught() {
+    let (code, _, rubric) = graded("resolve_name", "resolve_name_first_alias_again");
+    assert_eq!(code, Some(1), "{rubric}");
+    let aliases = rubric
+        .lines()
+        .find(|l| l.contains("prints every alias"))
+        .unwrap_or_default();
+    assert!(
+        aliases.contains('✗') && aliases.contains("m1, m2"),
+        "{rubric}"
+    );
+    assert!(rubric.contains("same alias"), "{rubric}");
+}
+
 #[test]
 fn correct_resolvers_pass_their_rubrics() {
     for (scenario, program) in [
         ("resolve_name", "resolve_name"),
         ("resolve_addr", "resolve_addr"),
         ("resolve_name", "resolve_name_wording"),
+        // Every name, alias and address, in a layout of its own: full marks.
+        ("resolve_name", "resolve_name_own_layout"),
     ] {
         let (code, _, rubric) = graded(scenario, program);
         assert_eq!(code, Some(0), "{program}: {rubric}");

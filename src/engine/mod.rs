@@ -16,8 +16,12 @@ use crate::actor::pace::{Pace, VirtualClock};
 use crate::actor::{ExternalCommand, RefParams, RefProgram, Sink, external, reference};
 use crate::observe::capture::{Capture, NotKept, Packet};
 use crate::observe::procnet::{self, SocketEntry, TCP_ESTABLISHED, TCP_LISTEN};
+use crate::sandbox::Hosts;
+use crate::sandbox::ports::PortMap;
 use crate::scenario::{ActorKind, ActorPlan, Concurrency, MilestoneKind, Plan, Protocol, When};
 use crate::transcript::{Event, EventKind, Outcome};
+
+mod ports;
 
 /// How long an external program may take to stop after SIGTERM before SIGKILL.
 const STOP_PATIENCE: Duration = Duration::from_millis(500);
@@ -35,8 +39,15 @@ pub struct RunOptions {
     pub time_scale: f64,
     /// The external program playing each actor, by actor index; `None` for the reference.
     pub externals: Vec<Option<ExternalCommand>>,
-    /// Capture the packets on `lo` (only in a private network, where they are the run's).
+    /// Capture the packets on `lo`.
     pub capture: bool,
+    /// Where the run shares the machine's network: the ports it uses in place of the
+    /// declared ones. The socket tables and the capture then keep only the run's own
+    /// sockets and packets, and the record shows the declared ports. `None` in a private
+    /// network, where everything is the run's.
+    pub shared: Option<Arc<PortMap>>,
+    /// How the lookups of exercise 1.1 reach the scenario's `[[host]]` tables.
+    pub hosts: Hosts,
 }
 
 /// Everything a run produced.
@@ -47,6 +58,8 @@ pub struct RunRecord {
     pub elapsed: Duration,
     /// Whether the whole-run timeout fired.
     pub timed_out: bool,
+    /// The signal (SIGINT, SIGTERM) that stopped the run before its end.
+    pub interrupted: Option<i32>,
     /// Packets captured on `lo`, in capture order.
     pub packets: Vec<Packet>,
     /// Why there is no capture, when one was asked for and could not be made.
@@ -108,8 +121,22 @@ pub fn run(
         .transpose()
         .map_err(EngineError::Workdir)?;
     let path = workdir.as_ref().map(|w| w.0.clone()).unwrap_or_default();
-    let record = runtime.block_on(Engine::new(plan, options, path).run(observer));
-    Ok(record)
+    if let (Some(dir), Hosts::Tables { .. }, Some(hosts)) = (&workdir, &options.hosts, &plan.hosts)
+    {
+        // nss_wrapper reads no comment lines.
+        let text: String = crate::scenario::hosts_file(hosts)
+            .lines()
+            .filter(|line| !line.starts_with('#'))
+            .map(|line| format!("{line}\n"))
+            .collect();
+        std::fs::write(dir.0.join(HOSTS_FILE), text).map_err(EngineError::Workdir)?;
+    }
+    let Some(map) = &options.shared else {
+        return Ok(runtime.block_on(Engine::new(plan, options, path).run(observer)));
+    };
+    let real = ports::apply(plan, map);
+    let record = runtime.block_on(Engine::new(&real, options, path).run(observer));
+    Ok(ports::translate(record, map))
 }
 
 /// Each client takes two of labrun's file descriptors (its socket, and the server's end of
@@ -131,6 +158,9 @@ fn raise_open_files_limit(actors: usize) {
     }
 }
 
+/// The hosts file of [`Hosts::Tables`] runs, in the run's directory.
+const HOSTS_FILE: &str = "hosts";
+
 /// A scratch directory for external programs, removed when the run ends.
 struct RunDir(PathBuf);
 
@@ -142,8 +172,9 @@ impl RunDir {
         let path =
             std::env::temp_dir().join(format!("labrun-{}-{stamp}", crate::sandbox::run_id()));
         std::fs::create_dir_all(&path)?;
-        // labrun's own: each program gets a folder of its own inside (see `external`).
-        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o700))?;
+        // labrun's own: each program gets a folder of its own inside (see `external`),
+        // which it can reach but no other; nobody can list what is here.
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o711))?;
         crate::sandbox::pids::mount_program_tmp(&path.join(".tmp"));
         Ok(RunDir(path))
     }
@@ -274,6 +305,8 @@ struct Engine<'a> {
     owners: Arc<Owners>,
     shutting_down: bool,
     timed_out: bool,
+    /// SIGINT or SIGTERM came: everything is being stopped, as at the run's timeout.
+    interrupted: Arc<std::sync::atomic::AtomicI32>,
     pace: Pace,
     last_activity: Instant,
     /// The kernel had packets on their way at the last look: wait a whole quiet period.
@@ -336,6 +369,7 @@ impl<'a> Engine<'a> {
             owners: Arc::default(),
             shutting_down: false,
             timed_out: false,
+            interrupted: Arc::default(),
             pace: if options.time_scale > 0.0 {
                 Pace::Real {
                     scale: options.time_scale,
@@ -364,7 +398,13 @@ impl<'a> Engine<'a> {
         let tracker = tokio_util::task::TaskTracker::new();
         let (capture, capture_error) = self.start_capture(&tracker);
         self.start_timed_checkpoints(&tracker);
+        let mut interrupt = Signals::listen();
         loop {
+            if let Some(signal) = crate::signals::received()
+                && self.interrupted() == 0
+            {
+                self.halt(signal);
+            }
             // Recording a start that cannot happen may unblock or block others: again.
             while self.dirty {
                 self.dirty = false;
@@ -398,6 +438,7 @@ impl<'a> Engine<'a> {
                     None => break,
                 },
                 () = tokio::time::sleep_until(wake.into()) => self.woken(deadline, settle).await,
+                signal = interrupt.next() => self.halt(signal),
             }
         }
         // The last packets (a final ACK) and the sockets left behind (TIME_WAIT). Every
@@ -442,10 +483,12 @@ impl<'a> Engine<'a> {
         tracker.close();
         tracker.wait().await;
         self.packets.sort_by_key(|p| p.at);
+        let interrupted = Some(self.interrupted()).filter(|&s| s != 0);
         RunRecord {
             events: self.events,
             elapsed: self.start.elapsed(),
-            timed_out: self.timed_out,
+            timed_out: self.timed_out && interrupted.is_none(),
+            interrupted,
             packets: self.packets,
             capture_error,
             not_kept,
@@ -461,7 +504,8 @@ impl<'a> Engine<'a> {
         if !self.options.capture {
             return (None, None);
         }
-        let capture = match Capture::open(self.start) {
+        let only = self.options.shared.as_ref().map(|map| map.own().collect());
+        let capture = match Capture::open(self.start, only) {
             Ok(capture) => Arc::new(capture),
             Err(e) => return (None, Some(format!("cannot capture packets on lo: {e}"))),
         };
@@ -490,9 +534,15 @@ impl<'a> Engine<'a> {
         for (i, checkpoint) in self.plan.checkpoints.iter().enumerate() {
             if let When::At(at) = checkpoint.when {
                 let (pace, tx) = (self.pace.clone(), self.tx.clone());
+                // A run that ends early (interrupted) does not wait for its checkpoints.
+                let over = self.capture_stop.clone();
                 tracker.spawn(async move {
-                    pace.sleep(at).await;
-                    let _ = tx.send(Message::Checkpoint(i));
+                    tokio::select! {
+                        () = pace.sleep(at) => {
+                            let _ = tx.send(Message::Checkpoint(i));
+                        }
+                        () = over.cancelled() => {}
+                    }
                 });
             }
         }
@@ -507,6 +557,9 @@ impl<'a> Engine<'a> {
         self.dirty = true;
         let mut sockets = procnet::table(Protocol::Tcp);
         sockets.extend(procnet::table(Protocol::Udp));
+        if let Some(map) = &self.options.shared {
+            self.keep_own(&mut sockets, map);
+        }
         let at = self.start.elapsed();
         for (checkpoint, trigger) in self.due.drain(..) {
             self.samples.push(Sample {
@@ -516,6 +569,44 @@ impl<'a> Engine<'a> {
                 sockets: sockets.clone(),
             });
         }
+    }
+
+    /// Keeps, of a network's sockets, the run's: those on one of its ports (a server's, a
+    /// client's connection to it, what is left in TIME_WAIT), and those of its actors (a
+    /// reference client's, by its port; an external program's, by its descriptors).
+    fn keep_own(&self, sockets: &mut Vec<SocketEntry>, map: &PortMap) {
+        let own: HashSet<u16> = map.own().collect();
+        let programs: HashSet<u64> = self
+            .slots
+            .iter()
+            .filter(|s| s.status == Status::Running)
+            .filter_map(|s| s.pid)
+            .flat_map(procnet::socket_inodes)
+            .collect();
+        sockets.retain(|s| {
+            own.contains(&s.local.port())
+                || own.contains(&s.remote.port())
+                || self.known_ports.contains_key(&(s.protocol, s.local.port()))
+                || (s.inode != 0 && programs.contains(&s.inode))
+        });
+    }
+
+    /// Stops everything at once, as the run's timeout does, because of `signal`.
+    fn halt(&mut self, signal: i32) {
+        if self.interrupted() != 0 {
+            return;
+        }
+        self.interrupted
+            .store(signal, std::sync::atomic::Ordering::SeqCst);
+        self.timed_out = true;
+        self.dirty = true;
+        for slot in &self.slots {
+            slot.kill.cancel();
+        }
+    }
+
+    fn interrupted(&self) -> i32 {
+        self.interrupted.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// What the engine does when its timer is due: the run's timeout, the starts waiting
@@ -586,6 +677,11 @@ impl<'a> Engine<'a> {
             tokio::task::yield_now().await;
         }
         if !self.rx.is_empty() {
+            return false;
+        }
+        // An actor holds the clock: what it waits for is the kernel's, soon.
+        if matches!(&self.pace, Pace::Virtual(clock) if clock.held()) {
+            self.patient = true;
             return false;
         }
         if self.patient || self.externals_running() {
@@ -835,6 +931,25 @@ impl<'a> Engine<'a> {
         let workdir = self.workdir.clone();
         let tx = self.tx.clone();
         let offloaded = Arc::clone(&self.offloaded);
+        let interrupted = Arc::clone(&self.interrupted);
+        let (tables, env) = match (&self.options.hosts, &self.plan.hosts) {
+            (Hosts::Tables { wrapper }, Some(hosts)) => {
+                let env = vec![
+                    (
+                        "LD_PRELOAD".to_string(),
+                        wrapper
+                            .as_ref()
+                            .map_or_else(String::new, |w| w.display().to_string()),
+                    ),
+                    (
+                        "NSS_WRAPPER_HOSTS".to_string(),
+                        self.workdir.join(HOSTS_FILE).display().to_string(),
+                    ),
+                ];
+                (Some(hosts.clone()), env)
+            }
+            _ => (None, Vec::new()),
+        };
         tracker.spawn(async move {
             tokio::select! {
                 () = pace.sleep(delay) => {}
@@ -851,8 +966,8 @@ impl<'a> Engine<'a> {
             });
             let outcome = match external {
                 None => {
-                    let controls = Controls { stop, kill, run_timeout, offloaded };
-                    run_reference(&actor, pace, Arc::clone(&sink), controls).await
+                    let controls = Controls { stop, kill, run_timeout, interrupted, offloaded };
+                    run_reference(&actor, pace, tables, Arc::clone(&sink), controls).await
                 }
                 Some(command) => {
                     let context = ExternalRun {
@@ -861,6 +976,8 @@ impl<'a> Engine<'a> {
                         workdir: &workdir,
                         grace,
                         index: i,
+                        env: &env,
+                        interrupted: &interrupted,
                         tx,
                         owners,
                         run_timeout,
@@ -879,6 +996,8 @@ struct Controls {
     stop: CancellationToken,
     kill: CancellationToken,
     run_timeout: Duration,
+    /// The signal that stopped the run, when `kill` is for that and not for the timeout.
+    interrupted: Arc<std::sync::atomic::AtomicI32>,
     /// Counts the work the actor has running outside the runtime.
     offloaded: Arc<std::sync::atomic::AtomicUsize>,
 }
@@ -886,6 +1005,7 @@ struct Controls {
 async fn run_reference(
     actor: &ActorPlan,
     pace: Pace,
+    tables: Option<Vec<crate::scenario::Host>>,
     sink: Arc<dyn Sink>,
     controls: Controls,
 ) -> Outcome {
@@ -893,13 +1013,15 @@ async fn run_reference(
         stop,
         kill,
         run_timeout,
+        interrupted,
         offloaded,
     } = controls;
+    let killed = || killed(&interrupted, run_timeout);
     if let ActorKind::Resolver { lookup, query } = &actor.kind {
-        let resolve = resolve(*lookup, query.clone(), Arc::clone(&sink), offloaded);
+        let resolve = resolve(*lookup, query.clone(), tables, Arc::clone(&sink), offloaded);
         return tokio::select! {
             outcome = resolve => outcome,
-            () = kill.cancelled() => Outcome::RunTimedOut { after: run_timeout },
+            () = kill.cancelled() => killed(),
         };
     }
     let program = RefProgram::for_role(actor.protocol, actor.is_server());
@@ -944,7 +1066,48 @@ async fn run_reference(
     tokio::select! {
         outcome = reference::run(program, params, concurrency, pace, sink, stop) => outcome,
         () = own_timeout(timeout, run_timeout) => Outcome::TimedOut { after: timeout },
-        () = kill.cancelled() => Outcome::RunTimedOut { after: run_timeout },
+        () = kill.cancelled() => killed(),
+    }
+}
+
+/// Why an actor was killed with everything else: the run's timeout, or a signal.
+fn killed(interrupted: &std::sync::atomic::AtomicI32, run_timeout: Duration) -> Outcome {
+    match interrupted.load(std::sync::atomic::Ordering::SeqCst) {
+        0 => Outcome::RunTimedOut { after: run_timeout },
+        signal => Outcome::Interrupted { signal },
+    }
+}
+
+/// SIGINT and SIGTERM, as they come (none where they cannot be listened for).
+struct Signals {
+    interrupt: Option<tokio::signal::unix::Signal>,
+    terminate: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn listen() -> Self {
+        use tokio::signal::unix::{SignalKind, signal};
+        Signals {
+            interrupt: signal(SignalKind::interrupt()).ok(),
+            terminate: signal(SignalKind::terminate()).ok(),
+        }
+    }
+
+    /// The next signal; never, if none can come.
+    async fn next(&mut self) -> i32 {
+        async fn one(signal: &mut Option<tokio::signal::unix::Signal>) {
+            let received = match signal {
+                Some(signal) => signal.recv().await.is_some(),
+                None => false,
+            };
+            if !received {
+                std::future::pending::<()>().await;
+            }
+        }
+        tokio::select! {
+            () = one(&mut self.interrupt) => libc::SIGINT,
+            () = one(&mut self.terminate) => libc::SIGTERM,
+        }
     }
 }
 
@@ -963,6 +1126,7 @@ async fn own_timeout(timeout: Duration, run_timeout: Duration) {
 async fn resolve(
     lookup: crate::scenario::Lookup,
     query: String,
+    tables: Option<Vec<crate::scenario::Host>>,
     sink: Arc<dyn Sink>,
     offloaded: Arc<std::sync::atomic::AtomicUsize>,
 ) -> Outcome {
@@ -970,8 +1134,10 @@ async fn resolve(
     // The run is not quiet while a lookup runs on a thread of its own, until its lines
     // are reported.
     let _offloaded = Offloaded::start(offloaded);
-    let lines =
-        tokio::task::spawn_blocking(move || crate::actor::resolver::run(lookup, &query)).await;
+    let lines = tokio::task::spawn_blocking(move || {
+        crate::actor::resolver::run(lookup, &query, tables.as_deref())
+    })
+    .await;
     let Ok((lines, code)) = lines else {
         return Outcome::Exited { code: 3 };
     };
@@ -1008,6 +1174,9 @@ struct ExternalRun<'a> {
     workdir: &'a std::path::Path,
     grace: Duration,
     index: usize,
+    /// Environment variables the program gets besides labrun's.
+    env: &'a [(String, String)],
+    interrupted: &'a std::sync::atomic::AtomicI32,
     tx: mpsc::UnboundedSender<Message>,
     owners: Arc<Owners>,
     run_timeout: Duration,
@@ -1027,11 +1196,16 @@ impl ExternalRun<'_> {
                 reason: format!("cannot create its working directory: {e}"),
             };
         }
-        let mut running =
-            match external::spawn(&command.program, self.args, &workdir, Arc::clone(&sink)) {
-                Ok(running) => running,
-                Err(reason) => return Outcome::SpawnFailed { reason },
-            };
+        let mut running = match external::spawn(
+            &command.program,
+            self.args,
+            &workdir,
+            self.env,
+            Arc::clone(&sink),
+        ) {
+            Ok(running) => running,
+            Err(reason) => return Outcome::SpawnFailed { reason },
+        };
         let pid = running.pid();
         self.owners.add(self.index, pid);
         let _ = self.tx.send(Message::Pid(self.index, pid));
@@ -1052,6 +1226,7 @@ impl ExternalRun<'_> {
                     tokio::select! {
                         outcome = running.wait() => break outcome,
                         () = tokio::time::sleep(Duration::from_millis(5)) => {}
+                        () = kill.cancelled() => break running.stop(STOP_PATIENCE).await,
                     }
                 }
             }
@@ -1061,7 +1236,7 @@ impl ExternalRun<'_> {
             }
             () = kill.cancelled() => {
                 running.stop(STOP_PATIENCE).await;
-                Outcome::RunTimedOut { after: self.run_timeout }
+                killed(self.interrupted, self.run_timeout)
             }
         };
         if let Some(poller) = poller {

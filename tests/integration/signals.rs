@@ -1,0 +1,131 @@
+//! SIGINT and SIGTERM: labrun stops its programs within a second, removes its run
+//! directories, prints what ran so far and exits 130 or 143.
+
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::{Scratch, fixture, labrun, processes_running, root};
+
+/// Sends `signal` to `child` once it has run for `after`, and returns (exit code, how
+/// long it took to end after the signal, stdout, stderr).
+fn interrupt(
+    mut child: Child,
+    after: Duration,
+    signal: i32,
+) -> (Option<i32>, Duration, String, String) {
+    use std::io::Read;
+    std::thread::sleep(after);
+    let pid = i32::try_from(child.id()).expect("a pid");
+    let signal = nix::sys::signal::Signal::try_from(signal).expect("a signal");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal).expect("signal labrun");
+    let sent = Instant::now();
+    let status = child.wait().expect("labrun ends");
+    let took = sent.elapsed();
+    let (mut out, mut err) = (String::new(), String::new());
+    child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_to_string(&mut out)
+        .expect("read stdout");
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut err)
+        .expect("read stderr");
+    (status.code(), took, out, err)
+}
+
+/// The run directories of process `pid` left in the temporary folder.
+fn run_dirs_of(pid: u32) -> Vec<String> {
+    let prefix = format!("labrun-{pid}-");
+    std::fs::read_dir(std::env::temp_dir())
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|name| name.starts_with(&prefix))
+        .collect()
+}
+
+#[test]
+fn sigint_stops_a_run_at_once_and_prints_what_ran() {
+    // A copy under a name of its own, so that other tests' programs are not counted.
+    let scratch = Scratch::new("sigint");
+    let server = scratch.path().join("serveur-sigint");
+    std::fs::copy(fixture("serveur"), &server).expect("copy the server");
+    let child = labrun()
+        .args(["scenarios/tcp_sleep.toml", "--with"])
+        .arg(format!("server={}", server.display()))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("labrun starts");
+    let pid = child.id();
+    let (code, took, out, err) = interrupt(child, Duration::from_millis(2500), libc::SIGINT);
+    assert_eq!(code, Some(130), "{err}");
+    assert!(took < Duration::from_secs(1), "took {took:?} to stop");
+    assert!(err.contains("interrupted by SIGINT"), "{err}");
+    // What ran so far: the first exchanges, and how the programs were stopped.
+    assert!(out.contains("# B=000"), "{out}");
+    assert!(out.contains("interrupted"), "{out}");
+    assert!(
+        run_dirs_of(pid).is_empty(),
+        "left behind: {:?}",
+        run_dirs_of(pid)
+    );
+    assert!(processes_running("serveur-sigint").is_empty());
+}
+
+#[test]
+fn sigterm_stops_a_run_with_exit_143() {
+    let child = labrun()
+        .args(["scenarios/tcp_sleep.toml"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("labrun starts");
+    let (code, took, out, err) = interrupt(child, Duration::from_millis(1500), libc::SIGTERM);
+    assert_eq!(code, Some(143), "{err}");
+    assert!(took < Duration::from_secs(1), "took {took:?} to stop");
+    assert!(out.contains("# B=000"), "{out}");
+}
+
+#[test]
+fn sigterm_to_labrun_grade_stops_every_run_and_says_what_was_done() {
+    let class = Scratch::new("grade-sigterm");
+    let student = class.path().join("alice");
+    std::fs::create_dir_all(&student).expect("a submission");
+    for file in ["serveur.c", "clientt.c"] {
+        std::fs::copy(root().join("tests/fixtures").join(file), student.join(file)).expect("copy");
+    }
+    let out = class.path().join("grades");
+    let child = labrun()
+        .args([
+            "grade",
+            "courses/tp-sockets.toml",
+            "--scenario",
+            "tcp_basic",
+            "--scenario",
+        ])
+        .args(["tcp_two_clients", "--out"])
+        .arg(&out)
+        .arg(&student)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("labrun grade starts");
+    let grade = child.id();
+    // The builds take a moment; the runs last 6 s and more.
+    let (code, took, _, err) = interrupt(child, Duration::from_secs(3), libc::SIGTERM);
+    assert_eq!(code, Some(143), "{err}");
+    assert!(took < Duration::from_secs(2), "took {took:?} to stop");
+    assert!(err.contains("interrupted by SIGTERM"), "{err}");
+    assert!(
+        !out.join("summary.csv").exists(),
+        "a summary of part of the class"
+    );
+    // Its runs' programs are built into its work folder: none of them is left running.
+    let left = processes_running(&format!("labrun-grade-{grade}"));
+    assert!(left.is_empty(), "{left:?}");
+}
