@@ -277,28 +277,37 @@ const CAP_SETGID: u32 = 6;
 const CAP_SETUID: u32 = 7;
 const CAP_SYS_PTRACE: u32 = 19;
 
+/// Whether programs can get users of their own here, and why not (for `labrun doctor`):
+/// labrun must be root with the capabilities to change user, give files away and read
+/// them back, and the lock folder must be usable. Changes nothing but the lock folder.
+pub fn available() -> Result<(), String> {
+    if !nix::unistd::geteuid().is_root() {
+        return Err("labrun is not root".into());
+    }
+    let caps = effective_capabilities();
+    let needed = [
+        (CAP_SETUID, "CAP_SETUID"),
+        (CAP_SETGID, "CAP_SETGID"),
+        (CAP_CHOWN, "CAP_CHOWN"),
+        (CAP_DAC_OVERRIDE, "CAP_DAC_OVERRIDE"),
+        (CAP_FOWNER, "CAP_FOWNER"),
+        (CAP_KILL, "CAP_KILL"),
+    ];
+    let missing: Vec<&str> = needed
+        .iter()
+        .filter(|(bit, _)| caps & (1 << bit) == 0)
+        .map(|(_, name)| *name)
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!("labrun lacks {}", missing.join(", ")));
+    }
+    lock_dir().map(drop)
+}
+
 impl Pool {
     fn new(range: UidRange) -> Result<Self, String> {
-        if !nix::unistd::geteuid().is_root() {
-            return Err("labrun is not root".into());
-        }
+        available()?;
         let caps = effective_capabilities();
-        let needed = [
-            (CAP_SETUID, "CAP_SETUID"),
-            (CAP_SETGID, "CAP_SETGID"),
-            (CAP_CHOWN, "CAP_CHOWN"),
-            (CAP_DAC_OVERRIDE, "CAP_DAC_OVERRIDE"),
-            (CAP_FOWNER, "CAP_FOWNER"),
-            (CAP_KILL, "CAP_KILL"),
-        ];
-        let missing: Vec<&str> = needed
-            .iter()
-            .filter(|(bit, _)| caps & (1 << bit) == 0)
-            .map(|(_, name)| *name)
-            .collect();
-        if !missing.is_empty() {
-            return Err(format!("labrun lacks {}", missing.join(", ")));
-        }
         let locks = lock_dir()?;
         let proc = File::open("/proc").ok();
         let proc_root = match &proc {
