@@ -581,6 +581,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn two_leases_at_once_have_two_uids_and_leave_no_lock_file() {
+        if available().is_err() {
+            eprintln!("SKIPPED: users of their own need root");
+            return;
+        }
+        let range = UidRange {
+            first: 62600,
+            last: 62601,
+        };
+        let pool = Pool::new(range).expect("a pool");
+        let (a, b) = (pool.take().expect("a uid"), pool.take().expect("another"));
+        assert_ne!(a.uid(), b.uid());
+        assert!(pool.take().is_err(), "only two uids in the range");
+        let paths = [a.path.clone(), b.path.clone()];
+        assert!(paths.iter().all(|p| p.exists()));
+        drop((a, b));
+        assert!(paths.iter().all(|p| !p.exists()));
+        assert!(pool.take().is_ok(), "given back");
+    }
+
+    #[test]
     fn reads_a_range() {
         assert_eq!(
             "61000-61999".parse::<UidRange>(),
