@@ -57,11 +57,15 @@ impl ProcessCap {
     }
 
     /// The processes in the group now.
+    ///
+    /// The kernel lists a process of another pid namespace as 0: never a pid to kill
+    /// (`kill(0)` is labrun's own group), nor is 1.
     pub fn members(&self) -> Vec<i32> {
         fs::read_to_string(self.dir.join("cgroup.procs"))
             .unwrap_or_default()
             .lines()
             .filter_map(|l| l.trim().parse().ok())
+            .filter(|&pid: &i32| pid > 1)
             .collect()
     }
 
