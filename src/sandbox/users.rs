@@ -14,6 +14,11 @@
 //! unix socket, because abstract sockets belong to a network namespace and every run has
 //! its own: two runs could both "hold" the same name. The lock file is opened with
 //! `O_CLOEXEC`, so programs never inherit it.
+//!
+//! When a lease ends (its program has exited and been reaped), every process of its uid is
+//! killed (a child that becomes the user sends `kill(-1, SIGKILL)`), the dead ones left to
+//! labrun are reaped, and what the user left in `/tmp`, `/var/tmp` and `/dev/shm` is
+//! removed; then the lock file is unlinked and closed, and the uid is free again.
 
 use std::fs::File;
 use std::os::fd::AsRawFd;
