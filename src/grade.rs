@@ -613,6 +613,7 @@ fn compile(
         command.pre_exec(move || {
             // Where mount namespaces are refused, permissions guard what this would hide.
             let _ = hidden.enter();
+            crate::sandbox::users::first_to_go();
             if let Some(user) = &user {
                 user.apply()?;
             }

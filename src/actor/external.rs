@@ -253,6 +253,7 @@ fn limit_resources() -> std::io::Result<()> {
     for (resource, limit) in LIMITS {
         nix::sys::resource::setrlimit(resource, limit, limit).map_err(std::io::Error::from)?;
     }
+    crate::sandbox::users::first_to_go();
     Ok(())
 }
 

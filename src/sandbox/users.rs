@@ -574,6 +574,24 @@ pub fn kept_environment() -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
         .collect()
 }
 
+/// Makes the calling process the one the kernel kills first when memory runs out
+/// (`oom_score_adj` 1000): 64 processes of 1 GiB each can exhaust a machine, and labrun, the
+/// other runs and the machine's own services must not be what goes. Made for `pre_exec`
+/// (open, write, close); a process may always raise its own score.
+pub fn first_to_go() {
+    // SAFETY: plain system calls on static strings.
+    unsafe {
+        let fd = libc::open(
+            c"/proc/self/oom_score_adj".as_ptr(),
+            libc::O_WRONLY | libc::O_CLOEXEC,
+        );
+        if fd >= 0 {
+            let _ = libc::write(fd, c"1000".as_ptr().cast(), 4);
+            libc::close(fd);
+        }
+    }
+}
+
 /// Gives `path` to the lease's user, with `mode`.
 pub fn give(path: &Path, lease: &Lease, mode: u32) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;

@@ -676,8 +676,9 @@ fn an_ordinary_user_is_told_in_one_line_what_is_not_protected() {
     assert!(err.contains("score: 12/12"), "{err}");
 }
 
-/// The `user:` line of [`reports_its_user.c`]: uid, gid, supplementary groups, process cap.
-fn reported_user(text: &str) -> (u32, u32, u32, u64) {
+/// The `user:` line of `reports_its_user.c`: uid, gid, supplementary groups, process cap,
+/// OOM score adjustment.
+fn reported_user(text: &str) -> (u32, u32, u32, u64, u64) {
     let line = text
         .lines()
         .find_map(|l| l.split("user: ").nth(1))
@@ -686,15 +687,19 @@ fn reported_user(text: &str) -> (u32, u32, u32, u64) {
         .split_whitespace()
         .filter_map(|w| w.parse().ok())
         .collect();
-    assert_eq!(numbers.len(), 4, "{line}");
+    assert_eq!(numbers.len(), 5, "{line}");
     (
         numbers[0] as u32,
         numbers[1] as u32,
         numbers[2] as u32,
         numbers[3],
+        numbers[4],
     )
 }
 
+/// Four programs at once, each with a free uid of its own (a uid some process has is
+/// skipped), its gid, no supplementary group, the cap on processes, and the highest OOM
+/// score.
 #[test]
 fn programs_running_at_once_get_free_uids_of_their_own() {
     if !own_users() {
@@ -727,9 +732,11 @@ code=0
         .map(|n| {
             let text = std::fs::read_to_string(dir.path().join(format!("run{n}.out")))
                 .expect("a run's output");
-            let (uid, gid, groups, nproc) = reported_user(&text);
+            let (uid, gid, groups, nproc, oom) = reported_user(&text);
             assert_eq!((gid, groups), (uid, 0), "{text}");
             assert_eq!(nproc, u64::from(labrun::sandbox::cgroup::MAX_PROCESSES));
+            // The first the kernel kills when memory runs out, not labrun.
+            assert_eq!(oom, 1000, "{text}");
             uid
         })
         .collect();
