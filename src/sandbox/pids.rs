@@ -3,12 +3,12 @@
 //!
 //! The run's labrun process forks a child that is pid 1 of a new pid namespace and does
 //! the run; the first process only waits for it, passes SIGINT and SIGTERM on, and exits
-//! as it does. (The namespace
-//! cannot simply be entered by labrun for its children: a process whose children go to
-//! another pid namespace may not start threads, and the engine needs some.) In the
-//! namespace, `kill(-1, …)` reaches only the run's own processes, never pid 1 (labrun,
-//! which the kernel shields from its namespace's signals); every process left in it dies
-//! with labrun; and the fresh `/proc` shows the programs nothing of the machine.
+//! as it does. (The namespace cannot simply be entered by labrun for its children: a
+//! process whose children go to another pid namespace may not start threads, and the
+//! engine needs some.) In the namespace, `kill(-1, …)` reaches only the run's own
+//! processes, never pid 1 (labrun, which the kernel shields from its namespace's signals);
+//! every process left in it dies with labrun; and the fresh `/proc` shows the programs
+//! nothing of the machine.
 //!
 //! Where namespaces are refused (a container's seccomp filter, an ordinary user without
 //! user namespaces), [`enter`] says why and the run goes on in the calling process.
