@@ -116,8 +116,10 @@ pub struct GradeArgs {
     #[arg(long = "scenario", value_name = "NAME")]
     pub scenarios: Vec<String>,
     /// Grade the K-th of N slices of the class (1-based), for a CI matrix.
-    #[arg(long, value_name = "K/N", value_parser = parse_partition)]
-    pub partition: Option<(usize, usize)>,
+    /// `K/N` or `count:K/N` (every N-th of the sorted class), or `hash:K/N` (by the
+    /// submission's name: adding one moves no other).
+    #[arg(long, value_name = "K/N", value_parser = crate::grade::Partition::parse)]
+    pub partition: Option<crate::grade::Partition>,
     /// Where feedback files and the class summary go.
     #[arg(long, default_value = "grades")]
     pub out: PathBuf,
@@ -133,16 +135,6 @@ pub struct GradeArgs {
     /// of its own each (default: `LABRUN_UID_RANGE`, else 61000-61999).
     #[arg(long, value_name = "FIRST-LAST")]
     pub uid_range: Option<UidRange>,
-}
-
-fn parse_partition(text: &str) -> Result<(usize, usize), String> {
-    let (k, n) = text.split_once('/').ok_or("write it K/N, such as 1/4")?;
-    let k: usize = k.parse().map_err(|_| format!("`{k}` is not a number"))?;
-    let n: usize = n.parse().map_err(|_| format!("`{n}` is not a number"))?;
-    if n == 0 || k == 0 || k > n {
-        return Err(format!("{k}/{n}: K must be between 1 and N"));
-    }
-    Ok((k, n))
 }
 
 /// Options for running scenarios.

@@ -67,12 +67,67 @@ pub struct GradeOptions {
     pub jobs: usize,
     pub only: Vec<String>,
     /// `(k, n)`: grade the k-th of n slices of the class (1-based).
-    pub partition: Option<(usize, usize)>,
+    pub partition: Option<Partition>,
     pub out: PathBuf,
     /// Show a progress bar on standard error (a terminal).
     pub progress: bool,
     /// Colour the progress bar's counts.
     pub color: bool,
+}
+
+/// A slice of the class, for a CI matrix (nextest's partition schemes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Partition {
+    /// `count:K/N` (or `K/N`): every N-th submission of the sorted class from the K-th; a
+    /// submission added or removed moves the others to other slices.
+    Count { k: usize, n: usize },
+    /// `hash:K/N`: the slice a submission's name hashes to; adding or removing a
+    /// submission moves no other.
+    Hash { k: usize, n: usize },
+}
+
+impl Partition {
+    /// Reads `K/N`, `count:K/N` or `hash:K/N` (K from 1 to N).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let (scheme, slice) = match text.split_once(':') {
+            Some((scheme, slice)) => (scheme, slice),
+            None => ("count", text),
+        };
+        let (k, n) = slice
+            .split_once('/')
+            .ok_or("write it K/N, count:K/N or hash:K/N, such as hash:1/4")?;
+        let k: usize = k.parse().map_err(|_| format!("`{k}` is not a number"))?;
+        let n: usize = n.parse().map_err(|_| format!("`{n}` is not a number"))?;
+        if n == 0 || k == 0 || k > n {
+            return Err(format!("{k}/{n}: K must be between 1 and N"));
+        }
+        match scheme {
+            "count" => Ok(Partition::Count { k, n }),
+            "hash" => Ok(Partition::Hash { k, n }),
+            other => Err(format!(
+                "unknown partition scheme `{other}`: `count` or `hash`"
+            )),
+        }
+    }
+
+    /// Whether the slice takes the submission `name`, at `position` in the sorted class.
+    pub fn takes(self, position: usize, name: &str) -> bool {
+        match self {
+            Partition::Count { k, n } => position % n == k - 1,
+            Partition::Hash { k, n } => {
+                let slice = stable_hash(name) % u64::try_from(n).unwrap_or(1);
+                usize::try_from(slice).is_ok_and(|s| s == k - 1)
+            }
+        }
+    }
+}
+
+/// FNV-1a, 64 bits: the same on every machine, every run and every labrun version, unlike
+/// the standard library's hasher.
+fn stable_hash(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 /// One submission's result in one direction.
@@ -163,17 +218,34 @@ pub fn grade_class(
     let mut submissions: Vec<PathBuf> = submissions.to_vec();
     submissions.sort();
     submissions.dedup();
-    if let Some((k, n)) = options.partition {
+    if let Some(partition) = options.partition {
         submissions = submissions
             .into_iter()
             .enumerate()
-            .filter(|(i, _)| i % n == k - 1)
+            .filter(|(i, s)| {
+                let name = s
+                    .file_name()
+                    .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+                partition.takes(*i, &name)
+            })
             .map(|(_, s)| s)
             .collect();
     }
     // Compilers, and every run's programs, as users of their own when labrun is root.
     let own_users = crate::sandbox::users::enable(options.uid_range).is_ok();
-    let work = std::env::temp_dir().join(format!("labrun-grade-{}", std::process::id()));
+    // A name no other labrun can have, even one with the same pid in another pid
+    // namespace sharing this temporary folder (two containers, two confined tests).
+    let scratch = tempfile::Builder::new()
+        .prefix(&format!("labrun-grade-{}-", std::process::id()))
+        .tempdir()
+        .map_err(|e| {
+            GradeError::Files(format!(
+                "cannot create a work folder in {}: {e}",
+                std::env::temp_dir().display()
+            ))
+        })?;
+    let work = scratch.path().to_path_buf();
+    // labrun's alone (a temporary folder is made so already; said, not assumed).
     private_dir(&work).map_err(GradeError::Files)?;
     if own_users {
         // The feedback, summaries and pages of the class: no program may read them.
@@ -305,7 +377,7 @@ pub fn grade_class(
         over.store(true, std::sync::atomic::Ordering::SeqCst);
         changed.notify_one();
     });
-    let _ = std::fs::remove_dir_all(&work);
+    drop(scratch);
     let mut results = results.into_inner().unwrap_or_default();
     results.sort_by_key(|(i, _)| *i);
     Ok(results.into_iter().map(|(_, o)| o).collect())
@@ -317,6 +389,17 @@ static IN_FLIGHT: Mutex<Vec<u32>> = Mutex::new(Vec::new());
 
 /// `command.output()`, with the child known to [`pass_on_signals`] while it runs.
 fn output_of(command: &mut Command) -> std::io::Result<std::process::Output> {
+    use std::os::unix::process::CommandExt;
+    // When labrun grade dies (killed, out of memory), its runs stop their programs and end
+    // too, instead of going on as orphans. The signal comes when the thread that started
+    // the run ends: this one, which waits for it.
+    // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        command.pre_exec(|| {
+            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM)
+                .map_err(std::io::Error::from)
+        });
+    }
     let child = command.spawn()?;
     let pid = child.id();
     relock(&IN_FLIGHT).push(pid);
@@ -951,11 +1034,13 @@ fn write_index(out: &Path, outcomes: &[Outcome]) -> Result<(), String> {
                         crate::html::page_name(scenario, std::slice::from_ref(role))
                     );
                     let link = out.join(&link).is_file().then_some(link);
+                    let why = link.is_none().then(|| never_ran(&o.feedback));
                     Some(crate::html::IndexCell {
                         score: o.score,
                         max_score: o.max_score,
                         verdict: o.verdict.clone(),
                         link,
+                        why,
                     })
                 })
                 .collect();
@@ -971,6 +1056,17 @@ fn write_index(out: &Path, outcomes: &[Outcome]) -> Result<(), String> {
     let path = out.join("index.html");
     std::fs::write(&path, crate::html::index(&columns, &rows))
         .map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// Why a run never took place, in a line or two of its feedback: the first line, and the
+/// compiler's first error when a build failed.
+fn never_ran(feedback: &str) -> String {
+    let mut lines = feedback.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or("it did not run").to_string();
+    match lines.find(|l| l.contains("error")) {
+        Some(error) => format!("{first} {error}"),
+        None => first,
+    }
 }
 
 /// A submission's verdict over all its runs.
@@ -1075,6 +1171,62 @@ fn copy_pages(from: &Path, to: &Path) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn slices(
+        partition: impl Fn(usize) -> Partition,
+        n: usize,
+        class: &[String],
+    ) -> Vec<Vec<String>> {
+        (1..=n)
+            .map(|k| {
+                class
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, name)| partition(k).takes(*i, name))
+                    .map(|(_, name)| name.clone())
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn hash_slices_cover_the_class_once_and_keep_their_members_when_one_is_added() {
+        let mut class: Vec<String> = (0..60).map(|i| format!("student{i:02}")).collect();
+        let before = slices(|k| Partition::Hash { k, n: 3 }, 3, &class);
+        let all: usize = before.iter().map(Vec::len).sum();
+        assert_eq!(all, class.len(), "each submission in exactly one slice");
+        assert!(before.iter().all(|s| s.len() > 5), "{before:?}");
+        class.insert(0, "aaron-late".into());
+        let after = slices(|k| Partition::Hash { k, n: 3 }, 3, &class);
+        for (old, new) in before.iter().zip(&after) {
+            assert!(old.iter().all(|m| new.contains(m)), "a submission moved");
+        }
+        // With count slices, the same late submission moves others.
+        let counted = slices(|k| Partition::Count { k, n: 3 }, 3, &class);
+        assert_eq!(counted.iter().map(Vec::len).sum::<usize>(), class.len());
+    }
+
+    #[test]
+    fn partitions_read_as_nextest_writes_them() {
+        assert_eq!(Partition::parse("2/4"), Ok(Partition::Count { k: 2, n: 4 }));
+        assert_eq!(
+            Partition::parse("count:1/2"),
+            Ok(Partition::Count { k: 1, n: 2 })
+        );
+        assert_eq!(
+            Partition::parse("hash:3/3"),
+            Ok(Partition::Hash { k: 3, n: 3 })
+        );
+        for bad in ["0/3", "4/3", "hash:1/0", "slice:1/2", "1-2", "a/b"] {
+            assert!(Partition::parse(bad).is_err(), "{bad}");
+        }
+        // The hash is fixed: a slice must not change with the machine or the version.
+        assert_eq!(
+            stable_hash("alice"),
+            0x508b_2abb_65a0_3907,
+            "FNV-1a of alice"
+        );
+    }
 
     #[test]
     fn the_progress_bar_counts_passed_failed_running_and_left() {

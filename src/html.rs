@@ -57,6 +57,9 @@ pub struct IndexCell {
     pub verdict: String,
     /// The run's page, relative to the index, when the run wrote one.
     pub link: Option<String>,
+    /// Why the run never took place (a build failure and the compiler's first error),
+    /// when it did not.
+    pub why: Option<String>,
 }
 
 /// The file name of a run's page: `tcp_sleep.html`, or `tcp_basic-server.html` when the
@@ -218,8 +221,14 @@ pub fn index(columns: &[(String, String)], rows: &[IndexRow]) -> String {
                             );
                         }
                         None => {
-                            let _ =
-                                write!(out, r#"<td class="verdict {class}">{}</td>"#, esc(&text));
+                            let why = cell.why.as_deref().map_or_else(String::new, |why| {
+                                format!("<br><small class=\"why\">{}</small>", esc(why))
+                            });
+                            let _ = write!(
+                                out,
+                                r#"<td class="verdict {class}">{}{why}</td>"#,
+                                esc(&text)
+                            );
                         }
                     }
                 }
@@ -227,7 +236,7 @@ pub fn index(columns: &[(String, String)], rows: &[IndexRow]) -> String {
         }
         out.push_str("</tr>\n");
     }
-    out.push_str("</tbody></table>\n<p class=\"legend\">Each cell links to the run's page: its checks, sequence diagram, socket states and transcript. A cell without a link is a program that could not be run; its feedback file says why.</p>\n</main>\n</body>\n</html>\n");
+    out.push_str("</tbody></table>\n<p class=\"legend\">Each cell links to the run's page: its checks, sequence diagram, socket states and transcript. A cell without a link is a program that could not be run, with why; its feedback file says more.</p>\n</main>\n</body>\n</html>\n");
     out
 }
 
@@ -458,6 +467,7 @@ mod tests {
                         max_score: 3,
                         verdict: "pass".into(),
                         link: Some("alice/tcp_basic-server.html".into()),
+                        why: None,
                     })],
                 },
                 IndexRow {
@@ -470,6 +480,7 @@ mod tests {
                         max_score: 3,
                         verdict: "fail".into(),
                         link: None,
+                        why: Some("`serveur.c` does not compile: <error>".into()),
                     })],
                 },
             ],
@@ -480,6 +491,10 @@ mod tests {
         );
         assert!(html.contains("alice &lt;a&gt;"), "{html}");
         assert!(html.contains("1 of 2 submissions pass"), "{html}");
+        assert!(
+            html.contains("does not compile: &lt;error&gt;"),
+            "why, escaped: {html}"
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! printed, exits, the skip reasons of actors that never started, packets.
 
 mod answers;
+mod close_wait;
 mod pattern;
 
 use serde::{Deserialize, Serialize};
@@ -359,6 +360,9 @@ fn evaluate(
         }
         Expect::RepliesToSender { from } => replies_to_sender(view, plan, from),
         Expect::Answers { show } => answers::check(plan, view.entries, role, *show),
+        Expect::CloseWait { gap, tolerance } => {
+            close_wait::check(view.entries, view.packets, role, *gap, *tolerance)
+        }
     }
 }
 

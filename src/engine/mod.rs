@@ -249,6 +249,21 @@ impl Owners {
         }
     }
 
+    /// [`Owners::learn`] for both ports of a captured TCP or UDP frame.
+    fn learn_from(&self, frame: &[u8], tx: &mpsc::UnboundedSender<Message>) {
+        let Some((number, from, to)) = crate::observe::frame::flow(frame) else {
+            return;
+        };
+        let protocol = match number {
+            6 => Protocol::Tcp,
+            17 => Protocol::Udp,
+            _ => return,
+        };
+        for port in [from, to] {
+            self.learn((protocol, port), tx);
+        }
+    }
+
     /// Looks a port up once, and reports its owner as a [`EventKind::Port`] event.
     fn learn(&self, key: (Protocol, u16), tx: &mpsc::UnboundedSender<Message>) {
         let Ok(mut inner) = self.inner.lock() else {
@@ -514,6 +529,7 @@ impl<'a> Engine<'a> {
             self.tx.clone(),
             self.capture_stop.clone(),
         );
+        let owners = Arc::clone(&self.owners);
         tracker.spawn(async move {
             loop {
                 let packet = tokio::select! {
@@ -521,6 +537,9 @@ impl<'a> Engine<'a> {
                     packet = reader.next() => packet,
                 };
                 let Ok(packet) = packet else { break };
+                // The first packet of a port nobody claimed yet (an external client's, say,
+                // whose program may be gone a moment later): whose it is, at once.
+                owners.learn_from(&packet.data, &tx);
                 if tx.send(Message::Packet(packet)).is_err() {
                     break;
                 }

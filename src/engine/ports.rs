@@ -68,25 +68,14 @@ pub(super) fn translate(mut record: RunRecord, map: &PortMap) -> RunRecord {
 /// `text` with every whole number that is one of the run's real ports replaced by its
 /// declared port: programs print their ports (`envoie a (127.0.0.1,4000)`).
 fn text(text: &str, map: &PortMap) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut digits = String::new();
-    let flush = |digits: &mut String, out: &mut String| {
-        match digits.parse::<u16>().ok().and_then(|p| map.declared(p)) {
-            Some(declared) if !digits.starts_with('0') => out.push_str(&declared.to_string()),
-            _ => out.push_str(digits),
+    crate::transcript::replace_numbers(text, |digits| {
+        // `04000` is not a port a program prints.
+        if digits.starts_with('0') {
+            return None;
         }
-        digits.clear();
-    };
-    for c in text.chars() {
-        if c.is_ascii_digit() {
-            digits.push(c);
-        } else {
-            flush(&mut digits, &mut out);
-            out.push(c);
-        }
-    }
-    flush(&mut digits, &mut out);
-    out
+        let declared = map.declared(digits.parse().ok()?)?;
+        Some(declared.to_string())
+    })
 }
 
 #[cfg(test)]

@@ -27,6 +27,20 @@ pub(crate) fn ports(frame: &[u8]) -> Option<(u16, u16)> {
     Some((word(frame, at.transport)?, word(frame, at.transport + 2)?))
 }
 
+/// The transport protocol number (6 TCP, 17 UDP) and ports of a TCP or UDP frame (not
+/// of the datagram an ICMP error quotes).
+pub(crate) fn flow(frame: &[u8]) -> Option<(u8, u16, u16)> {
+    let at = locate(frame)?;
+    if at.icmp.is_some() {
+        return None;
+    }
+    Some((
+        at.protocol,
+        word(frame, at.transport)?,
+        word(frame, at.transport + 2)?,
+    ))
+}
+
 /// Rewrites the frame's ports (those an ICMP error quotes included) with `map`, which
 /// returns the new port for an old one, or `None` to leave it.
 pub(crate) fn rewrite_ports(frame: &mut [u8], map: impl Fn(u16) -> Option<u16>) {

@@ -50,8 +50,6 @@ pub struct Network {
 /// Why a run cannot take place on this machine at all.
 #[derive(Debug, thiserror::Error)]
 pub enum NetworkError {
-    #[error("cannot give the run its own /etc/hosts: {0}")]
-    Hosts(String),
     #[error("cannot take ports for the run on the machine's network: {0}")]
     Ports(String),
     #[error(
@@ -65,15 +63,20 @@ pub fn set_up(needs: &Needs) -> Result<Network, NetworkError> {
     match super::enter_private_network() {
         super::Isolation::Private => {
             let mut lacks = Vec::new();
-            if let Some(hosts) = &needs.hosts {
-                super::private_hosts(hosts).map_err(NetworkError::Hosts)?;
+            let mut hosts = Hosts::System;
+            if let Some(text) = &needs.hosts
+                && let Err(why) = super::private_hosts(text)
+            {
+                // A network of its own but no mount namespace: the tables, as in a
+                // shared network.
+                hosts = tables(needs, why)?;
             }
             if let Err(reason) = super::quick_acks() {
                 lacks.push(format!("quick ACKs, so pure ACKs may vary ({reason})"));
             }
             Ok(Network {
                 shared: None,
-                hosts: Hosts::System,
+                hosts,
                 capture: needs.capture,
                 lacks,
                 why_shared: None,
@@ -88,13 +91,7 @@ fn shared(needs: &Needs, reason: String) -> Result<Network, NetworkError> {
     let mut lacks = Vec::new();
     let hosts = match &needs.hosts {
         None => Hosts::System,
-        Some(_) => {
-            let wrapper = nss_wrapper();
-            if wrapper.is_none() && needs.external_resolver {
-                return Err(NetworkError::NoWrapper { why: reason });
-            }
-            Hosts::Tables { wrapper }
-        }
+        Some(_) => tables(needs, reason.clone())?,
     };
     let mut capture = needs.capture;
     if capture && let Err(e) = super::super::observe::capture::probe() {
@@ -113,6 +110,16 @@ fn shared(needs: &Needs, reason: String) -> Result<Network, NetworkError> {
         lacks,
         why_shared: Some(reason),
     })
+}
+
+/// The scenario's hosts without a private `/etc/hosts` (`why`): read from the tables, and
+/// through nss_wrapper for an external resolver, which cannot do without it.
+fn tables(needs: &Needs, why: String) -> Result<Hosts, NetworkError> {
+    let wrapper = nss_wrapper();
+    if wrapper.is_none() && needs.external_resolver {
+        return Err(NetworkError::NoWrapper { why });
+    }
+    Ok(Hosts::Tables { wrapper })
 }
 
 impl Network {

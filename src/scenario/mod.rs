@@ -123,6 +123,9 @@ pub enum Expect {
     /// For each query the `[[host]]` tables answer, the resolver printed what `show` says,
     /// by value, in any wording.
     Answers { show: Show },
+    /// The graded server's connection stays in CLOSE_WAIT at least `gap - tolerance` after
+    /// its client closed (lab question 8: a sleep before `close()`).
+    CloseWait { gap: Duration, tolerance: Duration },
 }
 
 /// What an `answers` check looks for in a resolver's output.

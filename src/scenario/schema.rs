@@ -58,6 +58,7 @@ const EXPECTATIONS: &[&str] = &[
     "shared-counter",
     "replies-to-sender",
     "answers",
+    "close-wait",
 ];
 const HOST_KEYS: &[&str] = &["name", "aliases", "addresses"];
 const RESOLVER_KEYS: &[&str] = &["role", "lookup", "queries", "timeout", "args"];
@@ -367,6 +368,16 @@ impl Walk {
                     }),
                     _ => {
                         missing(self, "`from` and `pattern`");
+                        None
+                    }
+                },
+                "close-wait" => match gap {
+                    Some(gap) => Some(Expect::CloseWait {
+                        gap,
+                        tolerance: tolerance.unwrap_or(Duration::from_millis(500)),
+                    }),
+                    None => {
+                        missing(self, "`gap`");
                         None
                     }
                 },

@@ -163,7 +163,7 @@ fn format_tenths(tenths: u64) -> String {
 /// Normalises a run into its transcript.
 pub fn normalize(plan: &Plan, record: &RunRecord) -> Transcript {
     let events = &record.events;
-    let names = Names::new(plan, events);
+    let names = Names::with_packets(plan, events, &record.packets);
     let timeline = order::timeline(plan, events, &names);
     let mut entries = Vec::new();
     let mut timed: Vec<(u64, &Sample)> = Vec::new();
@@ -208,6 +208,92 @@ pub fn normalize(plan: &Plan, record: &RunRecord) -> Transcript {
     }
 }
 
+/// `text` with each whole number (a run of ASCII digits) that `with` has a replacement
+/// for replaced: ports in what programs print.
+pub(crate) fn replace_numbers(text: &str, with: impl Fn(&str) -> Option<String>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut digits = String::new();
+    let flush = |digits: &mut String, out: &mut String| {
+        match with(digits) {
+            Some(replacement) => out.push_str(&replacement),
+            None => out.push_str(digits),
+        }
+        digits.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+        } else {
+            if !digits.is_empty() {
+                flush(&mut digits, &mut out);
+            }
+            out.push(c);
+        }
+    }
+    if !digits.is_empty() {
+        flush(&mut digits, &mut out);
+    }
+    out
+}
+
+/// Gives an owner to the one port the capture shows talking to a server's port that no
+/// event names, when exactly one external client of that server has no port known: the
+/// only program it can be. Anything less certain is left unnamed.
+fn infer_owners(
+    plan: &Plan,
+    events: &[Event],
+    packets: &[crate::observe::capture::Packet],
+    owners: &mut HashMap<(Protocol, u16), usize>,
+) {
+    let external: Vec<usize> = events
+        .iter()
+        .filter_map(|e| match e.kind {
+            EventKind::Started { external: true, .. } => Some(e.actor),
+            _ => None,
+        })
+        .collect();
+    // Per server actor: the unknown ports that talked to it.
+    let mut unknown: HashMap<(Protocol, usize), Vec<u16>> = HashMap::new();
+    for packet in packets {
+        let Some((number, from, to)) = crate::observe::frame::flow(&packet.data) else {
+            continue;
+        };
+        let protocol = match number {
+            6 => Protocol::Tcp,
+            17 => Protocol::Udp,
+            _ => continue,
+        };
+        for (mine, theirs) in [(from, to), (to, from)] {
+            let server = owners
+                .get(&(protocol, theirs))
+                .copied()
+                .filter(|&a| plan.actors[a].is_server());
+            if let Some(server) = server
+                && !owners.contains_key(&(protocol, mine))
+            {
+                let ports = unknown.entry((protocol, server)).or_default();
+                if !ports.contains(&mine) {
+                    ports.push(mine);
+                }
+            }
+        }
+    }
+    for ((protocol, server), ports) in unknown {
+        let [port] = ports[..] else { continue };
+        let candidates: Vec<usize> = external
+            .iter()
+            .copied()
+            .filter(|&a| {
+                matches!(plan.actors[a].kind, crate::scenario::ActorKind::Client { server: Some(s), .. } if s == server)
+                    && !owners.values().any(|&owner| owner == a)
+            })
+            .collect();
+        if let [client] = candidates[..] {
+            owners.insert((protocol, port), client);
+        }
+    }
+}
+
 /// Which actor owns which port, and the placeholders that hide ephemeral ones.
 pub(crate) struct Names {
     pub(crate) owners: HashMap<(Protocol, u16), usize>,
@@ -218,6 +304,18 @@ pub(crate) struct Names {
 
 impl Names {
     fn new(plan: &Plan, events: &[Event]) -> Self {
+        Self::with_packets(plan, events, &[])
+    }
+
+    /// [`Names::new`], with what the capture shows of ports no event names: an external
+    /// client that was gone before labrun could look at its sockets (two external
+    /// programs, no sleeps) is found by elimination, as the one client of that server whose
+    /// port is not known.
+    fn with_packets(
+        plan: &Plan,
+        events: &[Event],
+        packets: &[crate::observe::capture::Packet],
+    ) -> Self {
         let mut owners = HashMap::new();
         for event in events {
             match &event.kind {
@@ -234,6 +332,7 @@ impl Names {
                 _ => {}
             }
         }
+        infer_owners(plan, events, packets, &mut owners);
         let mut placeholders: Vec<(String, String)> = owners
             .iter()
             .filter(|(_, actor)| !plan.actors[**actor].is_server())
@@ -276,29 +375,13 @@ impl Names {
         if self.placeholders.is_empty() {
             return text.to_string();
         }
-        let mut out = String::with_capacity(text.len());
-        let mut digits = String::new();
-        let flush = |digits: &mut String, out: &mut String| {
+        replace_numbers(text, |digits| {
             // Sorted by port: a thousand clients' ports are looked up at every number.
-            match self
-                .placeholders
-                .binary_search_by(|(port, _)| port.as_str().cmp(digits.as_str()))
-            {
-                Ok(found) => out.push_str(&self.placeholders[found].1),
-                Err(_) => out.push_str(digits),
-            }
-            digits.clear();
-        };
-        for c in text.chars() {
-            if c.is_ascii_digit() {
-                digits.push(c);
-            } else {
-                flush(&mut digits, &mut out);
-                out.push(c);
-            }
-        }
-        flush(&mut digits, &mut out);
-        out
+            self.placeholders
+                .binary_search_by(|(port, _)| port.as_str().cmp(digits))
+                .ok()
+                .map(|found| self.placeholders[found].1.clone())
+        })
     }
 
     fn entry(&self, plan: &Plan, event: &Event, tenths: u64) -> Option<Entry> {

@@ -7,25 +7,16 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use crate::common::{Place, Scratch, confined, root, run, stderr};
-
-/// The course's files, from the fixtures, under the names the course expects.
-const CORRECT: [(&str, &str); 6] = [
-    ("serveuru.c", "serveuru.c"),
-    ("clientu.c", "clientu.c"),
-    ("serveur.c", "serveur.c"),
-    ("clientt.c", "clientt.c"),
-    ("resolve_name.c", "resolver/resolve_name.c"),
-    ("resolve_addr.c", "resolver/resolve_addr.c"),
-];
+use crate::common::{Place, Scratch, confined, correct_submission, root, run, stderr};
 
 /// The scenarios the course grades.
-const SCENARIOS: [&str; 7] = [
+const SCENARIOS: [&str; 8] = [
     "udp_basic",
     "udp_two_clients",
     "udp_no_server",
     "tcp_basic",
     "tcp_two_clients",
+    "tcp_sleep",
     "resolve_name",
     "resolve_addr",
 ];
@@ -37,11 +28,7 @@ const BROKEN_C: &str = "int main(void) { return undeclared; }\n";
 /// Copies a submission into `dir`: the correct one, or with a server that never replies
 /// and a resolver that does not compile.
 fn submission(dir: &Path, broken: bool) {
-    std::fs::create_dir_all(dir).expect("submission folder");
-    for (name, fixture) in CORRECT {
-        let from = root().join("tests/fixtures").join(fixture);
-        std::fs::copy(&from, dir.join(name)).expect("copy a fixture");
-    }
+    correct_submission(dir);
     if broken {
         std::fs::copy(
             root().join("tests/fixtures/students/tcp_server_no_reply.c"),

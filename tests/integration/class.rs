@@ -94,6 +94,17 @@ fn a_class_is_graded_with_feedback_and_a_summary() {
         carol.contains("the submission has no `clientt.c`"),
         "{carol}"
     );
+    // The class table says why carol's cells never ran, without a click.
+    let index = std::fs::read_to_string(out.join("index.html")).expect("index.html");
+    let carol_row = index
+        .lines()
+        .find(|l| l.contains("<td>carol</td>"))
+        .unwrap_or_default();
+    assert!(
+        carol_row.contains("does not compile") && carol_row.contains("error"),
+        "{carol_row}"
+    );
+    assert!(carol_row.contains("has no `clientt.c`"), "{carol_row}");
 
     let summary: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(out.join("summary.json")).expect("summary.json"),

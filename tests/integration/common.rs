@@ -193,3 +193,26 @@ pub(crate) fn labrun_in(place: Place) -> Command {
         .env("NO_COLOR", "1");
     command
 }
+
+/// The lab's files as a correct student hands them in, under the names the course
+/// expects: the four programs and the two resolvers, the TCP server with question 8's
+/// sleep before `close()` (3 s), as the lab's last version of it has.
+pub(crate) fn correct_submission(dir: &Path) {
+    const FILES: [(&str, &str); 6] = [
+        ("serveuru.c", "serveuru.c"),
+        ("clientu.c", "clientu.c"),
+        ("serveur.c", "serveur.c"),
+        ("clientt.c", "clientt.c"),
+        ("resolve_name.c", "resolver/resolve_name.c"),
+        ("resolve_addr.c", "resolver/resolve_addr.c"),
+    ];
+    std::fs::create_dir_all(dir).expect("a submission folder");
+    for (name, fixture) in FILES {
+        let mut text = std::fs::read_to_string(root().join("tests/fixtures").join(fixture))
+            .expect("read a fixture");
+        if name == "serveur.c" {
+            text.insert_str(0, "#define CLOSE_DELAY 3\n");
+        }
+        std::fs::write(dir.join(name), text).expect("write a submission file");
+    }
+}

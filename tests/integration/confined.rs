@@ -2,7 +2,8 @@
 //! user namespaces, both simulated by `tests/fixtures/confine/confine.c`.
 
 use crate::common::{
-    Place, Scratch, confined, fixture, labrun_in, root, scenario_names, stderr, stdout, transcript,
+    Place, Scratch, confined, correct_submission, fixture, labrun_in, root, scenario_names, stderr,
+    stdout, transcript,
 };
 
 /// The simulation is what the tests take it for: if it were not, every test below would
@@ -131,22 +132,10 @@ fn a_container_run_at_real_time_is_the_private_networks_run() {
 #[test]
 fn a_correct_class_gets_the_full_score_in_a_container() {
     let class = Scratch::new("confined-class");
-    let files = [
-        ("serveur.c", "serveur.c"),
-        ("clientt.c", "clientt.c"),
-        ("serveuru.c", "serveuru.c"),
-        ("clientu.c", "clientu.c"),
-        ("resolve_name.c", "resolver/resolve_name.c"),
-        ("resolve_addr.c", "resolver/resolve_addr.c"),
-    ];
     let mut submissions = Vec::new();
     for student in ["alice", "bob", "carol"] {
         let dir = class.path().join(student);
-        std::fs::create_dir_all(&dir).expect("submission folder");
-        for (name, source) in files {
-            std::fs::copy(root().join("tests/fixtures").join(source), dir.join(name))
-                .expect("copy a fixture");
-        }
+        correct_submission(&dir);
         submissions.push(dir.display().to_string());
     }
     let out = class.path().join("grades");

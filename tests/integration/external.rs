@@ -106,3 +106,40 @@ fn nothing_is_left_running_after_a_run() {
     let left = processes_running(&server.display().to_string());
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+/// Two external programs and no sleeps: the client is gone before labrun can look at its
+/// sockets, and its port is known only from the capture. It is credited to the client,
+/// the one program it can be, every run: every check of the client passes.
+#[test]
+fn a_quick_external_client_of_an_external_server_is_credited_its_messages() {
+    let server = fixture("students/tcp_server_no_sleep");
+    let client = fixture("clientt");
+    for run in 0..10 {
+        let output = crate::common::labrun()
+            .args(["scenarios/tcp_basic.toml", "--no-snapshot", "--with"])
+            .arg(format!("server={}", server.display()))
+            .arg("--with")
+            .arg(format!("client={}", client.display()))
+            .output()
+            .expect("labrun runs");
+        let (out, err) = (stdout(&output), stderr(&output));
+        // One report grades both: the client's checks are named after it.
+        let client_checks: Vec<&str> = err
+            .lines()
+            .map(str::trim_start)
+            .filter(|l| l.starts_with("✓ client") || l.starts_with("✗ client"))
+            .collect();
+        assert!(
+            client_checks.len() >= 5,
+            "run {run}: client not graded:\n{err}"
+        );
+        assert!(
+            client_checks.iter().all(|l| l.starts_with('✓')),
+            "run {run}:\n{err}"
+        );
+        assert!(
+            !out.contains("  ?  "),
+            "run {run}: a message credited to nobody:\n{out}"
+        );
+    }
+}

@@ -252,20 +252,28 @@ fn the_course_grades_only_directions_with_a_rubric() {
     }
 }
 
-#[test]
-fn reports_in_json_junit_and_gradescope() {
-    let scratch = Scratch::new("reports");
+/// Grades `program` as `tcp_basic`'s server with the three report files in `scratch`:
+/// (exit code, stderr, JSON, JUnit and Gradescope paths).
+fn graded_with_reports(
+    scratch: &Scratch,
+    program: &Path,
+) -> (
+    Option<i32>,
+    String,
+    std::path::PathBuf,
+    std::path::PathBuf,
+    std::path::PathBuf,
+) {
     let dir = scratch.path();
     let (json, junit, gradescope) = (
         dir.join("r.json"),
         dir.join("r.xml"),
         dir.join("results.json"),
     );
-    let program = fixture("students/tcp_server_no_sleep");
     let (code, err) = grade(
         "tcp_basic",
         "server",
-        &program,
+        program,
         &[
             "--report-json",
             json.to_str().expect("utf-8"),
@@ -275,6 +283,14 @@ fn reports_in_json_junit_and_gradescope() {
             gradescope.to_str().expect("utf-8"),
         ],
     );
+    (code, err, json, junit, gradescope)
+}
+
+#[test]
+fn reports_in_json_junit_and_gradescope() {
+    let scratch = Scratch::new("reports");
+    let program = fixture("students/tcp_server_no_sleep");
+    let (code, err, json, junit, gradescope) = graded_with_reports(&scratch, &program);
     assert_eq!(code, Some(1), "{err}");
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).expect("json")).expect("valid JSON");
@@ -306,26 +322,8 @@ fn reports_in_json_junit_and_gradescope() {
 #[test]
 fn control_characters_from_a_program_leave_every_report_valid() {
     let scratch = Scratch::new("control-reports");
-    let dir = scratch.path();
-    let (json, junit, gradescope) = (
-        dir.join("r.json"),
-        dir.join("r.xml"),
-        dir.join("results.json"),
-    );
     let program = fixture("hostile/control_chars");
-    let (code, err) = grade(
-        "tcp_basic",
-        "server",
-        &program,
-        &[
-            "--report-json",
-            json.to_str().expect("utf-8"),
-            "--report-junit",
-            junit.to_str().expect("utf-8"),
-            "--report-gradescope",
-            gradescope.to_str().expect("utf-8"),
-        ],
-    );
+    let (code, err, json, junit, gradescope) = graded_with_reports(&scratch, &program);
     assert_eq!(code, Some(1), "{err}");
     let junit = std::fs::read_to_string(&junit).expect("junit");
     let parsed = quick_junit::Report::deserialize_from_str(&junit)
@@ -340,5 +338,53 @@ fn control_characters_from_a_program_leave_every_report_valid() {
         let text = std::fs::read_to_string(file).expect("report");
         serde_json::from_str::<serde_json::Value>(&text)
             .unwrap_or_else(|e| panic!("{}: invalid JSON: {e}", file.display()));
+    }
+}
+
+/// Question 8: a sleep before close() of any length from 1 s on passes `tcp_sleep`; the lab's
+/// server without one fails, with a hint that names the question and what the sleep shows.
+#[test]
+fn question_8_a_sleep_before_close_is_graded_whatever_its_length() {
+    let scratch = Scratch::new("question-8");
+    let build = |delay: u32| {
+        let program = scratch.path().join(format!("serveur-{delay}"));
+        let built = std::process::Command::new("gcc")
+            .args(["-w", "-O0", &format!("-DCLOSE_DELAY={delay}"), "-o"])
+            .arg(&program)
+            .arg(root().join("tests/fixtures/serveur.c"))
+            .status()
+            .expect("gcc runs");
+        assert!(built.success());
+        program
+    };
+    let programs: Vec<(u32, std::path::PathBuf)> =
+        [0, 1, 3, 5].into_iter().map(|d| (d, build(d))).collect();
+    let results: Vec<(u32, Option<i32>, String)> = std::thread::scope(|scope| {
+        let runs: Vec<_> = programs
+            .iter()
+            .map(|(delay, program)| {
+                scope.spawn(move || {
+                    let (code, err) = grade("tcp_sleep", "server", program, &[]);
+                    (*delay, code, err)
+                })
+            })
+            .collect();
+        runs.into_iter().map(|r| r.join().expect("a run")).collect()
+    });
+    for (delay, code, err) in results {
+        if delay == 0 {
+            assert_eq!(code, Some(1), "no sleep must fail:\n{err}");
+            for words in [
+                "question 8",
+                "close()",
+                "CLOSE_WAIT",
+                "FIN_WAIT2",
+                "two sockets",
+            ] {
+                assert!(err.contains(words), "hint without `{words}`:\n{err}");
+            }
+        } else {
+            assert_eq!(code, Some(0), "a sleep of {delay} s must pass:\n{err}");
+        }
     }
 }

@@ -256,7 +256,8 @@ fn fixture_text(path: &str) -> String {
     std::fs::read_to_string(root().join("tests/fixtures").join(path)).expect("fixture")
 }
 
-/// The lab's six correct programs, each marked with `marker` in a comment.
+/// The lab's six correct programs (the server with question 8's sleep before close()),
+/// each marked with `marker` in a comment.
 fn correct_files(marker: &str) -> Vec<(&'static str, String)> {
     [
         ("serveur.c", "serveur.c"),
@@ -267,7 +268,18 @@ fn correct_files(marker: &str) -> Vec<(&'static str, String)> {
         ("resolve_addr.c", "resolver/resolve_addr.c"),
     ]
     .into_iter()
-    .map(|(name, source)| (name, format!("/* {marker} */\n{}", fixture_text(source))))
+    .map(|(name, source)| {
+        // Question 8 (`tcp_sleep`): the server sleeps before close().
+        let delay = if name == "serveur.c" {
+            "#define CLOSE_DELAY 3\n"
+        } else {
+            ""
+        };
+        (
+            name,
+            format!("/* {marker} */\n{delay}{}", fixture_text(source)),
+        )
+    })
     .collect()
 }
 

@@ -129,3 +129,63 @@ fn sigterm_to_labrun_grade_stops_every_run_and_says_what_was_done() {
     let left = processes_running(&format!("labrun-grade-{grade}"));
     assert!(left.is_empty(), "{left:?}");
 }
+
+/// `labrun grade` killed outright (a CI timeout, the OOM killer): its runs, and their
+/// programs, end with it instead of going on as orphans.
+#[test]
+fn the_runs_of_a_killed_grade_end_with_it() {
+    let class = Scratch::new("grade-sigkill");
+    let student = class.path().join("alice");
+    std::fs::create_dir_all(&student).expect("a submission");
+    for file in ["serveur.c", "clientt.c"] {
+        std::fs::copy(root().join("tests/fixtures").join(file), student.join(file)).expect("copy");
+    }
+    let mut child = labrun()
+        .args([
+            "grade",
+            "courses/tp-sockets.toml",
+            "--scenario",
+            "tcp_basic",
+            "--out",
+        ])
+        .arg(class.path().join("grades"))
+        .arg(&student)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("labrun grade starts");
+    let grade = child.id();
+    let mark = format!("labrun-grade-{grade}-");
+    // Its runs are under way once labrun runs write reports into its work folder.
+    let runs = || -> Vec<String> {
+        processes_running(&mark)
+            .into_iter()
+            .filter(|p| p.contains("--report-json"))
+            .collect()
+    };
+    let started = Instant::now();
+    while runs().is_empty() && started.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!runs().is_empty(), "no run started");
+    // Well into them: their programs run.
+    std::thread::sleep(Duration::from_secs(1));
+    child.kill().expect("SIGKILL labrun grade");
+    child.wait().expect("reap it");
+    let killed = Instant::now();
+    while !processes_running(&mark).is_empty() && killed.elapsed() < Duration::from_secs(2) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let left = processes_running(&mark);
+    // What a killed grade leaves in the temporary folder is this test's to remove.
+    for entry in std::fs::read_dir(std::env::temp_dir())
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        if entry.file_name().to_string_lossy().starts_with(&mark) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+    assert!(left.is_empty(), "still running 2 s after: {left:?}");
+}
