@@ -14,9 +14,14 @@
 //!
 //! - [`scenario`]: the TOML schema, validation with positions, the resolved [`scenario::Plan`].
 //! - [`actor`]: the lab's four programs as reference tasks, and external programs.
-//! - [`sandbox`]: what keeps a run and its programs apart: network, pid and mount
-//!   namespaces, users of their own, process caps.
-//! - [`engine`]: runs a plan (start order, readiness, delays, timeouts, shutdown) into events.
+//! - [`sandbox`]: the run's network, chosen once ([`sandbox::network`]): a private namespace,
+//!   or the machine's with ports of the run's own ([`sandbox::ports`]); what keeps its
+//!   programs from harming it, each other and the machine: users of their own
+//!   ([`sandbox::users`]), a pid namespace with its own `/proc` and `/tmp`
+//!   ([`sandbox::pids`]), process caps.
+//! - [`engine`]: runs a plan (start order, readiness, delays, timeouts, shutdown) into events;
+//!   on a shared network it runs the plan with the real ports and hands back a record
+//!   with the declared ones.
 //! - [`observe`]: the kernel's socket tables and the packet capture on the run's loopback.
 //! - [`transcript`]: the event model, normalisation (ports, scenario time, order), rendering.
 //! - [`snapshot`]: `.snap` files in insta's format, update modes, diffs.
@@ -28,6 +33,7 @@
 //! - [`autograder`]: a submission's Gradescope and PrairieLearn results, and the packages
 //!   those platforms take.
 //! - [`doctor`]: what the machine allows a run, and how to get the full isolation.
+//! - [`signals`]: SIGINT and SIGTERM stop a run or a class cleanly (exit 130, 143).
 //! - [`cli`]: the command line, what is printed, exit codes.
 //!
 //! Only the engine and the actors are async; everything else is plain functions over data.

@@ -518,8 +518,24 @@ fn a_long_line_of_valid_utf8_is_kept_intact_and_deterministic() {
             "valid UTF-8 shown as U+FFFD:\n{text}"
         );
     }
+    // The pieces and their order, not their times: an external program's lines are timed
+    // by the real clock, which a loaded machine may move by a tenth of a second.
+    let untimed = |text: &str| -> Vec<String> {
+        text.lines()
+            .map(|line| {
+                line.trim_start()
+                    .split_once(' ')
+                    .map_or(line, |(_, rest)| rest)
+            })
+            .map(str::to_string)
+            .collect()
+    };
     for (i, text) in texts.iter().enumerate() {
-        assert_eq!(text, &texts[0], "run {i} differs from run 0");
+        assert_eq!(
+            untimed(text),
+            untimed(&texts[0]),
+            "run {i} differs from run 0"
+        );
     }
 }
 
