@@ -12,6 +12,7 @@ use crate::diagram::Diagram;
 use crate::engine::{self, RunOptions};
 use crate::html::{Page, Reference};
 use crate::sandbox;
+use crate::sandbox::users::UidRange;
 use crate::scenario::{self, Plan, ScenarioError};
 use crate::snapshot::{self, UpdateMode, Verdict};
 use crate::transcript;
@@ -130,6 +131,10 @@ pub struct GradeArgs {
     /// Write PrairieLearn's external-grader `results.json`, as `--gradescope` does.
     #[arg(long, value_name = "FILE")]
     pub prairielearn: Option<PathBuf>,
+    /// When labrun is root: the uids (and gids) that programs and compilers run as, one
+    /// of its own each (default: `LABRUN_UID_RANGE`, else 61000-61999).
+    #[arg(long, value_name = "FIRST-LAST")]
+    pub uid_range: Option<UidRange>,
 }
 
 /// Options for running scenarios.
@@ -195,6 +200,15 @@ pub struct RunArgs {
     /// with the reference, the scenario.
     #[arg(long, value_name = "DIR")]
     pub report_html: Option<PathBuf>,
+    /// When labrun is root: the uids (and gids) that external programs run as, one of its
+    /// own each (default: `LABRUN_UID_RANGE`, else 61000-61999).
+    #[arg(long, value_name = "FIRST-LAST")]
+    pub uid_range: Option<UidRange>,
+    /// A folder the external programs must not see, where the run can have mounts of its
+    /// own: it shows empty to them (`labrun grade` hides the submissions and its outputs).
+    /// Repeatable.
+    #[arg(long, value_name = "DIR")]
+    pub hide: Vec<PathBuf>,
 }
 
 /// The renderings of `--diagram`.
@@ -338,7 +352,15 @@ fn run_grade(args: &GradeArgs) -> i32 {
             return exit::USAGE;
         }
     }
+    let uid_range = match sandbox::users::range_from(args.uid_range) {
+        Ok(range) => range,
+        Err(message) => {
+            tell!("labrun: {message}");
+            return exit::USAGE;
+        }
+    };
     let options = crate::grade::GradeOptions {
+        uid_range,
         jobs: args.jobs,
         only: args.scenarios.clone(),
         partition: args.partition,
@@ -662,6 +684,13 @@ fn pass_through(args: &RunArgs) -> Vec<OsString> {
         out.push("--report-html".into());
         out.push(dir.into());
     }
+    if let Some(range) = args.uid_range {
+        out.push(format!("--uid-range={range}").into());
+    }
+    for dir in &args.hide {
+        out.push("--hide".into());
+        out.push(dir.into());
+    }
     out
 }
 
@@ -686,6 +715,20 @@ fn run_one(args: &RunArgs, path: &Path) -> i32 {
             return exit::USAGE;
         }
     };
+    let external = externals.iter().any(Option::is_some);
+    // Before any namespace: the pool keeps a way to the machine's /proc.
+    let own_users = if external {
+        let range = match sandbox::users::range_from(args.uid_range) {
+            Ok(range) => range,
+            Err(message) => {
+                tell!("labrun: {message}");
+                return exit::USAGE;
+            }
+        };
+        sandbox::users::enable(range).map_err(|why| tracing::debug!("no users of their own: {why}"))
+    } else {
+        Err(())
+    };
     let network = match sandbox::network::set_up(&needs(&plan, &externals, !args.no_capture)) {
         Ok(network) => network,
         Err(e) => {
@@ -698,7 +741,13 @@ fn run_one(args: &RunArgs, path: &Path) -> i32 {
         return exit::ERROR;
     }
     let mut lacks = Vec::new();
-    if externals.iter().any(Option::is_some)
+    if external {
+        sandbox::pids::hide(&args.hide);
+        lacks.extend(confine(own_users.is_ok()));
+    }
+    // A user of its own caps a program's processes already (RLIMIT_NPROC).
+    if external
+        && own_users.is_err()
         && let Err(reason) = sandbox::cgroup::ProcessCap::probe()
     {
         lacks.push(format!(
@@ -711,7 +760,7 @@ fn run_one(args: &RunArgs, path: &Path) -> i32 {
     // External programs sleep for real; scaling only the reference programs' delays would
     // mix two clocks and give orders of events that never happen at real time.
     let mut time_scale = args.time_scale;
-    if externals.iter().any(Option::is_some) && time_scale != 1.0 {
+    if external && time_scale != 1.0 {
         tell!(
             "labrun: note: external programs run in real time, and so does this run (--time-scale {time_scale} ignored)"
         );
@@ -912,6 +961,29 @@ fn verdict_without_capture(args: &RunArgs, plan: &Plan, text: &str, elapsed: Dur
     tell_raw!("{}", snapshot::diff(&expected, &actual, color));
     exit::FAILED
 }
+
+/// Moves the run into a pid namespace of its own, where one can be made (see
+/// [`sandbox::pids`]). Returns what the run lacks, for its one warning line, when programs
+/// run as labrun's own user and no namespace can be made either.
+fn confine(own_users: bool) -> Option<String> {
+    match sandbox::pids::enter() {
+        Ok(()) => None,
+        // Users of their own already keep programs from signalling or reading labrun.
+        Err(why) if own_users => {
+            tracing::debug!("no pid namespace: {why}");
+            None
+        }
+        Err(why) => {
+            tracing::debug!("no pid namespace: {why}");
+            Some(PROTECTION_LACKING.to_string())
+        }
+    }
+}
+
+/// What a run lacks where its programs run as labrun's own user in labrun's own pid
+/// namespace.
+pub const PROTECTION_LACKING: &str = "protection from its programs: they run as your own \
+     user, so a hostile program can signal labrun and read your files (see labrun doctor)";
 
 /// Writes the run's HTML page to `path`, with the difference to the reference snapshot
 /// when there is one (read even with `--no-snapshot`: it is help, not the verdict).

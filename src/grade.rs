@@ -61,6 +61,9 @@ pub struct Direction {
 /// Options of `labrun grade`.
 #[derive(Debug, Clone)]
 pub struct GradeOptions {
+    /// The uids that compilers and programs run as when labrun is root (given to every
+    /// run too).
+    pub uid_range: crate::sandbox::users::UidRange,
     pub jobs: usize,
     pub only: Vec<String>,
     /// `(k, n)`: grade the k-th of n slices of the class (1-based).
@@ -228,6 +231,8 @@ pub fn grade_class(
             .map(|(_, s)| s)
             .collect();
     }
+    // Compilers, and every run's programs, as users of their own when labrun is root.
+    let own_users = crate::sandbox::users::enable(options.uid_range).is_ok();
     // A name no other labrun can have, even one with the same pid in another pid
     // namespace sharing this temporary folder (two containers, two confined tests).
     let scratch = tempfile::Builder::new()
@@ -240,6 +245,12 @@ pub fn grade_class(
             ))
         })?;
     let work = scratch.path().to_path_buf();
+    // labrun's alone (a temporary folder is made so already; said, not assumed).
+    private_dir(&work).map_err(GradeError::Files)?;
+    if own_users {
+        // The feedback, summaries and pages of the class: no program may read them.
+        private_dir(&options.out).map_err(GradeError::Files)?;
+    }
     let build_timeout = crate::scenario::duration::parse(&course.build.timeout)
         .map_err(|e| GradeError::Invalid(format!("invalid build timeout: {e}")))?;
 
@@ -251,11 +262,29 @@ pub fn grade_class(
                 .map_or_else(|| "submission".into(), |n| n.to_string_lossy().into_owned())
         })
         .collect();
-    let mut files: Vec<String> = directions.iter().map(|d| d.file.clone()).collect();
-    files.dedup();
+    // Each file once: two builds of one file would share (and clear) one build folder.
+    let mut files: Vec<String> = Vec::new();
+    for direction in &directions {
+        if !files.contains(&direction.file) {
+            files.push(direction.file.clone());
+        }
+    }
     let builds: Vec<(usize, String)> = (0..submissions.len())
         .flat_map(|i| files.iter().map(move |f| (i, f.clone())))
         .collect();
+    // Each run writes its HTML page beside the student's feedback file.
+    let pages = std::path::absolute(&options.out).unwrap_or_else(|_| options.out.clone());
+    // What no program may see, where its run can hide things: the submissions (its own is
+    // copied into its run's folder before it starts), the outputs, the builds.
+    let mut hidden: Vec<PathBuf> = submissions
+        .iter()
+        .map(|s| std::path::absolute(s).unwrap_or_else(|_| s.clone()))
+        .collect();
+    hidden.push(pages.clone());
+    hidden.push(work.clone());
+    // The compilers see none of it either (their copy of the submission is their working
+    // directory: it stays usable).
+    let build_hidden = crate::sandbox::pids::Mounts::hiding(&hidden);
     let compilers = std::thread::available_parallelism().map_or(2, |n| n.get() * 2);
     let built: HashMap<(usize, String), Result<PathBuf, String>> =
         in_parallel(builds, compilers, |(i, file)| {
@@ -265,6 +294,7 @@ pub fn grade_class(
                 &work.join(&names[*i]),
                 &course.build.command,
                 build_timeout,
+                &build_hidden,
             );
             ((*i, file.clone()), program)
         })
@@ -280,8 +310,6 @@ pub fn grade_class(
             jobs.push((name.clone(), (*direction).clone(), program));
         }
     }
-    // Each run writes its HTML page beside the student's feedback file.
-    let pages = std::path::absolute(&options.out).unwrap_or_else(|_| options.out.clone());
     let total = jobs.len();
     let state = Mutex::new(Progress {
         total,
@@ -313,10 +341,14 @@ pub fn grade_class(
                         changed.notify_one();
                         let pages = pages.join(sanitize(&submission));
                         let mut outcome = run_one(
-                            &exe,
-                            &scenarios,
-                            &work,
-                            &pages,
+                            &Runner {
+                                exe: &exe,
+                                scenarios: &scenarios,
+                                work: &work,
+                                pages: &pages,
+                                uid_range: options.uid_range,
+                                hidden: &hidden,
+                            },
                             &submission,
                             &direction,
                             program,
@@ -554,47 +586,132 @@ fn prepare(
     build_dir: &Path,
     command: &str,
     timeout: Duration,
+    hidden: &crate::sandbox::pids::Mounts,
 ) -> Result<PathBuf, String> {
     let source = submission.join(file);
-    if !source.is_file() {
-        return Err(format!("the submission has no `{file}`"));
+    // A link could lead a root labrun to any file of the machine: only files count.
+    let is_file = std::fs::symlink_metadata(&source).is_ok_and(|m| m.is_file());
+    if !is_file {
+        return Err(if source.is_symlink() {
+            format!("`{file}` is a symbolic link, not a file of the submission")
+        } else {
+            format!("the submission has no `{file}`")
+        });
     }
     if source.extension().is_none_or(|e| e != "c") {
         return Ok(std::path::absolute(&source).unwrap_or(source));
     }
-    std::fs::create_dir_all(build_dir)
-        .map_err(|e| format!("cannot create {}: {e}", build_dir.display()))?;
-    let output = build_dir.join(Path::new(file).file_stem().unwrap_or_default());
+    private_dir(build_dir)?;
+    let stem = Path::new(file)
+        .file_stem()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned();
+    let output = build_dir.join(&stem);
+    // The compiler runs in a copy of the submission, as a user of its own when labrun is
+    // root: it can read the submission and nothing that user may not (an `#include` of
+    // /etc/shadow, or of another submission, fails), and write nowhere but its copy.
+    let lease = crate::sandbox::users::pool()
+        .map(crate::sandbox::users::Pool::take)
+        .transpose()?;
+    let copy = build_dir.join(format!("build-{stem}"));
+    let _ = std::fs::remove_dir_all(&copy);
+    copy_tree(submission, &copy, lease.as_ref(), 0)
+        .map_err(|e| format!("cannot copy the submission for its build: {e}"))?;
+    let compiler = Compiler {
+        command,
+        timeout,
+        lease: lease.as_ref(),
+        hidden,
+    };
+    let built = compiler.run(&copy, file, &stem, build_dir);
+    let result = built.and_then(|()| {
+        copy_out(&copy.join(&stem), &output)
+            .map(|()| output.clone())
+            .map_err(|e| format!("`{file}` built, but its program cannot be read: {e}"))
+    });
+    let _ = std::fs::remove_dir_all(&copy);
+    // Gives the uid back, once nothing of the compiler's runs any more.
+    drop(lease);
+    result
+}
+
+/// The course's build command, and how it runs.
+struct Compiler<'a> {
+    command: &'a str,
+    timeout: Duration,
+    /// The user it runs as, if labrun is root.
+    lease: Option<&'a crate::sandbox::users::Lease>,
+    /// What it must not see.
+    hidden: &'a crate::sandbox::pids::Mounts,
+}
+
+impl Compiler<'_> {
+    /// Builds `file` in `dir` into `stem`, with its messages in `logs/STEM.build.log`.
+    fn run(&self, dir: &Path, file: &str, stem: &str, logs: &Path) -> Result<(), String> {
+        compile(self, dir, file, stem, logs)
+    }
+}
+
+fn compile(
+    compiler: &Compiler<'_>,
+    dir: &Path,
+    file: &str,
+    stem: &str,
+    logs: &Path,
+) -> Result<(), String> {
+    use std::os::unix::process::CommandExt;
+    let Compiler {
+        command,
+        timeout,
+        lease,
+        hidden,
+    } = *compiler;
+    // Relative to the copy: its messages name the student's files, not the grader's.
     let words: Vec<String> = command
         .split_whitespace()
-        .map(|w| {
-            w.replace("{source}", &source.display().to_string())
-                .replace("{output}", &output.display().to_string())
-        })
+        .map(|w| w.replace("{source}", file).replace("{output}", stem))
         .collect();
     let Some((program, args)) = words.split_first() else {
         return Err("the course's build command is empty".into());
     };
     // The compiler's messages go to a file, not a pipe: a pipe nobody reads until the
     // compiler exits would block it, on its first 64 KiB of errors, until the timeout.
-    let log_path = build_dir.join(format!(
-        "{}.build.log",
-        Path::new(file)
-            .file_stem()
-            .unwrap_or_default()
-            .to_string_lossy()
-    ));
+    let log_path = logs.join(format!("{stem}.build.log"));
     let log = std::fs::File::create(&log_path)
         .map_err(|e| format!("cannot create {}: {e}", log_path.display()))?;
     let log_err = log
         .try_clone()
         .map_err(|e| format!("cannot create {}: {e}", log_path.display()))?;
-    let mut child = Command::new(program)
+    let mut command = Command::new(program);
+    command
         .args(args)
-        .current_dir(submission)
+        .current_dir(dir)
         .stdin(Stdio::null())
         .stdout(log)
         .stderr(log_err)
+        .process_group(0);
+    if lease.is_some() {
+        command
+            .env_clear()
+            .envs(crate::sandbox::users::kept_environment());
+    }
+    let user = lease.map(crate::sandbox::users::Become::of);
+    let hidden = hidden.clone();
+    // SAFETY: only system calls between fork and exec, on data prepared before.
+    unsafe {
+        command.pre_exec(move || {
+            // Where mount namespaces are refused, permissions guard what this would hide.
+            let _ = hidden.enter();
+            crate::sandbox::users::first_to_go();
+            if let Some(user) = &user {
+                user.apply()?;
+            }
+            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
+                .map_err(std::io::Error::from)
+        });
+    }
+    let mut child = command
         .spawn()
         .map_err(|e| format!("cannot run the build command `{program}`: {e}"))?;
     let started = Instant::now();
@@ -608,12 +725,20 @@ fn prepare(
                 }
                 let message: String = String::from_utf8_lossy(&head).chars().take(4000).collect();
                 return if status.success() {
-                    Ok(output)
+                    Ok(())
                 } else {
                     Err(format!("`{file}` does not compile:\n{message}"))
                 };
             }
             Ok(None) if started.elapsed() > timeout => {
+                if let Ok(pgid) = i32::try_from(child.id())
+                    && pgid > 1
+                {
+                    let _ = nix::sys::signal::killpg(
+                        nix::unistd::Pid::from_raw(pgid),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                }
                 let _ = child.kill();
                 let _ = child.wait();
                 return Err(format!(
@@ -632,15 +757,94 @@ fn prepare(
     }
 }
 
+/// Copies the folders and files of `from` into a new folder `to` (links and special files
+/// are left out), given to the lease's user if any. At most 16 levels deep and 64 MiB.
+fn copy_tree(
+    from: &Path,
+    to: &Path,
+    lease: Option<&crate::sandbox::users::Lease>,
+    depth: usize,
+) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    const LIMIT: u64 = 64 << 20;
+    std::fs::DirBuilder::new().mode(0o700).create(to)?;
+    if let Some(lease) = lease {
+        crate::sandbox::users::give(to, lease, 0o700)?;
+    }
+    if depth >= 16 {
+        return Ok(());
+    }
+    let mut copied = 0;
+    for entry in std::fs::read_dir(from)?.flatten() {
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        let target = to.join(entry.file_name());
+        if kind.is_dir() {
+            copy_tree(&entry.path(), &target, lease, depth + 1)?;
+        } else if kind.is_file() {
+            copied += entry.metadata().map_or(0, |m| m.len());
+            if copied > LIMIT {
+                continue;
+            }
+            std::fs::copy(entry.path(), &target)?;
+            match lease {
+                Some(lease) => crate::sandbox::users::give(&target, lease, 0o600)?,
+                None => std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o600))?,
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Copies a built program out of the compiler's folder into labrun's own, refusing a link.
+fn copy_out(from: &Path, to: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut source = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(from)?;
+    if !source.metadata()?.is_file() {
+        return Err(std::io::Error::other("not a file"));
+    }
+    let _ = std::fs::remove_file(to);
+    let mut target = std::fs::File::create(to)?;
+    std::io::copy(&mut source, &mut target)?;
+    std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o755))
+}
+
+/// Creates `dir` if need be, and makes it labrun's alone (mode 0700).
+fn private_dir(dir: &Path) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)))
+        .map_err(|e| format!("cannot create {}: {e}", dir.display()))
+}
+
+/// What every run of a class shares.
+struct Runner<'a> {
+    exe: &'a Path,
+    scenarios: &'a Path,
+    work: &'a Path,
+    pages: &'a Path,
+    uid_range: crate::sandbox::users::UidRange,
+    hidden: &'a [PathBuf],
+}
+
 fn run_one(
-    exe: &Path,
-    scenarios: &Path,
-    work: &Path,
-    pages: &Path,
+    runner: &Runner<'_>,
     submission: &str,
     direction: &Direction,
     program: Result<PathBuf, String>,
 ) -> Outcome {
+    let Runner {
+        exe,
+        scenarios,
+        work,
+        pages,
+        uid_range,
+        hidden,
+    } = *runner;
     let mut outcome = Outcome {
         submission: submission.to_string(),
         scenario: direction.scenario.clone(),
@@ -679,6 +883,12 @@ fn run_one(
         .arg(&report)
         .arg("--report-html")
         .arg(pages)
+        .arg(format!("--uid-range={uid_range}"))
+        .args(
+            hidden
+                .iter()
+                .flat_map(|h| [std::ffi::OsStr::new("--hide"), h.as_os_str()]),
+        )
         .env("NO_COLOR", "1")
         .stdin(Stdio::null())
         .stdout(Stdio::null())

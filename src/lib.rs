@@ -15,7 +15,10 @@
 //! - [`scenario`]: the TOML schema, validation with positions, the resolved [`scenario::Plan`].
 //! - [`actor`]: the lab's four programs as reference tasks, and external programs.
 //! - [`sandbox`]: the run's network, chosen once ([`sandbox::network`]): a private namespace,
-//!   or the machine's with ports of the run's own ([`sandbox::ports`]); process caps.
+//!   or the machine's with ports of the run's own ([`sandbox::ports`]); what keeps its
+//!   programs from harming it, each other and the machine: users of their own
+//!   ([`sandbox::users`]), a pid namespace with its own `/proc` and `/tmp`
+//!   ([`sandbox::pids`]), process caps.
 //! - [`engine`]: runs a plan (start order, readiness, delays, timeouts, shutdown) into events;
 //!   on a shared network it runs the plan with the real ports and hands back a record
 //!   with the declared ones.

@@ -22,6 +22,7 @@ use tokio::process::{Child, Command};
 
 use super::Sink;
 use crate::sandbox::cgroup::{MAX_PROCESSES, ProcessCap};
+use crate::sandbox::users::{self, Lease};
 use crate::transcript::{EventKind, Outcome, Stream};
 
 /// Lines longer than this are cut, so that one line without a newline cannot eat memory.
@@ -96,13 +97,23 @@ fn check_executable(path: &Path) -> Result<(), ExternalError> {
 pub(crate) struct Running {
     child: Child,
     /// The program's processes, capped in number, all killed when this is dropped;
-    /// `None` where this machine offers no control group (`labrun` says so once).
+    /// `None` where this machine offers no control group (`labrun` says so once), or the
+    /// program has a user of its own, which does the same.
     cap: Option<ProcessCap>,
+    /// The user of its own the program runs as, when labrun is root: its processes are
+    /// killed, and the uid given back, when this is dropped, after the group.
+    lease: Option<Lease>,
     pgid: Pid,
     readers: Vec<tokio::task::JoinHandle<()>>,
 }
 
 /// Starts `program args`, in its own process group, with output reported to `sink`.
+///
+/// The program runs from a copy in `workdir`, its working directory: when labrun is root,
+/// as a user of its own (see [`crate::sandbox::users`]) who owns the folder (mode 0700)
+/// and the copy (0500), so that the program need not be readable where it came from and
+/// sees nothing else of labrun's; where the run has mounts of its own, with the run's
+/// private `/tmp`.
 pub(crate) fn spawn(
     program: &Path,
     args: &[String],
@@ -110,10 +121,18 @@ pub(crate) fn spawn(
     env: &[(String, String)],
     sink: Arc<dyn Sink>,
 ) -> Result<Running, String> {
+    let began = std::time::Instant::now();
+    let lease = users::pool().map(users::Pool::take).transpose()?;
+    let copy = place(program, workdir, lease.as_ref())
+        .map_err(|e| format!("cannot copy {} into its folder: {e}", program.display()))?;
     let (master, slave) =
         open_raw_pty().map_err(|e| format!("cannot open a pseudo-terminal: {e}"))?;
-    let mut command = Command::new(program);
+    let mut command = Command::new(&copy);
+    if lease.is_some() {
+        command.env_clear().envs(users::kept_environment());
+    }
     command
+        .arg0(program)
         .args(args)
         .envs(env.iter().map(|(k, v)| (k, v)))
         .current_dir(workdir)
@@ -122,22 +141,38 @@ pub(crate) fn spawn(
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .process_group(0);
-    let cap = ProcessCap::create(MAX_PROCESSES).ok();
+    // A user of its own caps the program's processes already (`RLIMIT_NPROC`), and they
+    // all die with its lease: a control group would only add the 10 to 20 ms that moving
+    // a process into one costs.
+    let cap = match lease {
+        Some(_) => None,
+        None => ProcessCap::create(MAX_PROCESSES).ok(),
+    };
     let entry = cap.as_ref().map(ProcessCap::entry);
-    // SAFETY: prctl is async-signal-safe; it only asks the kernel to kill the child if
+    let user = lease.as_ref().map(users::Become::of);
+    let mounts = crate::sandbox::pids::program_mounts();
+    // SAFETY: what runs between fork and exec are async-signal-safe system calls on data
+    // prepared before the fork: the control group, which caps the program's processes;
+    // the run's private /tmp and hidden folders; resource limits, so that a student program cannot eat the
+    // machine (CPU seconds, memory, file size, open files); the user of its own; and last,
+    // as the kernel forgets it when the user changes, the request to kill the program if
     // labrun dies, so that no student program outlives it.
-    // Resource limits too, so that a student program cannot eat the machine: CPU seconds,
-    // memory, file size, open files; and its control group, which caps its processes.
-    // (All are async-signal-safe system calls on data prepared before the fork.)
     unsafe {
         command.pre_exec(move || {
-            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)?;
-            // The cap is a safeguard, not a condition to run: a group that refuses the
-            // program (a delegated cgroup v2 tree, say) leaves it uncapped, not unstarted.
+            // The cap and the private /tmp are safeguards, not conditions to run: a group
+            // that refuses the program (a delegated cgroup v2 tree, say) leaves it
+            // uncapped, not unstarted; the permissions still guard what /tmp would hide.
             if let Some(entry) = &entry {
                 let _ = entry.enter();
             }
-            limit_resources()
+            if let Some(mounts) = &mounts {
+                let _ = mounts.enter();
+            }
+            limit_resources()?;
+            if let Some(user) = &user {
+                user.apply()?;
+            }
+            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)
         });
     }
     let mut child = command
@@ -147,6 +182,11 @@ pub(crate) fn spawn(
     // master reads end of file once the program and its children have gone.
     drop(command);
     let pid = child.id().unwrap_or(0);
+    tracing::debug!(
+        "started {} as pid {pid} in {:?}",
+        program.display(),
+        began.elapsed()
+    );
     let pgid = Pid::from_raw(i32::try_from(pid).unwrap_or(0));
     let mut readers = Vec::new();
     // SAFETY: `master` is an open descriptor that the AsyncFd owns from here on.
@@ -167,9 +207,37 @@ pub(crate) fn spawn(
     Ok(Running {
         child,
         cap,
+        lease,
         pgid,
         readers,
     })
+}
+
+/// Copies `program` into `workdir`, which it is given, as the lease's user's when there is
+/// one; returns the copy's path relative to `workdir` (`./NAME`): the program runs from
+/// there, with the machine's `/tmp`, where `workdir` is, maybe hidden by the run's private
+/// one.
+fn place(program: &Path, workdir: &Path, lease: Option<&Lease>) -> std::io::Result<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let name = program
+        .file_name()
+        .map_or_else(|| "program".into(), |n| n.to_os_string());
+    let copy = workdir.join(&name);
+    // A copy left by an earlier program of the same role (a resolver runs once per query)
+    // may be read-only, or another user's.
+    let _ = std::fs::remove_file(&copy);
+    std::fs::copy(program, &copy)?;
+    match lease {
+        Some(lease) => {
+            users::give(&copy, lease, 0o500)?;
+            users::give(workdir, lease, 0o700)?;
+        }
+        None => {
+            std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o700))?;
+            std::fs::set_permissions(workdir, std::fs::Permissions::from_mode(0o700))?;
+        }
+    }
+    Ok(Path::new(".").join(name))
 }
 
 /// Limits of a student's program: far above what a lab program needs, far below what
@@ -185,6 +253,7 @@ fn limit_resources() -> std::io::Result<()> {
     for (resource, limit) in LIMITS {
         nix::sys::resource::setrlimit(resource, limit, limit).map_err(std::io::Error::from)?;
     }
+    crate::sandbox::users::first_to_go();
     Ok(())
 }
 
@@ -209,11 +278,11 @@ impl Running {
         if let Ok(Some(status)) = self.child.try_wait() {
             return outcome_of(status);
         }
-        let _ = killpg(self.pgid, Signal::SIGTERM);
+        self.signal_group(Signal::SIGTERM);
         match tokio::time::timeout(patience, self.child.wait()).await {
             Ok(Ok(_)) => {}
             _ => {
-                let _ = killpg(self.pgid, Signal::SIGKILL);
+                self.signal_group(Signal::SIGKILL);
                 let _ = self.child.wait().await;
             }
         }
@@ -223,13 +292,19 @@ impl Running {
     /// Kills whatever the program left in its group, then waits (a little) for its last
     /// output.
     pub(crate) async fn finish(mut self) {
-        let _ = killpg(self.pgid, Signal::SIGKILL);
+        self.signal_group(Signal::SIGKILL);
         let _ = self.child.wait().await;
-        if let Some(cap) = self.cap.take() {
-            // Killing what is left in the group (detached children, a fork loop) and
-            // removing it are blocking calls that may take a moment: off the runtime's
-            // only thread, where they would hold up every other actor.
-            let _ = tokio::task::spawn_blocking(move || drop(cap)).await;
+        let (cap, lease) = (self.cap.take(), self.lease.take());
+        if cap.is_some() || lease.is_some() {
+            // Killing what is left in the group and of the user (detached children, a
+            // fork loop) and removing the group are blocking calls that may take a
+            // moment: off the runtime's only thread, where they would hold up every
+            // other actor. The uid is given back last, once nothing of it runs.
+            let _ = tokio::task::spawn_blocking(move || {
+                drop(cap);
+                drop(lease);
+            })
+            .await;
         }
         for reader in self.readers.drain(..) {
             let abort = reader.abort_handle();
@@ -239,6 +314,16 @@ impl Running {
             {
                 abort.abort();
             }
+        }
+    }
+}
+
+impl Running {
+    /// Signals the program's process group; never a pid of 0 or 1, which `killpg` would
+    /// take for labrun's own group, or every process labrun may signal.
+    fn signal_group(&self, signal: Signal) {
+        if self.pgid.as_raw() > 1 {
+            let _ = killpg(self.pgid, signal);
         }
     }
 }

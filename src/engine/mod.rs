@@ -169,14 +169,20 @@ impl RunDir {
         let stamp = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
-        let path = std::env::temp_dir().join(format!("labrun-{}-{stamp}", std::process::id()));
+        let path =
+            std::env::temp_dir().join(format!("labrun-{}-{stamp}", crate::sandbox::run_id()));
         std::fs::create_dir_all(&path)?;
+        // labrun's own: each program gets a folder of its own inside (see `external`),
+        // which it can reach but no other; nobody can list what is here.
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o711))?;
+        crate::sandbox::pids::mount_program_tmp(&path.join(".tmp"));
         Ok(RunDir(path))
     }
 }
 
 impl Drop for RunDir {
     fn drop(&mut self) {
+        crate::sandbox::pids::unmount_program_tmp(&self.0.join(".tmp"));
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }

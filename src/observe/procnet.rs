@@ -89,6 +89,12 @@ fn backlogs_empty(text: &str) -> bool {
 
 /// The socket inodes that process `pid` holds open.
 pub(crate) fn socket_inodes(pid: u32) -> HashSet<u64> {
+    // A program running as a user of its own is read with that user's file-system rights
+    // where labrun cannot read other users' processes (a container without CAP_SYS_PTRACE).
+    crate::sandbox::users::as_owner_of(pid, || socket_inodes_of(pid))
+}
+
+fn socket_inodes_of(pid: u32) -> HashSet<u64> {
     let Ok(dir) = fs::read_dir(format!("/proc/{pid}/fd")) else {
         return HashSet::new();
     };
@@ -119,7 +125,8 @@ pub(crate) fn sockets_of(pids: &[u32], protocol: Protocol) -> Vec<SocketEntry> {
 /// Whether process `pid` is blocked waiting for input (in `accept`, `recvfrom`, `read`,
 /// `poll`…), as a server between clients is, rather than sleeping or working.
 pub(crate) fn waits_for_input(pid: u32) -> bool {
-    let Ok(text) = fs::read_to_string(format!("/proc/{pid}/syscall")) else {
+    let read = || fs::read_to_string(format!("/proc/{pid}/syscall"));
+    let Ok(text) = crate::sandbox::users::as_owner_of(pid, read) else {
         return false;
     };
     let Some(Ok(number)) = text

@@ -29,7 +29,7 @@ impl ProcessCap {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let parent = own_pids_group().ok_or("no writable `pids` control group on this machine")?;
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let dir = parent.join(format!("labrun-{}-{n}", std::process::id()));
+        let dir = parent.join(format!("labrun-{}-{n}", super::run_id()));
         fs::create_dir(&dir)
             .map_err(|e| format!("cannot make a control group in {}: {e}", parent.display()))?;
         let cap = ProcessCap {
@@ -57,11 +57,15 @@ impl ProcessCap {
     }
 
     /// The processes in the group now.
+    ///
+    /// The kernel lists a process of another pid namespace as 0: never a pid to kill
+    /// (`kill(0)` is labrun's own group), nor is 1.
     pub fn members(&self) -> Vec<i32> {
         fs::read_to_string(self.dir.join("cgroup.procs"))
             .unwrap_or_default()
             .lines()
             .filter_map(|l| l.trim().parse().ok())
+            .filter(|&pid: &i32| pid > 1)
             .collect()
     }
 

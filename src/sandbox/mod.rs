@@ -1,15 +1,23 @@
-//! Isolation of a run: a private network namespace with its own loopback.
+//! Isolation of a run: a private network namespace with its own loopback, and what keeps
+//! untrusted programs from harming labrun, each other and the machine.
 //!
 //! In its own namespace a run's fixed ports (4000…) never clash with another run or with
 //! the host, and nothing it starts can reach another machine. As root the namespace is
 //! made directly; otherwise inside a user namespace, which works unprivileged on most
 //! Linux systems. Where neither works the run goes on on the host's loopback, and says so.
+//!
+//! The programs themselves: [`users`] gives each a uid of its own when labrun is root,
+//! [`pids`] a pid namespace (with its own `/proc`, a private `/tmp`, hidden folders) where
+//! one can be made, [`cgroup`] a cap on processes where the machine offers one.
 
 pub mod cgroup;
 pub mod network;
+pub mod pids;
 pub mod ports;
+pub mod users;
 
 pub use network::{Hosts, Needs, Network};
+pub use pids::run_id;
 
 use std::fs;
 
@@ -265,7 +273,9 @@ pub fn kill_leftovers() -> usize {
             break;
         }
         for pid in &children {
-            if kill(Pid::from_raw(*pid), Signal::SIGKILL).is_ok() {
+            // A zombie is dead already: it is only reaped here, not counted.
+            let zombie = is_zombie(*pid);
+            if kill(Pid::from_raw(*pid), Signal::SIGKILL).is_ok() && !zombie {
                 killed += 1;
             }
         }
@@ -321,20 +331,24 @@ fn children_tree(root: u32) -> Option<Vec<i32>> {
             if found.contains(&pid) {
                 continue;
             }
-            let zombie = fs::read_to_string(format!("/proc/{pid}/stat"))
-                .ok()
-                .and_then(|stat| {
-                    let after = &stat[stat.rfind(')')? + 1..];
-                    after.split_whitespace().next().map(|state| state == "Z")
-                })
-                .unwrap_or(false);
-            if !zombie || parent == root {
+            if !is_zombie(pid) || parent == root {
                 found.push(pid);
                 frontier.push(pid);
             }
         }
     }
     Some(found)
+}
+
+/// Whether `pid` has exited and waits to be reaped.
+fn is_zombie(pid: i32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let after = &stat[stat.rfind(')')? + 1..];
+            after.split_whitespace().next().map(|state| state == "Z")
+        })
+        .unwrap_or(false)
 }
 
 /// [`descendants`] from the parent of every process in `/proc`.

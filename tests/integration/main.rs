@@ -9,6 +9,7 @@ mod confined;
 mod doctor;
 mod external;
 mod grading;
+mod hostile_class;
 mod html;
 mod invalid;
 mod live;
