@@ -103,6 +103,16 @@ fn set_up_child() -> Result<(), String> {
     use nix::sched::{CloneFlags, unshare};
     nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
         .map_err(|e| format!("cannot tie the run to labrun: {}", e.desc()))?;
+    // A process group of its own: a terminal's Ctrl-C reaches the first process alone,
+    // which passes it on once (a second signal ends a labrun at once, without its
+    // clean-up). Still writing to the terminal from outside its foreground group, even
+    // where `stty tostop` is set.
+    nix::unistd::setpgid(nix::unistd::Pid::from_raw(0), nix::unistd::Pid::from_raw(0))
+        .map_err(|e| format!("cannot make a process group: {}", e.desc()))?;
+    // SAFETY: setting a signal's disposition to ignore runs no code of ours.
+    unsafe {
+        libc::signal(libc::SIGTTOU, libc::SIG_IGN);
+    }
     unshare(CloneFlags::CLONE_NEWNS)
         .map_err(|e| format!("cannot create a mount namespace: {}", e.desc()))?;
     mount(
@@ -124,8 +134,8 @@ fn set_up_child() -> Result<(), String> {
 }
 
 /// The first process: waits for the run and leaves the way it did. A SIGINT or SIGTERM it
-/// gets (from `labrun grade`, or `kill`) is passed on to the run, which stops its programs
-/// and says what ran; a terminal's Ctrl-C reaches both anyway.
+/// gets (a terminal's Ctrl-C, `labrun grade`, `kill`) is passed on to the run, in a
+/// process group of its own, which stops its programs and says what ran.
 fn exit_as(child: nix::unistd::Pid) -> ! {
     use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
     let mut passed_on = None;

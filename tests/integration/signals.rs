@@ -241,3 +241,43 @@ fn ctrl_c_to_the_group_of_labrun_grade_stops_it_with_130() {
     let left = processes_running(&format!("labrun-grade-{group}-"));
     assert!(left.is_empty(), "{left:?}");
 }
+
+/// Ctrl-C on a terminal signals labrun's whole group: the run, in a pid namespace of its
+/// own, gets it once and ends cleanly, with 130 and nothing left behind.
+#[test]
+fn ctrl_c_to_the_group_of_a_run_stops_it_cleanly() {
+    use std::os::unix::process::CommandExt;
+    let scratch = Scratch::new("run-ctrl-c");
+    let server = scratch.path().join("serveur-ctrl-c");
+    std::fs::copy(fixture("serveur"), &server).expect("copy the server");
+    let mut child = labrun()
+        .args(["scenarios/tcp_sleep.toml", "--with"])
+        .arg(format!("server={}", server.display()))
+        .process_group(0)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("labrun starts");
+    let group = i32::try_from(child.id()).expect("a pid");
+    std::thread::sleep(Duration::from_millis(2500));
+    nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(group),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .expect("Ctrl-C to the group");
+    let sent = Instant::now();
+    let status = child.wait().expect("labrun ends");
+    let took = sent.elapsed();
+    let mut err = String::new();
+    use std::io::Read;
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut err)
+        .expect("read");
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(took < Duration::from_secs(1), "took {took:?}");
+    assert!(err.contains("interrupted by SIGINT"), "{err}");
+    assert!(processes_running("serveur-ctrl-c").is_empty());
+}
