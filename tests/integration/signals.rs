@@ -9,15 +9,30 @@ use crate::common::{Scratch, fixture, labrun, processes_running, root};
 /// Sends `signal` to `child` once it has run for `after`, and returns (exit code, how
 /// long it took to end after the signal, stdout, stderr).
 fn interrupt(
-    mut child: Child,
+    child: Child,
     after: Duration,
     signal: i32,
 ) -> (Option<i32>, Duration, String, String) {
+    interrupt_as(child, after, signal, false)
+}
+
+/// [`interrupt`], to the child's whole process group with `group` (as a terminal's Ctrl-C
+/// does; the child must lead a group of its own).
+fn interrupt_as(
+    mut child: Child,
+    after: Duration,
+    signal: i32,
+    group: bool,
+) -> (Option<i32>, Duration, String, String) {
     use std::io::Read;
     std::thread::sleep(after);
-    let pid = i32::try_from(child.id()).expect("a pid");
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("a pid"));
     let signal = nix::sys::signal::Signal::try_from(signal).expect("a signal");
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal).expect("signal labrun");
+    if group {
+        nix::sys::signal::killpg(pid, signal).expect("signal labrun's group");
+    } else {
+        nix::sys::signal::kill(pid, signal).expect("signal labrun");
+    }
     let sent = Instant::now();
     let status = child.wait().expect("labrun ends");
     let took = sent.elapsed();
@@ -216,26 +231,9 @@ fn ctrl_c_to_the_group_of_labrun_grade_stops_it_with_130() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("labrun grade starts");
-    let group = i32::try_from(child.id()).expect("a pid");
-    std::thread::sleep(Duration::from_secs(3));
-    nix::sys::signal::killpg(
-        nix::unistd::Pid::from_raw(group),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .expect("Ctrl-C to the group");
-    let mut child = child;
-    let sent = Instant::now();
-    let status = child.wait().expect("labrun grade ends");
-    let took = sent.elapsed();
-    let mut err = String::new();
-    use std::io::Read;
-    child
-        .stderr
-        .take()
-        .expect("stderr")
-        .read_to_string(&mut err)
-        .expect("read");
-    assert_eq!(status.code(), Some(130), "{err}");
+    let group = child.id();
+    let (code, took, _, err) = interrupt_as(child, Duration::from_secs(3), libc::SIGINT, true);
+    assert_eq!(code, Some(130), "{err}");
     assert!(took < Duration::from_secs(2), "took {took:?}");
     assert!(err.contains("interrupted by SIGINT"), "{err}");
     let left = processes_running(&format!("labrun-grade-{group}-"));
@@ -250,7 +248,7 @@ fn ctrl_c_to_the_group_of_a_run_stops_it_cleanly() {
     let scratch = Scratch::new("run-ctrl-c");
     let server = scratch.path().join("serveur-ctrl-c");
     std::fs::copy(fixture("serveur"), &server).expect("copy the server");
-    let mut child = labrun()
+    let child = labrun()
         .args(["scenarios/tcp_sleep.toml", "--with"])
         .arg(format!("server={}", server.display()))
         .process_group(0)
@@ -258,25 +256,8 @@ fn ctrl_c_to_the_group_of_a_run_stops_it_cleanly() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("labrun starts");
-    let group = i32::try_from(child.id()).expect("a pid");
-    std::thread::sleep(Duration::from_millis(2500));
-    nix::sys::signal::killpg(
-        nix::unistd::Pid::from_raw(group),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .expect("Ctrl-C to the group");
-    let sent = Instant::now();
-    let status = child.wait().expect("labrun ends");
-    let took = sent.elapsed();
-    let mut err = String::new();
-    use std::io::Read;
-    child
-        .stderr
-        .take()
-        .expect("stderr")
-        .read_to_string(&mut err)
-        .expect("read");
-    assert_eq!(status.code(), Some(130), "{err}");
+    let (code, took, _, err) = interrupt_as(child, Duration::from_millis(2500), libc::SIGINT, true);
+    assert_eq!(code, Some(130), "{err}");
     assert!(took < Duration::from_secs(1), "took {took:?}");
     assert!(err.contains("interrupted by SIGINT"), "{err}");
     assert!(processes_running("serveur-ctrl-c").is_empty());
