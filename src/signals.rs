@@ -22,7 +22,13 @@ pub fn catch() {
             let code = exit_code(signal);
             let registered =
                 signal_hook::flag::register_conditional_shutdown(signal, code, Arc::clone(&second))
-                    .and_then(|_| signal_hook::flag::register(signal, Arc::clone(&second)))
+                    .map(|id| {
+                        SHUTDOWNS
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .push(id);
+                    })
+                    .and_then(|()| signal_hook::flag::register(signal, Arc::clone(&second)))
                     .and_then(|_| {
                         signal_hook::flag::register_usize(signal, Arc::clone(&flag), number)
                     });
@@ -32,6 +38,25 @@ pub fn catch() {
         }
         flag
     });
+}
+
+/// The registrations that end labrun at a second signal, so that [`second_is_noted`] can
+/// take them back.
+static SHUTDOWNS: std::sync::Mutex<Vec<signal_hook::SigId>> = std::sync::Mutex::new(Vec::new());
+
+/// From now on a second signal is noted like the first, not fatal: for the run inside its
+/// pid namespace, which may get the same signal twice (from `pkill`, and passed on by the
+/// first process) and must still clean up. Its first process keeps the escape: at a second
+/// signal it ends, and the run with it (parent-death signal).
+pub fn second_is_noted() {
+    let ids = std::mem::take(
+        &mut *SHUTDOWNS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    );
+    for id in ids {
+        signal_hook::low_level::unregister(id);
+    }
 }
 
 /// The last of SIGINT or SIGTERM received since [`catch`], if any.

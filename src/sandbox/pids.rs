@@ -103,6 +103,7 @@ fn set_up_child() -> Result<(), String> {
     use nix::sched::{CloneFlags, unshare};
     nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
         .map_err(|e| format!("cannot tie the run to labrun: {}", e.desc()))?;
+    crate::signals::second_is_noted();
     // A process group of its own: a terminal's Ctrl-C reaches the first process alone,
     // which passes it on once (a second signal ends a labrun at once, without its
     // clean-up). Still writing to the terminal from outside its foreground group, even

@@ -262,3 +262,55 @@ fn ctrl_c_to_the_group_of_a_run_stops_it_cleanly() {
     assert!(err.contains("interrupted by SIGINT"), "{err}");
     assert!(processes_running("serveur-ctrl-c").is_empty());
 }
+
+/// `pkill labrun` signals both processes of a run in its pid namespace (the first one and
+/// the run): the run gets SIGTERM twice, once directly and once passed on, and still
+/// stops its programs and ends with 143.
+#[test]
+fn a_signal_to_both_processes_of_a_run_still_ends_it_cleanly() {
+    let scratch = Scratch::new("run-pkill");
+    let server = scratch.path().join("serveur-pkill");
+    std::fs::copy(fixture("serveur"), &server).expect("copy the server");
+    let mut child = labrun()
+        .args(["scenarios/tcp_sleep.toml", "--with"])
+        .arg(format!("server={}", server.display()))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("labrun starts");
+    std::thread::sleep(Duration::from_millis(2500));
+    let first = child.id();
+    let children =
+        std::fs::read_to_string(format!("/proc/{first}/task/{first}/children")).unwrap_or_default();
+    let mut pids = vec![first];
+    pids.extend(
+        children
+            .split_whitespace()
+            .filter_map(|p| p.parse::<u32>().ok()),
+    );
+    for pid in &pids {
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(*pid).expect("a pid"));
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+    }
+    let sent = Instant::now();
+    let status = child.wait().expect("labrun ends");
+    let took = sent.elapsed();
+    let mut err = String::new();
+    use std::io::Read;
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut err)
+        .expect("read");
+    assert_eq!(status.code(), Some(143), "{err}");
+    assert!(took < Duration::from_secs(1), "took {took:?}");
+    // Ended by its own clean-up, which says what ran, not by a second signal.
+    assert!(err.contains("interrupted by SIGTERM"), "{err}");
+    let gone = Instant::now();
+    while !processes_running("serveur-pkill").is_empty() && gone.elapsed() < Duration::from_secs(1)
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(processes_running("serveur-pkill").is_empty());
+}
