@@ -204,16 +204,9 @@ pub fn run_probe(kind: Probe) -> i32 {
             .map_err(|e| format!("refused: {}", e.desc())),
         Probe::Mount => unshare_either(CloneFlags::CLONE_NEWNS).and_then(|how| {
             // What a run's private /etc/hosts needs next: its mounts kept from the host's.
-            use nix::mount::{MsFlags, mount};
-            mount(
-                None::<&str>,
-                "/",
-                None::<&str>,
-                MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-                None::<&str>,
-            )
-            .map(|()| how)
-            .map_err(|e| format!("made, but its mounts cannot be made private: {}", e.desc()))
+            crate::sandbox::mounts_private()
+                .map(|()| how)
+                .map_err(|e| format!("made, but its mounts cannot be made private: {}", e.desc()))
         }),
         Probe::Pid => unshare_either(CloneFlags::CLONE_NEWPID),
     };

@@ -205,16 +205,17 @@ fn replace_route(destination: [u8; 4], prefix: u8, lo: u32) -> Result<(), String
     Ok(())
 }
 
-/// Gives the run a private `/etc/hosts` (and a name-service setup that reads only it), in a
-/// mount namespace of its own: lookups give the same answers on every machine, and none
-/// leaves it. Call while the process has a single thread, after
-/// [`enter_private_network`].
-pub fn private_hosts(hosts: &str) -> Result<(), String> {
-    use nix::mount::{MsFlags, mount};
-    use nix::sched::{CloneFlags, unshare};
-    unshare(CloneFlags::CLONE_NEWNS)
+/// Moves the calling thread into a mount namespace of its own whose mounts are private:
+/// nothing mounted there shows in the namespace it came from.
+pub(crate) fn own_mounts() -> Result<(), String> {
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
         .map_err(|e| format!("cannot create a mount namespace: {}", e.desc()))?;
-    // Nothing mounted here may show in the host's namespace.
+    mounts_private().map_err(|e| format!("cannot make the mounts private: {}", e.desc()))
+}
+
+/// Makes every mount of the current mount namespace private (`mount --make-rprivate /`).
+pub(crate) fn mounts_private() -> nix::Result<()> {
+    use nix::mount::{MsFlags, mount};
     mount(
         None::<&str>,
         "/",
@@ -222,7 +223,15 @@ pub fn private_hosts(hosts: &str) -> Result<(), String> {
         MsFlags::MS_REC | MsFlags::MS_PRIVATE,
         None::<&str>,
     )
-    .map_err(|e| format!("cannot make the mounts private: {}", e.desc()))?;
+}
+
+/// Gives the run a private `/etc/hosts` (and a name-service setup that reads only it), in a
+/// mount namespace of its own: lookups give the same answers on every machine, and none
+/// leaves it. Call while the process has a single thread, after
+/// [`enter_private_network`].
+pub fn private_hosts(hosts: &str) -> Result<(), String> {
+    use nix::mount::{MsFlags, mount};
+    own_mounts()?;
     let files = [
         ("/etc/hosts", hosts.to_string()),
         ("/etc/nsswitch.conf", "hosts: files\n".to_string()),

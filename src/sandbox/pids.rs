@@ -100,7 +100,6 @@ pub fn enter() -> Result<(), String> {
 /// In the namespace's pid 1: die with the first process, own mounts, a fresh `/proc`.
 fn set_up_child() -> Result<(), String> {
     use nix::mount::{MsFlags, mount};
-    use nix::sched::{CloneFlags, unshare};
     nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
         .map_err(|e| format!("cannot tie the run to labrun: {}", e.desc()))?;
     crate::signals::second_is_noted();
@@ -114,16 +113,7 @@ fn set_up_child() -> Result<(), String> {
     unsafe {
         libc::signal(libc::SIGTTOU, libc::SIG_IGN);
     }
-    unshare(CloneFlags::CLONE_NEWNS)
-        .map_err(|e| format!("cannot create a mount namespace: {}", e.desc()))?;
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-        None::<&str>,
-    )
-    .map_err(|e| format!("cannot make the mounts private: {}", e.desc()))?;
+    super::own_mounts()?;
     mount(
         Some("proc"),
         "/proc",
