@@ -1,7 +1,7 @@
 //! SIGINT and SIGTERM: labrun stops its programs within a second, removes its run
 //! directories, prints what ran so far and exits 130 or 143.
 
-use std::process::{Child, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::common::{Scratch, fixture, labrun, processes_running, root};
@@ -52,6 +52,41 @@ fn interrupt_as(
     (status.code(), took, out, err)
 }
 
+/// A labrun of `tcp_sleep` with the lab's C server under a name of the test's own
+/// (`serveur-LABEL`, so that other tests' programs are not counted), and the folder that
+/// holds it.
+fn tcp_sleep_with_server(label: &str) -> (Scratch, Command, String) {
+    let scratch = Scratch::new(label);
+    let name = format!("serveur-{label}");
+    let server = scratch.path().join(&name);
+    std::fs::copy(fixture("serveur"), &server).expect("copy the server");
+    let mut command = labrun();
+    command
+        .args(["scenarios/tcp_sleep.toml", "--with"])
+        .arg(format!("server={}", server.display()));
+    (scratch, command, name)
+}
+
+/// `labrun grade` of one correct TCP submission on `scenarios`, out in the class folder.
+fn grade_one_student(label: &str, scenarios: &[&str]) -> (Scratch, Command) {
+    let class = Scratch::new(label);
+    let student = class.path().join("alice");
+    std::fs::create_dir_all(&student).expect("a submission");
+    for file in ["serveur.c", "clientt.c"] {
+        std::fs::copy(root().join("tests/fixtures").join(file), student.join(file)).expect("copy");
+    }
+    let mut command = labrun();
+    command.args(["grade", "courses/tp-sockets.toml"]);
+    for scenario in scenarios {
+        command.args(["--scenario", scenario]);
+    }
+    command
+        .arg("--out")
+        .arg(class.path().join("grades"))
+        .arg(&student);
+    (class, command)
+}
+
 /// The run directories of process `pid` left in the temporary folder.
 fn run_dirs_of(pid: u32) -> Vec<String> {
     let prefix = format!("labrun-{pid}-");
@@ -66,12 +101,8 @@ fn run_dirs_of(pid: u32) -> Vec<String> {
 #[test]
 fn sigint_stops_a_run_at_once_and_prints_what_ran() {
     // A copy under a name of its own, so that other tests' programs are not counted.
-    let scratch = Scratch::new("sigint");
-    let server = scratch.path().join("serveur-sigint");
-    std::fs::copy(fixture("serveur"), &server).expect("copy the server");
-    let child = labrun()
-        .args(["scenarios/tcp_sleep.toml", "--with"])
-        .arg(format!("server={}", server.display()))
+    let (_scratch, mut command, server) = tcp_sleep_with_server("sigint");
+    let child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -89,7 +120,7 @@ fn sigint_stops_a_run_at_once_and_prints_what_ran() {
         "left behind: {:?}",
         run_dirs_of(pid)
     );
-    assert!(processes_running("serveur-sigint").is_empty());
+    assert!(processes_running(&server).is_empty());
 }
 
 #[test]
@@ -108,24 +139,9 @@ fn sigterm_stops_a_run_with_exit_143() {
 
 #[test]
 fn sigterm_to_labrun_grade_stops_every_run_and_says_what_was_done() {
-    let class = Scratch::new("grade-sigterm");
-    let student = class.path().join("alice");
-    std::fs::create_dir_all(&student).expect("a submission");
-    for file in ["serveur.c", "clientt.c"] {
-        std::fs::copy(root().join("tests/fixtures").join(file), student.join(file)).expect("copy");
-    }
-    let out = class.path().join("grades");
-    let child = labrun()
-        .args([
-            "grade",
-            "courses/tp-sockets.toml",
-            "--scenario",
-            "tcp_basic",
-            "--scenario",
-        ])
-        .args(["tcp_two_clients", "--out"])
-        .arg(&out)
-        .arg(&student)
+    let (class, mut command) =
+        grade_one_student("grade-sigterm", &["tcp_basic", "tcp_two_clients"]);
+    let child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -137,7 +153,7 @@ fn sigterm_to_labrun_grade_stops_every_run_and_says_what_was_done() {
     assert!(took < Duration::from_secs(2), "took {took:?} to stop");
     assert!(err.contains("interrupted by SIGTERM"), "{err}");
     assert!(
-        !out.join("summary.csv").exists(),
+        !class.path().join("grades/summary.csv").exists(),
         "a summary of part of the class"
     );
     // Its runs' programs are built into its work folder: none of them is left running.
@@ -149,22 +165,8 @@ fn sigterm_to_labrun_grade_stops_every_run_and_says_what_was_done() {
 /// programs, end with it instead of going on as orphans.
 #[test]
 fn the_runs_of_a_killed_grade_end_with_it() {
-    let class = Scratch::new("grade-sigkill");
-    let student = class.path().join("alice");
-    std::fs::create_dir_all(&student).expect("a submission");
-    for file in ["serveur.c", "clientt.c"] {
-        std::fs::copy(root().join("tests/fixtures").join(file), student.join(file)).expect("copy");
-    }
-    let mut child = labrun()
-        .args([
-            "grade",
-            "courses/tp-sockets.toml",
-            "--scenario",
-            "tcp_basic",
-            "--out",
-        ])
-        .arg(class.path().join("grades"))
-        .arg(&student)
+    let (_class, mut command) = grade_one_student("grade-sigkill", &["tcp_basic"]);
+    let mut child = command
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -210,22 +212,8 @@ fn the_runs_of_a_killed_grade_end_with_it() {
 #[test]
 fn ctrl_c_to_the_group_of_labrun_grade_stops_it_with_130() {
     use std::os::unix::process::CommandExt;
-    let class = Scratch::new("grade-ctrl-c");
-    let student = class.path().join("alice");
-    std::fs::create_dir_all(&student).expect("a submission");
-    for file in ["serveur.c", "clientt.c"] {
-        std::fs::copy(root().join("tests/fixtures").join(file), student.join(file)).expect("copy");
-    }
-    let child = labrun()
-        .args([
-            "grade",
-            "courses/tp-sockets.toml",
-            "--scenario",
-            "tcp_basic",
-            "--out",
-        ])
-        .arg(class.path().join("grades"))
-        .arg(&student)
+    let (_class, mut command) = grade_one_student("grade-ctrl-c", &["tcp_basic"]);
+    let child = command
         .process_group(0)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -245,12 +233,8 @@ fn ctrl_c_to_the_group_of_labrun_grade_stops_it_with_130() {
 #[test]
 fn ctrl_c_to_the_group_of_a_run_stops_it_cleanly() {
     use std::os::unix::process::CommandExt;
-    let scratch = Scratch::new("run-ctrl-c");
-    let server = scratch.path().join("serveur-ctrl-c");
-    std::fs::copy(fixture("serveur"), &server).expect("copy the server");
-    let child = labrun()
-        .args(["scenarios/tcp_sleep.toml", "--with"])
-        .arg(format!("server={}", server.display()))
+    let (_scratch, mut command, server) = tcp_sleep_with_server("ctrl-c");
+    let child = command
         .process_group(0)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -260,7 +244,7 @@ fn ctrl_c_to_the_group_of_a_run_stops_it_cleanly() {
     assert_eq!(code, Some(130), "{err}");
     assert!(took < Duration::from_secs(1), "took {took:?}");
     assert!(err.contains("interrupted by SIGINT"), "{err}");
-    assert!(processes_running("serveur-ctrl-c").is_empty());
+    assert!(processes_running(&server).is_empty());
 }
 
 /// `pkill labrun` signals both processes of a run in its pid namespace (the first one and
@@ -268,12 +252,8 @@ fn ctrl_c_to_the_group_of_a_run_stops_it_cleanly() {
 /// stops its programs and ends with 143.
 #[test]
 fn a_signal_to_both_processes_of_a_run_still_ends_it_cleanly() {
-    let scratch = Scratch::new("run-pkill");
-    let server = scratch.path().join("serveur-pkill");
-    std::fs::copy(fixture("serveur"), &server).expect("copy the server");
-    let mut child = labrun()
-        .args(["scenarios/tcp_sleep.toml", "--with"])
-        .arg(format!("server={}", server.display()))
+    let (_scratch, mut command, server) = tcp_sleep_with_server("pkill");
+    let mut child = command
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -308,9 +288,8 @@ fn a_signal_to_both_processes_of_a_run_still_ends_it_cleanly() {
     // Ended by its own clean-up, which says what ran, not by a second signal.
     assert!(err.contains("interrupted by SIGTERM"), "{err}");
     let gone = Instant::now();
-    while !processes_running("serveur-pkill").is_empty() && gone.elapsed() < Duration::from_secs(1)
-    {
+    while !processes_running(&server).is_empty() && gone.elapsed() < Duration::from_secs(1) {
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert!(processes_running("serveur-pkill").is_empty());
+    assert!(processes_running(&server).is_empty());
 }
