@@ -529,7 +529,13 @@ impl<'a> Engine<'a> {
             self.tx.clone(),
             self.capture_stop.clone(),
         );
-        let owners = Arc::clone(&self.owners);
+        // Only external programs have ports to look up.
+        let owners = self
+            .options
+            .externals
+            .iter()
+            .any(Option::is_some)
+            .then(|| Arc::clone(&self.owners));
         tracker.spawn(async move {
             loop {
                 let packet = tokio::select! {
@@ -539,7 +545,9 @@ impl<'a> Engine<'a> {
                 let Ok(packet) = packet else { break };
                 // The first packet of a port nobody claimed yet (an external client's, say,
                 // whose program may be gone a moment later): whose it is, at once.
-                owners.learn_from(&packet.data, &tx);
+                if let Some(owners) = &owners {
+                    owners.learn_from(&packet.data, &tx);
+                }
                 if tx.send(Message::Packet(packet)).is_err() {
                     break;
                 }
