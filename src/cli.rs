@@ -285,6 +285,7 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 
 /// Runs the command line and returns the process exit code.
 pub fn main(cli: Cli) -> i32 {
+    crate::scratch::sweep_dead();
     match cli.command {
         Some(Command::Ref(command)) => run_ref(command),
         Some(Command::Grade(args)) => run_grade(&args),

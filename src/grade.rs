@@ -233,17 +233,8 @@ pub fn grade_class(
     }
     // Compilers, and every run's programs, as users of their own when labrun is root.
     let own_users = crate::sandbox::users::enable(options.uid_range).is_ok();
-    // A name no other labrun can have, even one with the same pid in another pid
-    // namespace sharing this temporary folder (two containers, two confined tests).
-    let scratch = tempfile::Builder::new()
-        .prefix(&format!("labrun-grade-{}-", std::process::id()))
-        .tempdir()
-        .map_err(|e| {
-            GradeError::Files(format!(
-                "cannot create a work folder in {}: {e}",
-                std::env::temp_dir().display()
-            ))
-        })?;
+    // In labrun's scratch folder: a grade killed half-way leaves nothing for good.
+    let scratch = crate::scratch::folder("grade-").map_err(GradeError::Files)?;
     let work = scratch.path().to_path_buf();
     // labrun's alone (a temporary folder is made so already; said, not assumed).
     private_dir(&work).map_err(GradeError::Files)?;
@@ -890,6 +881,7 @@ fn run_one(
                 .flat_map(|h| [std::ffi::OsStr::new("--hide"), h.as_os_str()]),
         )
         .env("NO_COLOR", "1")
+        .env(crate::scratch::NO_SWEEP, "1")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());

@@ -78,6 +78,7 @@ pub mod observe;
 pub mod report;
 pub mod sandbox;
 pub mod scenario;
+pub mod scratch;
 pub mod signals;
 pub mod snapshot;
 pub mod transcript;

@@ -10,5 +10,7 @@ fn main() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
-    std::process::exit(labrun::cli::main(args));
+    let code = labrun::cli::main(args);
+    labrun::scratch::finish();
+    std::process::exit(code);
 }

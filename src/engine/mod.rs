@@ -166,12 +166,10 @@ struct RunDir(PathBuf);
 
 impl RunDir {
     fn create() -> std::io::Result<Self> {
-        let stamp = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        let path =
-            std::env::temp_dir().join(format!("labrun-{}-{stamp}", crate::sandbox::run_id()));
-        std::fs::create_dir_all(&path)?;
+        // In labrun's scratch folder: removed by a later labrun if this one is killed.
+        let path = crate::scratch::folder("run-")
+            .map_err(std::io::Error::other)?
+            .keep();
         // labrun's own: each program gets a folder of its own inside (see `external`),
         // which it can reach but no other; nobody can list what is here.
         std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o711))?;

@@ -241,11 +241,7 @@ pub fn private_hosts(hosts: &str) -> Result<(), String> {
         if !std::path::Path::new(target).exists() {
             continue;
         }
-        let source = std::env::temp_dir().join(format!(
-            "labrun-{}-{}",
-            std::process::id(),
-            target.trim_start_matches("/etc/")
-        ));
+        let source = crate::scratch::root()?.join(target.trim_start_matches("/etc/"));
         std::fs::write(&source, text)
             .map_err(|e| format!("cannot write {}: {e}", source.display()))?;
         let mounted = mount(

@@ -139,7 +139,10 @@ fn exit_as(child: nix::unistd::Pid) -> ! {
             passed_on = Some(signal as i32);
         }
         match waitpid(child, Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::Exited(_, code)) => std::process::exit(code),
+            Ok(WaitStatus::Exited(_, code)) => {
+                crate::scratch::finish();
+                std::process::exit(code)
+            }
             Ok(WaitStatus::Signaled(_, signal, _)) => {
                 // SAFETY: back to the default action, then the same death as the run's.
                 unsafe {

@@ -6,6 +6,7 @@ mod autograder;
 mod class;
 mod common;
 mod confined;
+mod crash;
 mod doctor;
 mod external;
 mod grading;

@@ -11,7 +11,8 @@ use crate::common::{run, stderr};
 
 /// A scenario of `clients` clients of 3 exchanges against one server, written to a file.
 fn scenario(name: &str, protocol: &str, concurrency: &str, clients: u32) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("labrun-scale-{}", std::process::id()));
+    // The test build's own folder, not the machine's temporary one.
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("scale");
     std::fs::create_dir_all(&dir).expect("a folder for the scenario");
     let path = dir.join(format!("{name}.toml"));
     let text = format!(
