@@ -109,9 +109,14 @@ pub struct GradeArgs {
     /// Submission folders (sources or binaries).
     #[arg(required = true)]
     pub submissions: Vec<PathBuf>,
-    /// Runs at once (they mostly sleep, so far more than cores).
-    #[arg(long, short, default_value_t = 32)]
-    pub jobs: usize,
+    /// Runs at once (they mostly sleep, so far more than cores). Default: as many as the
+    /// machine holds (its memory, open files and uids to lend).
+    #[arg(long, short)]
+    pub jobs: Option<usize>,
+    /// Grade only what an earlier `labrun grade` of the same course into the same `--out`
+    /// did not finish, or whose files changed since; then write the class's summary.
+    #[arg(long)]
+    pub resume: bool,
     /// Grade only this scenario (repeatable).
     #[arg(long = "scenario", value_name = "NAME")]
     pub scenarios: Vec<String>,
@@ -364,6 +369,7 @@ fn run_grade(args: &GradeArgs) -> i32 {
         uid_range,
         jobs: args.jobs,
         only: args.scenarios.clone(),
+        resume: args.resume,
         partition: args.partition,
         out: args.out.clone(),
         progress: std::io::stderr().is_terminal(),
@@ -434,13 +440,14 @@ fn run_grade(args: &GradeArgs) -> i32 {
     }
 }
 
-/// `labrun grade` stopped by a signal: what was graded so far, and nothing written (a
+/// `labrun grade` stopped by a signal: what was graded so far, and no summary written (a
 /// summary of part of the class would read as the class's).
 fn interrupted_grade(outcomes: &[crate::grade::Outcome], signal: i32) -> i32 {
     let done: Vec<&crate::grade::Outcome> =
         outcomes.iter().filter(|o| o.verdict != "error").collect();
     tell!(
-        "labrun: interrupted by {}: {} of {} runs were done; no feedback and no summary are written",
+        "labrun: interrupted by {}: {} of {} runs were done; each submission graded whole has \
+         its feedback, no summary is written (`labrun grade … --resume` grades the rest)",
         crate::signals::name(signal),
         done.len(),
         outcomes.len()

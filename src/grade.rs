@@ -5,7 +5,6 @@
 //! so runs cannot disturb each other; runs mostly wait on the lab's 2 s sleeps, so many
 //! more of them than cores run at once.
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -64,8 +63,12 @@ pub struct GradeOptions {
     /// The uids that compilers and programs run as when labrun is root (given to every
     /// run too).
     pub uid_range: crate::sandbox::users::UidRange,
-    pub jobs: usize,
+    /// Runs at once; `None`: as many as the machine holds.
+    pub jobs: Option<usize>,
     pub only: Vec<String>,
+    /// Take the results of an earlier grading into `out` of the same course, for the
+    /// submissions whose files did not change.
+    pub resume: bool,
     /// `(k, n)`: grade the k-th of n slices of the class (1-based).
     pub partition: Option<Partition>,
     pub out: PathBuf,
@@ -244,8 +247,6 @@ pub fn grade_class(
     }
     let build_timeout = crate::scenario::duration::parse(&course.build.timeout)
         .map_err(|e| GradeError::Invalid(format!("invalid build timeout: {e}")))?;
-
-    // Build every file first, a few compilers at a time, then run everything at once.
     let names: Vec<String> = submissions
         .iter()
         .map(|s| {
@@ -253,15 +254,61 @@ pub fn grade_class(
                 .map_or_else(|| "submission".into(), |n| n.to_string_lossy().into_owned())
         })
         .collect();
-    // Each file once: two builds of one file would share (and clear) one build folder.
-    let mut files: Vec<String> = Vec::new();
-    for direction in &directions {
-        if !files.contains(&direction.file) {
-            files.push(direction.file.clone());
+
+    // What an earlier grading of the same course into `out` finished, with the same files,
+    // is taken as it is (`--resume`); every submission done from now on is written at once.
+    let graded: Vec<(String, String, PathBuf)> = directions
+        .iter()
+        .map(|d| {
+            let path = scenarios.join(format!("{}.toml", d.scenario));
+            (d.scenario.clone(), d.role.clone(), path)
+        })
+        .collect();
+    let journal = crate::journal::Journal::open(
+        &options.out,
+        &crate::journal::course_id(course_path, &graded),
+        options.resume,
+    )?;
+    let files: Vec<String> = submissions
+        .iter()
+        .map(|s| crate::journal::files_id(s))
+        .collect();
+    let earlier: Vec<Option<Vec<Outcome>>> = names
+        .iter()
+        .zip(&files)
+        .map(|(name, files)| journal.earlier(name, files))
+        .collect();
+    let to_grade: Vec<usize> = (0..names.len()).filter(|&i| earlier[i].is_none()).collect();
+    if options.resume {
+        tell!(
+            "labrun: --resume: {} of {} submissions already graded in {}",
+            names.len() - to_grade.len(),
+            names.len(),
+            options.out.display()
+        );
+    }
+
+    // The longest runs start first, so that the class takes about as long as its longest
+    // run, not that plus the builds: the files they need are built first, for everyone,
+    // and each run starts as soon as its file is built.
+    let lengths: Vec<Duration> = graded
+        .iter()
+        .map(|(_, _, path)| {
+            crate::scenario::load(path).map_or(Duration::ZERO, |p| p.expected_length())
+        })
+        .collect();
+    let mut course_files: Vec<(String, Duration)> = Vec::new();
+    for (d, direction) in directions.iter().enumerate() {
+        match course_files.iter_mut().find(|(f, _)| f == &direction.file) {
+            Some((_, longest)) => *longest = (*longest).max(lengths[d]),
+            // Each file once: two builds of one file would share (and clear) one folder.
+            None => course_files.push((direction.file.clone(), lengths[d])),
         }
     }
-    let builds: Vec<(usize, String)> = (0..submissions.len())
-        .flat_map(|i| files.iter().map(move |f| (i, f.clone())))
+    course_files.sort_by_key(|(_, longest)| std::cmp::Reverse(*longest));
+    let builds: Vec<(usize, String)> = course_files
+        .iter()
+        .flat_map(|(f, _)| to_grade.iter().map(move |&i| (i, f.clone())))
         .collect();
     // Each run writes its HTML page beside the student's feedback file.
     let pages = std::path::absolute(&options.out).unwrap_or_else(|_| options.out.clone());
@@ -277,91 +324,111 @@ pub fn grade_class(
     // directory: it stays usable).
     let build_hidden = crate::sandbox::pids::Mounts::hiding(&hidden);
     let compilers = std::thread::available_parallelism().map_or(2, |n| n.get() * 2);
-    let built: HashMap<(usize, String), Result<PathBuf, String>> =
-        in_parallel(builds, compilers, |(i, file)| {
-            let program = prepare(
-                &submissions[*i],
-                file,
-                &work.join(&names[*i]),
-                &course.build.command,
-                build_timeout,
-                &build_hidden,
-            );
-            ((*i, file.clone()), program)
-        })
-        .into_iter()
-        .collect();
-    let mut jobs: Vec<(String, Direction, Result<PathBuf, String>)> = Vec::new();
-    for (i, name) in names.iter().enumerate() {
-        for direction in &directions {
-            let program = built
-                .get(&(i, direction.file.clone()))
-                .cloned()
-                .unwrap_or_else(|| Err("not built".into()));
-            jobs.push((name.clone(), (*direction).clone(), program));
-        }
-    }
-    let total = jobs.len();
+
+    let total = to_grade.len() * directions.len();
+    let jobs = options
+        .jobs
+        .unwrap_or_else(|| default_jobs(compilers))
+        .clamp(1, total.max(1));
+    let board = Mutex::new(Board {
+        builds_left: builds.len(),
+        ready: Vec::new(),
+        left: names.iter().map(|_| directions.len()).collect(),
+        outcomes: names.iter().map(|_| vec![None; directions.len()]).collect(),
+    });
+    let ready = std::sync::Condvar::new();
+    let next_build = std::sync::atomic::AtomicUsize::new(0);
     let state = Mutex::new(Progress {
         total,
         ..Progress::default()
     });
     let changed = std::sync::Condvar::new();
-    let queue = Mutex::new(jobs.into_iter().enumerate().collect::<Vec<_>>());
-    let results = Mutex::new(Vec::new());
     let started = Instant::now();
     let over = std::sync::atomic::AtomicBool::new(false);
+    let runner = Runner {
+        exe: &exe,
+        scenarios: &scenarios,
+        work: &work,
+        pages: &pages,
+        uid_range: options.uid_range,
+        hidden: &hidden,
+    };
     std::thread::scope(|scope| {
         if options.progress {
             scope.spawn(|| show_progress(&state, &changed, started, options.color));
         }
         scope.spawn(|| pass_on_signals(&over));
-        let workers: Vec<_> = (0..options.jobs.max(1))
+        let compiling: Vec<_> = (0..compilers.min(builds.len()))
             .map(|_| {
                 scope.spawn(|| {
                     loop {
-                        // Interrupted: nothing more starts; the runs in flight are stopped.
-                        if crate::signals::received().is_some() {
-                            return;
-                        }
-                        let Some((index, (submission, direction, program))) = relock(&queue).pop()
-                        else {
+                        let next = next_build.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some((i, file)) = builds.get(next) else {
                             return;
                         };
-                        relock(&state).running += 1;
-                        changed.notify_one();
-                        let pages = pages.join(sanitize(&submission));
-                        let mut outcome = run_one(
-                            &Runner {
-                                exe: &exe,
-                                scenarios: &scenarios,
-                                work: &work,
-                                pages: &pages,
-                                uid_range: options.uid_range,
-                                hidden: &hidden,
-                            },
-                            &submission,
-                            &direction,
-                            program,
-                        );
-                        outcome.finished = begun.elapsed();
-                        {
-                            let mut s = relock(&state);
-                            s.running = s.running.saturating_sub(1);
-                            match outcome.verdict.as_str() {
-                                "pass" => s.passed += 1,
-                                "fail" => s.failed += 1,
-                                _ => s.errors += 1,
+                        // Interrupted: nothing more is built (its runs are never started).
+                        let program = if crate::signals::received().is_some() {
+                            Err("interrupted".to_string())
+                        } else {
+                            prepare(
+                                &submissions[*i],
+                                file,
+                                &work.join(&names[*i]),
+                                &course.build.command,
+                                build_timeout,
+                                &build_hidden,
+                            )
+                        };
+                        let mut board = relock(&board);
+                        for (d, direction) in directions.iter().enumerate() {
+                            if &direction.file == file {
+                                board.ready.push((*i, d, program.clone()));
                             }
                         }
-                        changed.notify_one();
-                        relock(&results).push((index, outcome));
+                        board.builds_left -= 1;
+                        ready.notify_all();
                     }
                 })
             })
             .collect();
-        for worker in workers {
-            let _ = worker.join();
+        let running: Vec<_> = (0..jobs)
+            .map(|_| {
+                scope.spawn(|| {
+                    while let Some((i, d, program)) = next_run(&board, &ready, &lengths) {
+                        relock(&state).running += 1;
+                        changed.notify_one();
+                        let pages = pages.join(sanitize(&names[i]));
+                        let runner = Runner {
+                            pages: &pages,
+                            ..runner
+                        };
+                        let mut outcome = run_one(&runner, &names[i], directions[d], program);
+                        outcome.finished = begun.elapsed();
+                        relock(&state).count(&outcome);
+                        changed.notify_one();
+                        let finished = {
+                            let mut board = relock(&board);
+                            board.outcomes[i][d] = Some(outcome);
+                            board.left[i] -= 1;
+                            (board.left[i] == 0).then(|| {
+                                board.outcomes[i]
+                                    .iter()
+                                    .flatten()
+                                    .cloned()
+                                    .collect::<Vec<_>>()
+                            })
+                        };
+                        if let Some(outcomes) = finished
+                            && let Err(message) = journal.record(&names[i], &files[i], &outcomes)
+                        {
+                            tell!("labrun: {message}");
+                        }
+                    }
+                })
+            })
+            .collect();
+        for thread in compiling.into_iter().chain(running) {
+            let _ = thread.join();
         }
         // Also after a worker's panic: the progress thread must stop, or the scope waits.
         relock(&state).over = true;
@@ -369,9 +436,101 @@ pub fn grade_class(
         changed.notify_one();
     });
     drop(scratch);
-    let mut results = results.into_inner().unwrap_or_default();
-    results.sort_by_key(|(i, _)| *i);
-    Ok(results.into_iter().map(|(_, o)| o).collect())
+    let mut board = board.into_inner().unwrap_or_else(PoisonError::into_inner);
+    // In submission then course order, those of the earlier grading included.
+    Ok(earlier
+        .into_iter()
+        .enumerate()
+        .flat_map(|(i, earlier)| {
+            earlier.unwrap_or_else(|| {
+                std::mem::take(&mut board.outcomes[i])
+                    .into_iter()
+                    .flatten()
+                    .collect()
+            })
+        })
+        .collect())
+}
+
+/// The builds and runs of a class, as the compilers and the runs share them.
+struct Board {
+    /// Builds not yet done: until there are none, a run that finds nothing ready waits.
+    builds_left: usize,
+    /// Runs whose program is built (or failed to): submission, direction, program.
+    ready: Vec<(usize, usize, Result<PathBuf, String>)>,
+    /// Each submission's runs not yet done.
+    left: Vec<usize>,
+    /// Each submission's outcomes, by direction.
+    outcomes: Vec<Vec<Option<Outcome>>>,
+}
+
+/// The next run to start, the longest of those ready (the first one in course order among
+/// equals); `None` once nothing is left, or when interrupted.
+fn next_run(
+    board: &Mutex<Board>,
+    ready: &std::sync::Condvar,
+    lengths: &[Duration],
+) -> Option<(usize, usize, Result<PathBuf, String>)> {
+    let mut board = relock(board);
+    loop {
+        if crate::signals::received().is_some() {
+            return None;
+        }
+        let longest = board
+            .ready
+            .iter()
+            .enumerate()
+            .max_by_key(|(_, (i, d, _))| (lengths[*d], std::cmp::Reverse((*i, *d))))
+            .map(|(at, _)| at);
+        if let Some(at) = longest {
+            return Some(board.ready.swap_remove(at));
+        }
+        if board.builds_left == 0 {
+            return None;
+        }
+        board = ready
+            .wait_timeout(board, Duration::from_millis(200))
+            .unwrap_or_else(PoisonError::into_inner)
+            .0;
+    }
+}
+
+/// How many runs go at once when `--jobs` is not given: as many as the machine holds.
+/// A run mostly sleeps; what bounds them is memory (a run's labrun and its programs take
+/// about [`RUN_MEMORY`]), the uids to lend (one per program), and open files (a few per
+/// run in `labrun grade`).
+fn default_jobs(compilers: usize) -> usize {
+    let memory = available_memory().map_or(32, |bytes| bytes / RUN_MEMORY);
+    let uids = crate::sandbox::users::pool().map_or(usize::MAX, |pool| {
+        pool.size().saturating_sub(compilers + 8) / 2
+    });
+    let files = open_files_limit().map_or(256, |n| n.saturating_sub(64) / 4);
+    memory.min(uids).min(files).clamp(1, MAX_JOBS)
+}
+
+/// What a run takes, about (measured in BENCHMARKS.md: a run's labrun with its programs).
+const RUN_MEMORY: usize = 64 << 20;
+/// Never more runs at once than this, whatever the machine.
+const MAX_JOBS: usize = 1024;
+
+/// `MemAvailable` of `/proc/meminfo`, in bytes.
+fn available_memory() -> Option<usize> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: usize = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
+}
+
+/// The open files labrun grade may have, raised to the hard limit.
+fn open_files_limit() -> Option<usize> {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).ok()?;
+    let limit = if soft < hard && setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_ok() {
+        hard
+    } else {
+        soft
+    };
+    usize::try_from(limit).ok()
 }
 
 /// The child runs in flight, by pid: a SIGINT or SIGTERM that `labrun grade` gets is
@@ -432,37 +591,6 @@ fn signal_child(pid: u32, signal: i32) {
     }
 }
 
-/// Runs `job` on every item, `parallel` at a time; results in the items' order.
-fn in_parallel<T: Sync, R: Send>(
-    items: Vec<T>,
-    parallel: usize,
-    job: impl Fn(&T) -> R + Sync,
-) -> Vec<R> {
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let results = Mutex::new(Vec::with_capacity(items.len()));
-    std::thread::scope(|scope| {
-        for _ in 0..parallel.max(1).min(items.len().max(1)) {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some(item) = items.get(i) else { return };
-                    // Interrupted: no more work starts (what is left is not done).
-                    if crate::signals::received().is_some() {
-                        return;
-                    }
-                    let result = job(item);
-                    if let Ok(mut results) = results.lock() {
-                        results.push((i, result));
-                    }
-                }
-            });
-        }
-    });
-    let mut results = results.into_inner().unwrap_or_default();
-    results.sort_by_key(|(i, _)| *i);
-    results.into_iter().map(|(_, r)| r).collect()
-}
-
 /// How far the runs of a class are, for the progress bar.
 #[derive(Default)]
 struct Progress {
@@ -503,10 +631,28 @@ fn show_progress(
 }
 
 impl Progress {
-    /// `[######      ] 12/40  9 passed, 2 failed, 1 error, 8 running, 20 left  1m05s`,
-    /// shorter than `width`: the bar narrows, then goes, on a narrow terminal.
+    /// A run is over.
+    fn count(&mut self, outcome: &Outcome) {
+        self.running = self.running.saturating_sub(1);
+        match outcome.verdict.as_str() {
+            "pass" => self.passed += 1,
+            "fail" => self.failed += 1,
+            _ => self.errors += 1,
+        }
+    }
+
+    /// `[######      ] 12/40  9 passed, 2 failed, 1 error, 8 running, 20 left  1m05s,
+    /// ~2m31s more`, shorter than `width`: the bar narrows, then goes, on a narrow
+    /// terminal. The time still needed is the time so far for each run done, for the runs
+    /// not done (the longest start first, so the estimate errs long, then shortens).
     fn line(&self, elapsed: Duration, width: usize, color: bool) -> String {
         let done = self.passed + self.failed + self.errors;
+        let more = u32::try_from(self.total.saturating_sub(done))
+            .ok()
+            .zip(u32::try_from(done).ok())
+            .filter(|(_, done)| *done > 0 && !self.over)
+            .map(|(left, done)| format!(", ~{} more", clock(elapsed * left / done)))
+            .unwrap_or_default();
         let left = self.total.saturating_sub(done + self.running);
         let errors = if self.errors == 1 { "error" } else { "errors" };
         let paint = |n: usize, what: &str, code: &str| {
@@ -517,7 +663,7 @@ impl Progress {
             }
         };
         let counts = format!(
-            "{done}/{}  {}, {}, {}, {} running, {left} left  {}",
+            "{done}/{}  {}, {}, {}, {} running, {left} left  {}{more}",
             self.total,
             paint(self.passed, "passed", "32"),
             paint(self.failed, "failed", "31"),
@@ -526,7 +672,7 @@ impl Progress {
             clock(elapsed),
         );
         let plain = format!(
-            "{done}/{}  {} passed, {} failed, {} {errors}, {} running, {left} left  {}",
+            "{done}/{}  {} passed, {} failed, {} {errors}, {} running, {left} left  {}{more}",
             self.total,
             self.passed,
             self.failed,
@@ -948,17 +1094,10 @@ pub fn write_results(out: &Path, outcomes: &[Outcome]) -> Result<(), String> {
     for (submission, list) in &by_submission {
         let dir = out.join(sanitize(submission));
         std::fs::create_dir_all(&dir).map_err(fail)?;
-        let mut feedback = format!("labrun: grading of {submission}\n\n");
-        for o in list {
-            let _ = writeln!(
-                feedback,
-                "== {} as {}: {} ({}/{})",
-                o.scenario, o.role, o.verdict, o.score, o.max_score
-            );
-            feedback.push_str(&o.feedback);
-            feedback.push('\n');
-        }
-        std::fs::write(dir.join("feedback.txt"), feedback).map_err(fail)?;
+        crate::journal::write_atomic(
+            &dir.join("feedback.txt"),
+            feedback_text(submission, list).as_bytes(),
+        )?;
         let total: u64 = list.iter().map(|o| o.score).sum();
         let max: u64 = list.iter().map(|o| o.max_score).sum();
         let verdict = class_verdict(list);
@@ -988,6 +1127,21 @@ pub fn write_results(out: &Path, outcomes: &[Outcome]) -> Result<(), String> {
         .unwrap_or_default();
     std::fs::write(out.join("summary.json"), json + "\n").map_err(fail)?;
     write_index(out, outcomes)
+}
+
+/// A submission's `feedback.txt`: each direction's verdict, score and feedback.
+pub(crate) fn feedback_text(submission: &str, list: &[&Outcome]) -> String {
+    let mut feedback = format!("labrun: grading of {submission}\n\n");
+    for o in list {
+        let _ = writeln!(
+            feedback,
+            "== {} as {}: {} ({}/{})",
+            o.scenario, o.role, o.verdict, o.score, o.max_score
+        );
+        feedback.push_str(&o.feedback);
+        feedback.push('\n');
+    }
+    feedback
 }
 
 /// A submission's folder in `out`, where its feedback file and pages are.
@@ -1074,7 +1228,7 @@ fn never_ran(feedback: &str) -> String {
 }
 
 /// A submission's verdict over all its runs.
-fn class_verdict(list: &[&Outcome]) -> &'static str {
+pub(crate) fn class_verdict(list: &[&Outcome]) -> &'static str {
     if list.iter().all(|o| o.verdict == "pass") {
         "pass"
     } else if list.iter().any(|o| o.verdict == "error") {
@@ -1245,7 +1399,7 @@ mod tests {
         assert_eq!(
             progress.line(Duration::from_secs(65), 120, false),
             format!(
-                "[#########{}] 12/40  9 passed, 2 failed, 1 error, 8 running, 20 left  1m05s",
+                "[#########{}] 12/40  9 passed, 2 failed, 1 error, 8 running, 20 left  1m05s, ~2m31s more",
                 " ".repeat(21)
             )
         );

@@ -74,6 +74,7 @@ pub mod engine;
 pub mod fuzz;
 pub mod grade;
 pub mod html;
+pub mod journal;
 pub mod observe;
 pub mod report;
 pub mod sandbox;

@@ -333,6 +333,11 @@ impl Pool {
     /// Lends a free uid: one no account has, no process runs with, and no other labrun
     /// holds. Starts at a point of the range that depends on the process id, so that
     /// parallel runs do not all try the same uids first.
+    /// How many uids it lends.
+    pub fn size(&self) -> usize {
+        usize::try_from(self.range.last - self.range.first).map_or(usize::MAX, |n| n + 1)
+    }
+
     pub fn take(&self) -> Result<Lease, String> {
         let size = u64::from(self.range.last - self.range.first) + 1;
         let start = (u64::from(super::run_id()).wrapping_mul(7919)) % size;

@@ -57,6 +57,37 @@ pub struct Plan {
     pub checks: Vec<CheckPlan>,
 }
 
+impl Plan {
+    /// About how long a run takes, from its declared delays: each client's exchanges,
+    /// each a reply delay and a pause, plus its server's sleep before `close`. What
+    /// `labrun grade` starts first (the longest), not a promise.
+    pub fn expected_length(&self) -> Duration {
+        self.actors
+            .iter()
+            .map(|actor| match actor.kind {
+                ActorKind::Client {
+                    server,
+                    exchanges,
+                    pause,
+                    ..
+                } => {
+                    let (reply, close) =
+                        match server.and_then(|s| self.actors.get(s)).map(|s| &s.kind) {
+                            Some(ActorKind::Server {
+                                reply_delay,
+                                close_delay,
+                                ..
+                            }) => (*reply_delay, *close_delay),
+                            _ => (Duration::ZERO, Duration::ZERO),
+                        };
+                    (reply + pause).saturating_mul(exchanges) + close
+                }
+                ActorKind::Server { .. } | ActorKind::Resolver { .. } => Duration::ZERO,
+            })
+            .fold(Duration::ZERO, Duration::saturating_add)
+    }
+}
+
 /// One rubric check.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CheckPlan {

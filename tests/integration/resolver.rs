@@ -229,25 +229,33 @@ fn the_reference_programs_run_by_hand() {
 fn a_private_hosts_file_leaves_no_mount_and_no_file_behind() {
     let mounts = || std::fs::read_to_string("/proc/self/mountinfo").expect("read mountinfo");
     let hosts = || std::fs::read("/etc/hosts").unwrap_or_default();
-    let leftovers = || {
-        std::fs::read_dir(std::env::temp_dir())
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter(|e| {
-                // `labrun-PID-hosts`, from a run whose process is gone (a run of another
-                // test may be between writing and mounting its own right now).
-                let name = e.file_name().to_string_lossy().into_owned();
-                let pid = name
-                    .strip_prefix("labrun-")
-                    .and_then(|rest| rest.strip_suffix("-hosts"));
-                pid.is_some_and(|pid| !std::path::Path::new("/proc").join(pid).exists())
-            })
-            .count()
-    };
+    // A temporary folder of the run's own: whatever the run writes there must be gone.
+    let tmp = crate::common::Scratch::new("private-hosts");
     let (mounts_before, hosts_before) = (mounts(), hosts());
-    transcript("resolve_name", &[]);
+    let output = crate::common::labrun()
+        .args([
+            "scenarios/resolve_name.toml",
+            "--no-snapshot",
+            "--time-scale",
+            "0",
+        ])
+        .env("TMPDIR", tmp.path())
+        .output()
+        .expect("labrun runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        crate::common::stderr(&output)
+    );
     assert_eq!(mounts(), mounts_before, "the host's mounts changed");
     assert_eq!(hosts(), hosts_before, "the host's /etc/hosts changed");
-    assert_eq!(leftovers(), 0, "a private hosts file was left behind");
+    let left: Vec<_> = std::fs::read_dir(tmp.path())
+        .expect("the run's temporary folder")
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(
+        left.is_empty(),
+        "left behind in the temporary folder: {left:?}"
+    );
 }

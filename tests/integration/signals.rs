@@ -89,7 +89,7 @@ fn grade_one_student(label: &str, scenarios: &[&str]) -> (Scratch, Command) {
 
 /// The run directories of process `pid` left in the temporary folder.
 fn run_dirs_of(pid: u32) -> Vec<String> {
-    let prefix = format!("labrun-{pid}-");
+    let prefix = format!("labrun-p{pid}-");
     std::fs::read_dir(std::env::temp_dir())
         .into_iter()
         .flatten()
@@ -157,7 +157,7 @@ fn sigterm_to_labrun_grade_stops_every_run_and_says_what_was_done() {
         "a summary of part of the class"
     );
     // Its runs' programs are built into its work folder: none of them is left running.
-    let left = processes_running(&format!("labrun-grade-{grade}"));
+    let left = processes_running(&format!("labrun-p{grade}-"));
     assert!(left.is_empty(), "{left:?}");
 }
 
@@ -172,7 +172,7 @@ fn the_runs_of_a_killed_grade_end_with_it() {
         .spawn()
         .expect("labrun grade starts");
     let grade = child.id();
-    let mark = format!("labrun-grade-{grade}-");
+    let mark = format!("labrun-p{grade}-");
     // Its runs are under way once labrun runs write reports into its work folder.
     let runs = || -> Vec<String> {
         processes_running(&mark)
@@ -224,7 +224,7 @@ fn ctrl_c_to_the_group_of_labrun_grade_stops_it_with_130() {
     assert_eq!(code, Some(130), "{err}");
     assert!(took < Duration::from_secs(2), "took {took:?}");
     assert!(err.contains("interrupted by SIGINT"), "{err}");
-    let left = processes_running(&format!("labrun-grade-{group}-"));
+    let left = processes_running(&format!("labrun-p{group}-"));
     assert!(left.is_empty(), "{left:?}");
 }
 
