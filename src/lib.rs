@@ -30,6 +30,8 @@
 //! - [`diagram`]: sequence diagrams of a transcript, for the terminal, Mermaid and SVG.
 //! - [`html`]: the self-contained HTML page of a run, and a class's index page.
 //! - [`grade`]: a whole class: builds, parallel runs, feedback files, summaries.
+//! - [`merge`]: the slices of a class graded on several machines (`--partition`), each
+//!   saying what it is in `slice.json`, checked and merged into the class's results.
 //! - [`autograder`]: a submission's Gradescope and PrairieLearn results, and the packages
 //!   those platforms take.
 //! - [`doctor`]: what the machine allows a run, and how to get the full isolation.
@@ -74,6 +76,7 @@ pub mod engine;
 pub mod fuzz;
 pub mod grade;
 pub mod html;
+pub mod merge;
 pub mod observe;
 pub mod report;
 pub mod sandbox;
