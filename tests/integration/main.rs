@@ -14,6 +14,7 @@ mod html;
 mod invalid;
 mod live;
 mod observe;
+mod partitions;
 mod reference;
 mod repetition;
 mod resolver;
