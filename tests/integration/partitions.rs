@@ -175,3 +175,29 @@ fn a_missing_slice_an_overlap_and_another_course_are_refused_with_exit_2() {
     assert!(err.contains("has no slice.json"), "{err}");
     assert!(!out.join("summary.csv").exists(), "nothing merged");
 }
+
+/// `tests/partitions.sh` runs, for each engine of `docs/partitions.md`, its documented
+/// command lines under that engine's variables for every index of a 3-way split, then its
+/// merge, and compares the merged summary with the class graded at once.
+#[test]
+fn the_documented_ci_engines_grade_and_merge_a_class() {
+    let output = std::process::Command::new("bash")
+        .arg(root().join("tests/partitions.sh"))
+        .env("LABRUN", env!("CARGO_BIN_EXE_labrun"))
+        .env("NO_COLOR", "1")
+        .env_remove("CI")
+        .output()
+        .expect("bash runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "{text}");
+    for engine in ["github", "gitlab", "kubernetes", "slurm"] {
+        assert!(
+            text.contains(&format!("ok: {engine}")),
+            "{engine} not run:\n{text}"
+        );
+    }
+}
