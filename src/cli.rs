@@ -61,7 +61,8 @@ pub enum Command {
     /// Package a ready autograder for a grading platform.
     #[command(subcommand)]
     Autograder(AutograderCommand),
-    /// Merge the `--out` folders of `labrun grade --partition` slices into one.
+    /// Merge the `--out` folders of `labrun grade --partition` slices into one: exit 2 when
+    /// they are not every slice of one class, graded with one course and `--scenario`.
     MergeGrades {
         /// Where the merged summary and feedback go.
         #[arg(long, default_value = "grades")]
@@ -302,13 +303,17 @@ pub fn main(cli: Cli) -> i32 {
         }
         Some(Command::Autograder(command)) => run_autograder(&command),
         Some(Command::MergeGrades { out, partials }) => {
-            match crate::grade::merge(&out, &partials) {
+            match crate::merge::merge(&out, &partials) {
                 Ok(count) => {
                     tell!("labrun: {count} submissions merged into {}", out.display());
                     exit::OK
                 }
-                Err(message) => {
-                    tell!("labrun: {message}");
+                Err(e @ crate::merge::MergeError::Write(_)) => {
+                    tell!("labrun: {e}");
+                    exit::ERROR
+                }
+                Err(e) => {
+                    tell!("labrun: {e}");
                     exit::USAGE
                 }
             }
@@ -379,6 +384,11 @@ fn run_grade(args: &GradeArgs) -> i32 {
         tell!("labrun: {e}");
         return exit::ERROR;
     }
+    // Until this grade has written its results, its folder is no slice to merge.
+    if let Err(e) = crate::merge::forget_slice(&args.out) {
+        tell!("labrun: {e}");
+        return exit::ERROR;
+    }
     let outcomes =
         match crate::grade::grade_class(&args.course, &course, &args.submissions, &options) {
             Ok(outcomes) => outcomes,
@@ -416,6 +426,18 @@ fn run_grade(args: &GradeArgs) -> i32 {
             tell!("labrun: {message}");
             return exit::ERROR;
         }
+    }
+    // Last: a slice.json says that everything above is there, for merge-grades.
+    let slice = crate::merge::Slice::of_grade(
+        &args.course,
+        &args.scenarios,
+        args.partition,
+        &args.submissions,
+        &outcomes,
+    );
+    if let Err(e) = slice.and_then(|slice| slice.write(&args.out)) {
+        tell!("labrun: {e}");
+        return exit::ERROR;
     }
     let mut submissions: Vec<&str> = outcomes.iter().map(|o| o.submission.as_str()).collect();
     submissions.dedup();

@@ -1175,7 +1175,7 @@ fn columns(outcomes: &[Outcome]) -> Vec<(String, String)> {
 
 /// Writes `OUT/index.html`: the class table, each cell linking to the run's page when the
 /// run wrote one (`OUT/<submission>/<scenario>-<role>.html`).
-fn write_index(out: &Path, outcomes: &[Outcome]) -> Result<(), String> {
+pub(crate) fn write_index(out: &Path, outcomes: &[Outcome]) -> Result<(), String> {
     let columns = columns(outcomes);
     let rows: Vec<crate::html::IndexRow> = by_submission(outcomes)
         .iter()
@@ -1256,74 +1256,6 @@ fn csv_field(text: &str) -> String {
     } else {
         text.to_string()
     }
-}
-
-/// Merges the results of `--partition` slices (their `--out` folders) into `out`: one
-/// summary for the whole class, and every student's feedback file.
-pub fn merge(out: &Path, partials: &[PathBuf]) -> Result<usize, String> {
-    let mut outcomes: Vec<Outcome> = Vec::new();
-    let mut feedback: Vec<(String, PathBuf)> = Vec::new();
-    for partial in partials {
-        let path = partial.join("summary.json");
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let summary: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| format!("{} is not a labrun summary: {e}", path.display()))?;
-        let submissions = summary["submissions"]
-            .as_array()
-            .ok_or_else(|| format!("{} is not a labrun summary", path.display()))?;
-        for submission in submissions {
-            let results: Vec<Outcome> = serde_json::from_value(submission["results"].clone())
-                .map_err(|e| format!("{}: {e}", path.display()))?;
-            if let Some(first) = results.first() {
-                if outcomes.iter().any(|o| o.submission == first.submission) {
-                    return Err(format!(
-                        "submission {} is in two partial results",
-                        first.submission
-                    ));
-                }
-                feedback.push((
-                    first.submission.clone(),
-                    partial
-                        .join(sanitize(&first.submission))
-                        .join("feedback.txt"),
-                ));
-            }
-            outcomes.extend(results);
-        }
-    }
-    outcomes.sort_by(|a, b| a.submission.cmp(&b.submission));
-    write_results(out, &outcomes)?;
-    for (submission, source) in &feedback {
-        let target = out.join(sanitize(submission)).join("feedback.txt");
-        if source != &target {
-            std::fs::copy(source, &target)
-                .map_err(|e| format!("cannot copy {}: {e}", source.display()))?;
-            copy_pages(
-                source.parent().unwrap_or(Path::new(".")),
-                target.parent().unwrap_or(out),
-            )?;
-        }
-    }
-    // Again, now that the pages it links to are there.
-    write_index(out, &outcomes)?;
-    Ok(feedback.len())
-}
-
-/// Copies a submission's HTML pages, and its Gradescope or PrairieLearn results (JSON),
-/// from a slice's folder into the merged one.
-fn copy_pages(from: &Path, to: &Path) -> Result<(), String> {
-    let Ok(entries) = std::fs::read_dir(from) else {
-        return Ok(());
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.extension().is_some_and(|e| e == "html" || e == "json") {
-            std::fs::copy(&path, to.join(entry.file_name()))
-                .map_err(|e| format!("cannot copy {}: {e}", path.display()))?;
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

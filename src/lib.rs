@@ -30,10 +30,16 @@
 //! - [`diagram`]: sequence diagrams of a transcript, for the terminal, Mermaid and SVG.
 //! - [`html`]: the self-contained HTML page of a run, and a class's index page.
 //! - [`grade`]: a whole class: builds, parallel runs, feedback files, summaries.
+//! - [`journal`]: what `labrun grade` has finished, written as it goes: each submission's
+//!   results and a journal line, for `--resume` and against crashes.
+//! - [`merge`]: the slices of a class graded on several machines (`--partition`), each
+//!   saying what it is in `slice.json`, checked and merged into the class's results.
 //! - [`autograder`]: a submission's Gradescope and PrairieLearn results, and the packages
 //!   those platforms take.
 //! - [`doctor`]: what the machine allows a run, and how to get the full isolation.
 //! - [`signals`]: SIGINT and SIGTERM stop a run or a class cleanly (exit 130, 143).
+//! - [`scratch`]: labrun's scratch folders, one locked folder per process, swept when its
+//!   process is gone.
 //! - [`cli`]: the command line, what is printed, exit codes.
 //!
 //! Only the engine and the actors are async; everything else is plain functions over data.
@@ -75,6 +81,7 @@ pub mod fuzz;
 pub mod grade;
 pub mod html;
 pub mod journal;
+pub mod merge;
 pub mod observe;
 pub mod report;
 pub mod sandbox;

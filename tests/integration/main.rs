@@ -15,6 +15,7 @@ mod html;
 mod invalid;
 mod live;
 mod observe;
+mod partitions;
 mod reference;
 mod repetition;
 mod resolver;
