@@ -164,7 +164,7 @@ fn format_tenths(tenths: u64) -> String {
 pub fn normalize(plan: &Plan, record: &RunRecord) -> Transcript {
     let events = &record.events;
     let names = Names::with_packets(plan, events, &record.packets);
-    let timeline = order::timeline(plan, events, &names);
+    let timeline = order::timeline(plan, events, &names, &record.packets);
     let mut entries = Vec::new();
     let mut timed: Vec<(u64, &Sample)> = Vec::new();
     let mut after_event: HashMap<usize, Vec<&Sample>> = HashMap::new();
