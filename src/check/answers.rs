@@ -2,7 +2,9 @@
 //! scenario's `[[host]]` tables answer, the official name, each alias and each address must
 //! be printed, by value, in whatever wording and layout (`Nom officiel : x`, `Nom : x`,
 //! `alias: a b c`, one per line or all on one). The same value printed again in place of
-//! the others does not count.
+//! the others does not count, and neither does the argument printed back: a line that the
+//! program prints, with its query in it, for a query without an answer too (`Adresse :
+//! 192.0.2.99` for an address nobody has) shows the query, not what the lookup found.
 
 use std::collections::HashSet;
 
@@ -15,8 +17,10 @@ struct Answer<'a> {
     query: &'a str,
     expected: HostEntry,
     /// The words of its standard output, lower-cased: runs of letters, digits, `.`, `-`
-    /// and `_`, without a final `.`.
+    /// and `_`, without a final `.`; but for the lines that only give the query back.
     words: Vec<String>,
+    /// The words of the lines that only give the query back.
+    echoed: Vec<String>,
 }
 
 /// `Ok(what was seen)` or `Err((what was seen, hint))`.
@@ -35,6 +39,7 @@ pub(super) fn check(
     }
     let mut missing: Vec<String> = Vec::new();
     let mut repeated = false;
+    let mut echoed = false;
     let mut shown = 0;
     for answer in &answers {
         let wanted: Vec<String> = match show {
@@ -50,6 +55,7 @@ pub(super) fn check(
         shown += wanted.len();
         if show == Show::AddressCount {
             let printed = answer.words.iter().filter(|w| is_ipv4(w)).count();
+            echoed |= printed < wanted.len() && answer.echoed.iter().any(|w| is_ipv4(w));
             if printed < wanted.len() {
                 missing.push(format!(
                     "`{}`: {printed} address(es) printed, {} expected",
@@ -80,12 +86,23 @@ pub(super) fn check(
             })
             .sum::<usize>();
         repeated |= present > 0 && occurrences >= wanted.len();
-        let absent: Vec<&str> = absent.iter().map(|s| s.as_str()).collect();
-        missing.push(format!(
-            "`{}`: {} not printed",
-            answer.query,
-            absent.join(", ")
-        ));
+        let (given_back, absent): (Vec<&String>, Vec<&String>) = absent
+            .into_iter()
+            .partition(|w| answer.echoed.contains(&w.to_lowercase()));
+        echoed |= !given_back.is_empty();
+        let mut what = Vec::new();
+        if !absent.is_empty() {
+            let absent: Vec<&str> = absent.iter().map(|s| s.as_str()).collect();
+            what.push(format!("{} not printed", absent.join(", ")));
+        }
+        if !given_back.is_empty() {
+            let given_back: Vec<&str> = given_back.iter().map(|s| s.as_str()).collect();
+            what.push(format!(
+                "{} printed only where the argument is given back",
+                given_back.join(", ")
+            ));
+        }
+        missing.push(format!("`{}`: {}", answer.query, what.join(", ")));
     }
     let what = match show {
         Show::Name => "official name",
@@ -100,6 +117,9 @@ pub(super) fn check(
         ));
     }
     let hint = match (show, repeated) {
+        _ if echoed => {
+            "the argument is printed back, in a line printed for a query without an answer too: print what the lookup returned (h_name, h_aliases, h_addr_list), not the query"
+        }
         (Show::Name, _) => {
             "print the official name, h_name, of each answer (for an alias, it is not the name asked for)"
         }
@@ -131,34 +151,63 @@ fn answers<'a>(plan: &'a Plan, entries: &[Entry], role: &str) -> Vec<Answer<'a>>
             _ => None,
         })
         .collect();
-    let mut printed: Vec<Vec<String>> = vec![Vec::new(); queries.len()];
+    let mut printed: Vec<Vec<&str>> = vec![Vec::new(); queries.len()];
     let mut run: Option<usize> = None;
     for entry in entries.iter().filter(|e| e.role == role) {
         match entry.kind {
             "start" => run = Some(run.map_or(0, |r| r + 1)),
             "out" => {
-                if let Some(words) = run.and_then(|r| printed.get_mut(r)) {
-                    words.extend(words_of(&entry.text));
+                if let Some(lines) = run.and_then(|r| printed.get_mut(r)) {
+                    lines.push(&entry.text);
                 }
             }
             _ => {}
         }
     }
+    let expected: Vec<Option<HostEntry>> = queries
+        .iter()
+        .map(|&(lookup, query)| match lookup {
+            Lookup::Name => name_in(hosts, query).ok(),
+            Lookup::Address => address_in(hosts, query.parse().ok()?).ok(),
+        })
+        .collect();
+    // The shapes of the lines, query left out, printed for the queries without an answer:
+    // there, a line with the query in it can only give the query back.
+    let echoes: HashSet<String> = queries
+        .iter()
+        .zip(&printed)
+        .zip(&expected)
+        .filter(|(_, expected)| expected.is_none())
+        .flat_map(|((&(_, query), lines), _)| lines.iter().filter_map(|l| shape(l, query)))
+        .collect();
     queries
         .into_iter()
         .zip(printed)
-        .filter_map(|((lookup, query), words)| {
-            let expected = match lookup {
-                Lookup::Name => name_in(hosts, query).ok()?,
-                Lookup::Address => address_in(hosts, query.parse().ok()?).ok()?,
-            };
+        .zip(expected)
+        .filter_map(|(((_, query), lines), expected)| {
+            let expected = expected?;
+            let (echoed, answered): (Vec<&str>, Vec<&str>) = lines
+                .into_iter()
+                .partition(|l| shape(l, query).is_some_and(|s| echoes.contains(&s)));
             Some(Answer {
                 query,
                 expected,
-                words,
+                words: answered.into_iter().flat_map(words_of).collect(),
+                echoed: echoed.into_iter().flat_map(words_of).collect(),
             })
         })
         .collect()
+}
+
+/// A line with its query in it, the query replaced by a mark, lower-cased and with its
+/// spaces evened out; `None` for a line without the query.
+fn shape(line: &str, query: &str) -> Option<String> {
+    let (line, query) = (line.to_lowercase(), query.to_lowercase());
+    if query.trim().is_empty() || !line.contains(&query) {
+        return None;
+    }
+    let marked = line.replace(&query, "\u{1}");
+    Some(marked.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
 fn words_of(text: &str) -> impl Iterator<Item = String> + '_ {
@@ -185,5 +234,88 @@ mod tests {
             "{words:?}"
         );
         assert!(words.contains(&"194.254.163.24".to_string()), "{words:?}");
+    }
+
+    /// The shipped `resolve_addr` scenario, and a transcript's entries for its four queries
+    /// (`194.254.163.24`, `192.0.2.11`, `127.0.0.1`, `192.0.2.99`, the last unknown), each
+    /// printed as `print` says for the query and its answer.
+    fn resolve_addr(print: impl Fn(&str, Option<&HostEntry>) -> Vec<String>) -> (Plan, Vec<Entry>) {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/resolve_addr.toml");
+        let text = std::fs::read_to_string(&path).expect("the shipped scenario");
+        let plan = crate::scenario::parse(&path, &text).expect("a valid scenario");
+        let hosts = plan.hosts.clone().unwrap_or_default();
+        let mut entries = Vec::new();
+        for query in ["194.254.163.24", "192.0.2.11", "127.0.0.1", "192.0.2.99"] {
+            let entry = |kind, text: String| Entry {
+                role: "resolver".into(),
+                kind,
+                text,
+                ..Entry::default()
+            };
+            entries.push(entry("start", query.into()));
+            let answer = address_in(&hosts, query.parse().expect("an address")).ok();
+            entries.extend(
+                print(query, answer.as_ref())
+                    .into_iter()
+                    .map(|l| entry("out", l)),
+            );
+        }
+        (plan, entries)
+    }
+
+    /// A program that prints its argument as the address, before the lookup, passes for
+    /// the name and aliases and fails for the address, with a hint saying why.
+    #[test]
+    fn the_argument_printed_back_is_not_the_address() {
+        let (plan, entries) = resolve_addr(|query, answer| {
+            let mut lines = vec![format!("Adresse : {query}")];
+            if let Some(answer) = answer {
+                lines.push(format!("Nom officiel : {}", answer.official));
+                lines.extend(answer.aliases.iter().map(|a| format!("Alias : {a}")));
+            }
+            lines
+        });
+        assert!(check(&plan, &entries, "resolver", Show::Name).is_ok());
+        assert!(check(&plan, &entries, "resolver", Show::Aliases).is_ok());
+        let (seen, hint) =
+            check(&plan, &entries, "resolver", Show::Addresses).expect_err("an echo fails");
+        assert!(seen.contains("argument is given back"), "{seen}");
+        assert!(hint.contains("argument is printed back"), "{hint}");
+        // Its bare argument, and nothing else, passes nothing.
+        let (plan, entries) = resolve_addr(|query, _| vec![query.to_string()]);
+        for show in [
+            Show::Name,
+            Show::Aliases,
+            Show::Addresses,
+            Show::AddressCount,
+        ] {
+            assert!(
+                check(&plan, &entries, "resolver", show).is_err(),
+                "{show:?}"
+            );
+        }
+    }
+
+    /// The query quoted in a line of its own for every query, then the answer: the answer
+    /// counts.
+    #[test]
+    fn an_answer_after_the_query_quoted_counts() {
+        let (plan, entries) = resolve_addr(|query, answer| {
+            let mut lines = vec![format!("Recherche de {query}...")];
+            match answer {
+                Some(answer) => lines.extend(answer.lines()),
+                None => lines.push(format!("{query} : pas de nom")),
+            }
+            lines
+        });
+        for show in [
+            Show::Name,
+            Show::Aliases,
+            Show::Addresses,
+            Show::AddressCount,
+        ] {
+            assert!(check(&plan, &entries, "resolver", show).is_ok(), "{show:?}");
+        }
     }
 }

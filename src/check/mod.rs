@@ -312,18 +312,25 @@ fn evaluate(
             }
             Ok(format!("{} message(s) read like `{}`", texts.len(), pattern.source))
         }
-        Expect::Output { role: printer, pattern, count } => {
+        Expect::Output { role: printer, pattern, count, from } => {
             let pattern = Pattern::new(pattern, ids).map_err(|e| (e.clone(), e))?;
-            let seen = view.of(printer, "out").filter(|e| pattern.matches(&e.text)).count() as u32;
-            if seen >= *count {
-                Ok(format!("{seen} line(s) of `{printer}` read like `{}`", pattern.source))
-            } else {
+            let lines: Vec<&Entry> = view.of(printer, "out").filter(|e| pattern.matches(&e.text)).collect();
+            let seen = lines.len() as u32;
+            if seen < *count {
                 let example = view.of(printer, "out").next().map_or("nothing".to_string(), |e| format!("`{}`", e.text));
-                Err((
+                return Err((
                     format!("{seen} line(s) of `{printer}` read like `{}`, {count} expected; it printed {example}", pattern.source),
                     format!("the program's output should read like `{}` (one line per message); check its printf() format", pattern.source),
-                ))
+                ));
             }
+            if let Some(from) = from {
+                quotes(view, from, printer, &lines, *count as usize)?;
+                return Ok(format!(
+                    "{seen} line(s) of `{printer}` read like `{}`, each message from `{from}` quoted in order",
+                    pattern.source
+                ));
+            }
+            Ok(format!("{seen} line(s) of `{printer}` read like `{}`", pattern.source))
         }
         Expect::Timing { from, to, gap, tolerance } => {
             let times: Vec<u64> = view.messages(from, to).map(|e| e.tenths).collect();
@@ -364,6 +371,48 @@ fn evaluate(
             close_wait::check(view.entries, view.packets, role, *gap, *tolerance)
         }
     }
+}
+
+/// The first `count` messages `from` sent to `printer`, each quoted by one of `lines` (in
+/// order, a line each): the lines show what came, not the same text again or what the
+/// program expected. Spaces do not count (`#B=000` for `# B=000`).
+fn quotes(
+    view: &View<'_>,
+    from: &str,
+    printer: &str,
+    lines: &[&Entry],
+    count: usize,
+) -> Result<(), (String, String)> {
+    let bare = |text: &str| {
+        text.chars()
+            .filter(|c| !c.is_whitespace())
+            .collect::<String>()
+    };
+    let mut rest = lines.iter();
+    let messages = view
+        .messages(from, printer)
+        .filter_map(|e| e.message.as_ref());
+    for (n, message) in messages.take(count).enumerate() {
+        let text = bare(&message.text);
+        if text.is_empty() {
+            continue;
+        }
+        if !rest.any(|line| bare(&line.text).contains(&text)) {
+            let printed: Vec<String> = lines.iter().map(|l| format!("`{}`", l.text)).collect();
+            return Err((
+                format!(
+                    "message {} from `{from}`, `{}`, is in no line of `{printer}` after the one for the message before it; its lines: {}",
+                    n + 1,
+                    message.text,
+                    printed.join(", ")
+                ),
+                format!(
+                    "the lines do not show what came from `{from}`: print the buffer that read() or recvfrom() has just filled, after each call, not a copy made earlier"
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// One counter for all the peers of `from`: the numbers of its messages, to whoever they
@@ -821,5 +870,40 @@ expect = "starts"
                 .to_string();
             assert!(err.contains(needs), "{err}");
         }
+    }
+
+    /// A client's output quoting `replies`, one line each, and the three replies that came.
+    fn grade_client_output(replies: [u32; 3]) -> CheckResult {
+        let plan = crate::scenario::parse(
+            Path::new("scenarios/t.toml"),
+            "[[server]]\nprotocol = \"udp\"\nid = \"A\"\nport = 4000\n[[client]]\nid = \"B\"\n\
+             [[check]]\nname = \"prints\"\ngrades = \"client\"\nexpect = \"output\"\nrole = \"client\"\n\
+             from = \"server\"\npattern = \"{any}serveur#{server.id} reponse{n}#{any}\"\ncount = 3\n",
+        )
+        .expect("valid");
+        let lines = replies
+            .iter()
+            .map(|n| Entry {
+                role: "client".into(),
+                kind: "out",
+                text: format!("client  B: recoit de (127.0.0.1,4000) : serveur# A reponse{n:03}#"),
+                ..Entry::default()
+            })
+            .collect();
+        let packets = (0..3).map(|n| reply(n * 20, "client", n as u32)).collect();
+        let report = grade(&plan, &transcript(lines, packets), &["client".into()]).expect("graded");
+        result(&report, "prints")
+    }
+
+    /// Lines that read like replies are not enough: each reply that came must be printed,
+    /// by value and in order.
+    #[test]
+    fn printed_lines_quote_the_messages_that_came() {
+        assert_eq!(grade_client_output([0, 1, 2]).passed, Some(true));
+        let stale = grade_client_output([0, 0, 0]);
+        assert_eq!(stale.passed, Some(false));
+        assert!(stale.message.contains("message 2"), "{}", stale.message);
+        assert!(stale.hint.expect("a hint").contains("just filled"));
+        assert_eq!(grade_client_output([1, 0, 2]).passed, Some(false));
     }
 }

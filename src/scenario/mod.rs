@@ -129,11 +129,14 @@ pub enum Expect {
         pattern: String,
         counter: bool,
     },
-    /// At least `count` lines printed by `role` match a tolerant pattern.
+    /// At least `count` lines printed by `role` match a tolerant pattern; with `from`, the
+    /// first `count` messages `from` sent to `role` are each quoted, in order, by a line of
+    /// its own among them (what was printed is what came, by value).
     Output {
         role: String,
         pattern: String,
         count: u32,
+        from: Option<String>,
     },
     /// Consecutive messages from one role to another are at least `gap - tolerance` apart.
     Timing {

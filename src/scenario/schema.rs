@@ -343,6 +343,7 @@ impl Walk {
                         role,
                         pattern: pattern.into_inner(),
                         count: count.unwrap_or(1),
+                        from,
                     }),
                     _ => {
                         missing(self, "`role` and `pattern`");

@@ -10,7 +10,8 @@
 //!   in tenths of a second, which absorbs jitter;
 //! - **order**: concurrent actors interleave differently each run. Events are listed in a
 //!   topological order of their causes (program order, message sent before received, start
-//!   conditions, and a line that quotes a message after that message), choosing among the
+//!   conditions, and a line that quotes a message after that message, or, between two
+//!   external programs, after the packet that carried it), choosing among the
 //!   events that may come next the earliest in scenario time, then the first actor in the
 //!   scenario. The same causes give the same text, run after run.
 
@@ -164,7 +165,7 @@ fn format_tenths(tenths: u64) -> String {
 pub fn normalize(plan: &Plan, record: &RunRecord) -> Transcript {
     let events = &record.events;
     let names = Names::with_packets(plan, events, &record.packets);
-    let timeline = order::timeline(plan, events, &names);
+    let timeline = order::timeline(plan, events, &names, &record.packets);
     let mut entries = Vec::new();
     let mut timed: Vec<(u64, &Sample)> = Vec::new();
     let mut after_event: HashMap<usize, Vec<&Sample>> = HashMap::new();

@@ -8,6 +8,12 @@
 //! an external program sent, the line in which it printed it (programs print what they
 //! send, then send); for a server stopped at the end, its clients' ends.
 //!
+//! A message between two external programs is no event: only the capture saw it. The
+//! packet that carried it gives its causes (see [`captured_causes`]): the receiver's line
+//! that quotes it follows the sender's last event before the packet (by the kernel's time)
+//! and the sender's line that printed it; and that line is listed no earlier than the
+//! packet is.
+//!
 //! Walking the events in an order that respects their causes, each event's time is the
 //! latest time of its causes, plus the declared delay a reference actor slept, plus, for
 //! an external program, the real time since its previous event (it lives in real time).
@@ -15,11 +21,14 @@
 //! then the first actor of the scenario: the same causes give the same order every run.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
+use std::net::SocketAddr;
 
 use super::{Event, EventKind, Names, Outcome, Stream};
 use crate::actor::cstr;
-use crate::scenario::Plan;
+use crate::observe::capture::Packet;
+use crate::observe::tcp::{self, Kind};
+use crate::scenario::{Plan, Protocol};
 
 /// Scenario times and canonical order of a run's events.
 pub(crate) struct Timeline {
@@ -41,14 +50,25 @@ impl Timeline {
     }
 }
 
-/// Places every event of a run in scenario time and canonical order.
-pub(crate) fn timeline(plan: &Plan, events: &[Event], names: &Names) -> Timeline {
+/// Places every event of a run in scenario time and canonical order; `packets` are the
+/// run's capture, for the messages between external programs.
+pub(crate) fn timeline(
+    plan: &Plan,
+    events: &[Event],
+    names: &Names,
+    packets: &[Packet],
+) -> Timeline {
     let certain = certain_causes(plan, events, names);
+    let captured = captured_causes(events, names, packets);
     let mut all = certain.clone();
     all.extend(quoted_message_causes(events, names));
+    all.extend(&captured);
+    let mut fewer = certain.clone();
+    fewer.extend(captured);
     walk(plan, events, names, &all)
         // The guesses contradict the certain causes (a program printing something odd):
-        // place the events without them.
+        // place the events with fewer of them, then without them.
+        .or_else(|| walk(plan, events, names, &fewer))
         .or_else(|| walk(plan, events, names, &certain))
         .unwrap_or_else(|| Timeline {
             shown: vec![0; events.len()],
@@ -72,6 +92,13 @@ enum Cause {
     Sender,
     /// The last event of one of an actor's lanes, before the actor ends.
     Join,
+    /// The sender's latest event before a packet between external programs, before the
+    /// receiver's line that quotes the packet's message; the packet went this many
+    /// microseconds of scenario time after that event.
+    Captured(i64),
+    /// An external program's line that printed a message it sent, before the line of the
+    /// external program that quotes it on receipt.
+    Printed,
 }
 
 type Edge = (usize, usize, Cause);
@@ -257,6 +284,111 @@ fn quoted_message_causes(events: &[Event], names: &Names) -> Vec<Edge> {
     causes
 }
 
+/// Causes read from the capture, for the messages between two external programs that no
+/// event records. For each packet with data from one external program to another, the
+/// receiver's first line read after the packet went through `lo` (kernel and events share
+/// one clock) that quotes its message, from past the line matched for the previous one
+/// of that conversation on, comes after:
+/// - the sender's latest event before the packet (certain: it was read before the packet
+///   was sent), with the real time from that event to the packet;
+/// - the sender's line that quotes the same message, if any (programs print what they
+///   send, then send).
+fn captured_causes(events: &[Event], names: &Names, packets: &[Packet]) -> Vec<Edge> {
+    let mut lines: HashMap<usize, Vec<(usize, &str)>> = HashMap::new();
+    // Each external program's events in the order of their times.
+    let mut by_time: HashMap<usize, Vec<usize>> = HashMap::new();
+    for (i, event) in events.iter().enumerate() {
+        if !names.external[event.actor] {
+            continue;
+        }
+        by_time.entry(event.actor).or_default().push(i);
+        if let EventKind::Line {
+            stream: Stream::Stdout,
+            text,
+        } = &event.kind
+        {
+            lines.entry(event.actor).or_default().push((i, text));
+        }
+    }
+    for list in by_time.values_mut() {
+        list.sort_by_key(|&i| (events[i].at, i));
+    }
+    let external = |protocol: Protocol, port: u16| {
+        names
+            .owners
+            .get(&(protocol, port))
+            .copied()
+            .filter(|&a| names.external[a])
+    };
+    let mut causes = Vec::new();
+    // TCP segments already read, by sender, receiver and sequence number: a retransmission
+    // quotes nothing new.
+    let mut segments: HashSet<(SocketAddr, SocketAddr, u32)> = HashSet::new();
+    // Per program and conversation (its two ports, in the packet's direction): where in
+    // the program's lines the next quote is looked for.
+    let mut cursors: HashMap<(usize, u16, u16), usize> = HashMap::new();
+    for packet in packets {
+        let decoded = tcp::decode(&packet.data);
+        if decoded.payload.is_empty() {
+            continue;
+        }
+        let protocol = match decoded.kind {
+            Kind::Tcp { seq, .. } => {
+                if !segments.insert((decoded.src, decoded.dst, seq)) {
+                    continue;
+                }
+                Protocol::Tcp
+            }
+            Kind::Udp => Protocol::Udp,
+            Kind::PortUnreachable { .. } | Kind::Other => continue,
+        };
+        let (src, dst) = (decoded.src.port(), decoded.dst.port());
+        let (Some(from), Some(to)) = (external(protocol, src), external(protocol, dst)) else {
+            continue;
+        };
+        let text = cstr::text(&decoded.payload);
+        if from == to || text.trim().is_empty() {
+            continue;
+        }
+        let cursor = cursors.entry((to, src, dst)).or_insert(0);
+        let Some(received) = quoting_line(lines.get(&to), cursor, &text, |line| {
+            events[line].at > packet.at
+        }) else {
+            continue;
+        };
+        if let Some(list) = by_time.get(&from) {
+            let before = list.partition_point(|&i| events[i].at <= packet.at);
+            if let Some(&latest) = before.checked_sub(1).and_then(|k| list.get(k)) {
+                let gap = whole_tenths(micros(packet.at).saturating_sub(micros(events[latest].at)));
+                causes.push((latest, received, Cause::Captured(gap)));
+            }
+        }
+        let cursor = cursors.entry((from, src, dst)).or_insert(0);
+        if let Some(printed) = quoting_line(lines.get(&from), cursor, &text, |_| true) {
+            causes.push((printed, received, Cause::Printed));
+        }
+    }
+    causes
+}
+
+/// The first of `lines` from `cursor` on that quotes `text` and `fits`; the cursor moves
+/// past it.
+fn quoting_line(
+    lines: Option<&Vec<(usize, &str)>>,
+    cursor: &mut usize,
+    text: &str,
+    fits: impl Fn(usize) -> bool,
+) -> Option<usize> {
+    let lines = lines?;
+    let offset = lines
+        .get(*cursor..)?
+        .iter()
+        .position(|&(line, quoted)| quoted.contains(text) && fits(line))?;
+    let (line, _) = lines[*cursor + offset];
+    *cursor += offset + 1;
+    Some(line)
+}
+
 /// Kahn's algorithm, computing each event's time as its causes are placed. `None` if the
 /// causes contain a cycle.
 fn walk(plan: &Plan, events: &[Event], names: &Names, causes: &[Edge]) -> Option<Timeline> {
@@ -285,10 +417,22 @@ fn walk(plan: &Plan, events: &[Event], names: &Names, causes: &[Edge]) -> Option
         let latest = |cause: Option<Cause>| {
             predecessors[i]
                 .iter()
-                .filter(|(_, c)| cause.is_none_or(|want| *c == want))
+                .filter(|(_, c)| match cause {
+                    None => !matches!(c, Cause::Captured(_)),
+                    Some(want) => *c == want,
+                })
                 .map(|&(p, _)| after[p])
                 .max()
         };
+        // The time of a packet that a line quotes, as the packets are listed: the sender's
+        // time at its latest event before it, and the real time since.
+        let packet_clock = predecessors[i]
+            .iter()
+            .filter_map(|&(p, c)| match c {
+                Cause::Captured(gap) => Some(shown[p] + gap),
+                _ => None,
+            })
+            .max();
         let previous = predecessors[i]
             .iter()
             .find(|(_, c)| *c == Cause::Program)
@@ -301,7 +445,7 @@ fn walk(plan: &Plan, events: &[Event], names: &Names, causes: &[Edge]) -> Option
             }
             clock
         });
-        let causes_clock = latest(None).unwrap_or(0);
+        let causes_clock = latest(None).max(packet_clock).unwrap_or(0);
         let (time, clock) = match &event.kind {
             EventKind::Started { delay, .. } => {
                 let t = latest(Some(Cause::Start)).unwrap_or(0) + micros(*delay);
@@ -382,7 +526,6 @@ pub(crate) fn tenths(micros: i64) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use std::net::SocketAddr;
     use std::time::Duration;
 
     use super::*;
@@ -570,7 +713,7 @@ mod tests {
             })
             .collect();
         let names = super::super::Names::new(&plan, &events);
-        let timeline = timeline(&plan, &events, &names);
+        let timeline = timeline(&plan, &events, &names, &[]);
         // The reply to the second client, sent after the first lane went to sleep.
         assert_eq!(timeline.tenths(12), 0);
         assert_eq!(timeline.tenths(17), 0);
@@ -578,5 +721,100 @@ mod tests {
         assert_eq!(timeline.tenths(18), 20);
         assert_eq!(timeline.tenths(19), 20);
         assert_eq!(timeline.tenths(20), 20);
+    }
+
+    /// Two external programs: the server's line that quotes the client's question was read
+    /// before the client's own line (a pseudo-terminal read late), but the capture saw the
+    /// question go after the client started and before the server printed it.
+    #[test]
+    fn a_line_quoting_a_message_between_programs_follows_its_packet() {
+        let plan = crate::scenario::parse(
+            std::path::Path::new("t.toml"),
+            "[[server]]\nprotocol = \"tcp\"\nid = \"A\"\nport = 4000\n[[client]]\nid = \"B\"\n",
+        )
+        .expect("a valid scenario");
+        let tcp = Protocol::Tcp;
+        let started = || EventKind::Started {
+            args: vec![],
+            external: true,
+            after: vec![],
+            delay: Duration::ZERO,
+        };
+        let line = |text: &str| EventKind::Line {
+            stream: Stream::Stdout,
+            text: text.into(),
+        };
+        // (actor, milliseconds, kind), in the order the engine got them.
+        let kinds: Vec<(usize, u64, EventKind)> = vec![
+            (0, 0, started()),
+            (
+                0,
+                1,
+                EventKind::Ready {
+                    protocol: tcp,
+                    local: "0.0.0.0:4000".parse().unwrap(),
+                    peer: None,
+                },
+            ),
+            (0, 5, line("serveur A reçu : # B=000")),
+            (1, 2, started()),
+            (
+                1,
+                3,
+                EventKind::Port {
+                    protocol: tcp,
+                    port: 50_001,
+                },
+            ),
+            (1, 6, line("client B envoie : # B=000")),
+            (
+                1,
+                7,
+                EventKind::Exited {
+                    outcome: Outcome::Exited { code: 0 },
+                },
+            ),
+            (
+                0,
+                8,
+                EventKind::Exited {
+                    outcome: Outcome::Stopped,
+                },
+            ),
+        ];
+        let events: Vec<Event> = kinds
+            .into_iter()
+            .enumerate()
+            .map(|(seq, (actor, ms, kind))| Event {
+                seq,
+                at: Duration::from_millis(ms),
+                actor,
+                lane: 0,
+                kind,
+            })
+            .collect();
+        let mut frame = Vec::new();
+        etherparse::PacketBuilder::ethernet2([0; 6], [0; 6])
+            .ipv4([127, 0, 0, 1], [127, 0, 0, 1], 64)
+            .tcp(50_001, 4000, 1, 100)
+            .ack(1)
+            .psh()
+            .write(&mut frame, b"# B=000\0")
+            .expect("a frame");
+        let packets = [Packet {
+            at: Duration::from_millis(4),
+            time: std::time::SystemTime::UNIX_EPOCH,
+            data: frame,
+        }];
+        let names = super::super::Names::new(&plan, &events);
+        let order = timeline(&plan, &events, &names, &packets).order;
+        let position = |i: usize| order.iter().position(|&e| e == i).expect("placed");
+        // The client's start and the line in which it printed its question come before
+        // the server's line that quotes it.
+        assert!(position(3) < position(2), "{order:?}");
+        assert!(position(5) < position(2), "{order:?}");
+        // Without the capture, the server's lines come first.
+        let order = timeline(&plan, &events, &names, &[]).order;
+        assert!(order.iter().position(|&e| e == 2) < order.iter().position(|&e| e == 3));
     }
 }

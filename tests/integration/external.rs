@@ -143,3 +143,129 @@ fn a_quick_external_client_of_an_external_server_is_credited_its_messages() {
         );
     }
 }
+
+/// The lab's C server and client, both external: the transcript keeps cause before effect
+/// from what the capture saw, and is the same every run. The client starts before anything
+/// quotes its question; a line that quotes a message comes after the packet that carried
+/// it, and after the sender's line that printed it.
+#[test]
+fn two_external_programs_keep_cause_before_effect() {
+    let mut first: Option<String> = None;
+    for run in 0..5 {
+        let output = crate::common::labrun()
+            .args(["scenarios/tcp_basic.toml", "--no-snapshot", "--with"])
+            .arg(with("server", "serveur"))
+            .arg("--with")
+            .arg(with("client", "clientt"))
+            .output()
+            .expect("labrun runs");
+        let (out, err) = (stdout(&output), stderr(&output));
+        assert!(output.status.success(), "run {run}:\n{out}\n{err}");
+        let client_checks: Vec<&str> = err
+            .lines()
+            .map(str::trim_start)
+            .filter(|l| l.starts_with("✓ client") || l.starts_with("✗ client"))
+            .collect();
+        assert!(client_checks.len() >= 5, "run {run}: {err}");
+        assert!(
+            client_checks.iter().all(|l| l.starts_with('✓')),
+            "run {run}:\n{err}"
+        );
+        assert_cause_before_effect(&out);
+        match &first {
+            None => first = Some(out),
+            Some(first) => assert_eq!(*first, out, "run {run} differs from the first"),
+        }
+    }
+}
+
+/// One transcript line: time in tenths, role, kind, text.
+struct Line<'a> {
+    tenths: u64,
+    role: &'a str,
+    kind: &'a str,
+    text: &'a str,
+}
+
+fn lines_of(section: &str) -> Vec<Line<'_>> {
+    section
+        .lines()
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            let time = words.next()?;
+            let role = words.next()?;
+            let kind = words.next()?;
+            let (whole, tenth) = time.split_once('.')?;
+            let tenths = whole.parse::<u64>().ok()? * 10 + tenth.parse::<u64>().ok()?;
+            let text = line
+                .split_once(&format!(" {kind} "))
+                .map(|(_, t)| t.trim())?;
+            Some(Line {
+                tenths,
+                role,
+                kind,
+                text,
+            })
+        })
+        .collect()
+}
+
+fn assert_cause_before_effect(transcript: &str) {
+    let (entries, rest) = transcript
+        .split_once("\n== packets")
+        .expect("a packets section");
+    let entries = lines_of(entries);
+    let packets = lines_of(rest);
+    let position = |role: &str, kind: &str, from: usize| {
+        entries
+            .iter()
+            .skip(from)
+            .position(|l| l.role == role && l.kind == kind)
+            .map(|p| p + from)
+    };
+    let client_start = position("client", "start", 0).expect("the client starts");
+    let mut cursors = std::collections::HashMap::new();
+    let mut quoted = 0;
+    for packet in packets.iter().filter(|p| p.kind == "pkt") {
+        // `tcp → server [PSH, ACK] seq=1 ack=1 len=8 "# B=000\0" (8 bytes)`
+        let Some((_, payload)) = packet.text.split_once('"') else {
+            continue;
+        };
+        let message = payload.split(['"', '\\']).next().unwrap_or_default();
+        let receiver = packet.text.split_whitespace().nth(2).expect("a receiver");
+        let cursor = cursors.entry(receiver).or_insert(0usize);
+        let Some(line) = entries
+            .iter()
+            .skip(*cursor)
+            .position(|l| l.role == receiver && l.kind == "out" && l.text.contains(message))
+            .map(|p| p + *cursor)
+        else {
+            continue;
+        };
+        *cursor = line + 1;
+        quoted += 1;
+        assert!(
+            entries[line].tenths >= packet.tenths,
+            "{:?} is listed before the packet that carried it:\n{transcript}",
+            entries[line].text
+        );
+        assert!(
+            client_start < line,
+            "{:?} before the client started:\n{transcript}",
+            entries[line].text
+        );
+        let printed = entries[..line]
+            .iter()
+            .rposition(|l| l.role == packet.role && l.text.contains(message));
+        let printed_later = entries[line..]
+            .iter()
+            .any(|l| l.role == packet.role && l.kind == "out" && l.text.contains(message));
+        assert!(
+            printed.is_some() || !printed_later,
+            "{:?} comes before the sender printed what it sent:\n{transcript}",
+            entries[line].text
+        );
+    }
+    // The server prints the three questions, the client the three replies.
+    assert_eq!(quoted, 6, "{transcript}");
+}

@@ -196,6 +196,33 @@ fn the_first_alias_printed_again_is_caught() {
     assert!(rubric.contains("same alias"), "{rubric}");
 }
 
+/// An address resolver that prints its argument as the address (and, before the lookup,
+/// for an address nobody has too) does not pass for printing the address; it does for
+/// the name and the aliases it prints from the answer.
+#[test]
+fn the_argument_printed_back_is_not_the_address() {
+    let (code, text, rubric) = graded("resolve_addr", "resolve_addr_echo");
+    assert_eq!(code, Some(1), "{rubric}");
+    assert!(
+        answer(&text, "192.0.2.99").contains(&"out    Adresse : 192.0.2.99".to_string()),
+        "{text}"
+    );
+    let verdict = |name: &str| {
+        rubric
+            .lines()
+            .find(|l| l.contains(name))
+            .unwrap_or_else(|| panic!("no check {name:?} in:\n{rubric}"))
+            .trim_start()
+            .chars()
+            .next()
+    };
+    assert_eq!(verdict("prints the address"), Some('✗'), "{rubric}");
+    assert_eq!(verdict("finds the lab's host"), Some('✓'), "{rubric}");
+    assert_eq!(verdict("prints the aliases"), Some('✓'), "{rubric}");
+    assert!(rubric.contains("argument is printed back"), "{rubric}");
+    assert!(rubric.contains("h_addr_list"), "{rubric}");
+}
+
 #[test]
 fn correct_resolvers_pass_their_rubrics() {
     for (scenario, program) in [
