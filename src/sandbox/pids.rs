@@ -130,6 +130,7 @@ fn set_up_child() -> Result<(), String> {
 fn exit_as(child: nix::unistd::Pid) -> ! {
     use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
     let mut passed_on = None;
+    let exited = pidfd(child);
     loop {
         if let Some(signal) = crate::signals::received()
             && passed_on != Some(signal)
@@ -151,12 +152,42 @@ fn exit_as(child: nix::unistd::Pid) -> ! {
                 }
                 std::process::exit(crate::cli::exit::ERROR);
             }
-            Ok(_) | Err(nix::errno::Errno::EINTR) => {
-                std::thread::sleep(std::time::Duration::from_millis(10));
-            }
+            Ok(_) | Err(nix::errno::Errno::EINTR) => wait_a_moment(exited.as_ref()),
             Err(_) => std::process::exit(crate::cli::exit::ERROR),
         }
     }
+}
+
+/// Waits until the run ends (its pidfd turns readable) or a signal comes, at most 100 ms;
+/// 10 ms where the kernel has no pidfd. Hundreds of runs at once each waking every 10 ms
+/// for their whole length cost a class's grading a core.
+fn wait_a_moment(exited: Option<&std::os::fd::OwnedFd>) {
+    use std::os::fd::AsRawFd;
+    match exited {
+        Some(fd) => {
+            let mut poll = libc::pollfd {
+                fd: fd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd, for the length of the call. A signal ends it early
+            // (EINTR, whatever SA_RESTART says): the caller then looks at the signal.
+            unsafe {
+                libc::poll(&raw mut poll, 1, 100);
+            }
+        }
+        None => std::thread::sleep(std::time::Duration::from_millis(10)),
+    }
+}
+
+/// A file descriptor that turns readable when `child` ends (`pidfd_open`, Linux 5.3).
+fn pidfd(child: nix::unistd::Pid) -> Option<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: a plain system call; a descriptor it returns is ours alone.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, child.as_raw(), 0) };
+    let fd = i32::try_from(fd).ok().filter(|fd| *fd >= 0)?;
+    // SAFETY: just opened, owned by nothing else.
+    Some(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
 }
 
 /// Mounts a private `/tmp` for the run's programs at `dir` (a tmpfs of [`TMP_SIZE`]),
