@@ -6,7 +6,9 @@
 //! 4. a thousand clients at once against a per-client reference server, TCP and UDP
 //!    (`benches/scenarios/`: not shipped scenarios, their transcripts are huge);
 //! 5. the cost of the packet capture;
-//! 6. the CPU labrun uses while a scenario only sleeps.
+//! 6. the CPU labrun uses while a scenario only sleeps;
+//! 7. the whole course for a class, default flags: 1, 20 and 300 submissions (time, CPU,
+//!    memory).
 //!
 //! Each figure comes from the `labrun` binary run as a user runs it. Results go in
 //! BENCHMARKS.md with the machine they were measured on.
@@ -413,6 +415,156 @@ fn scale() {
     println!();
 }
 
+/// A correct submission of the lab's six files, as `tests/integration/common.rs` makes it,
+/// `tag` added to its server so that no two submissions are the same file.
+fn correct_submission(dir: &Path, tag: usize) {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    std::fs::create_dir_all(dir).expect("a submission");
+    for (name, fixture) in [
+        ("serveuru.c", "serveuru.c"),
+        ("clientu.c", "clientu.c"),
+        ("serveur.c", "serveur.c"),
+        ("clientt.c", "clientt.c"),
+        ("resolve_name.c", "resolver/resolve_name.c"),
+        ("resolve_addr.c", "resolver/resolve_addr.c"),
+    ] {
+        let mut text = std::fs::read_to_string(fixtures.join(fixture)).expect("a fixture");
+        if name == "serveur.c" {
+            text = format!("#define CLOSE_DELAY 3\n/* {tag} */\n{text}");
+        }
+        std::fs::write(dir.join(name), text).expect("a submission's file");
+    }
+}
+
+/// The machine's memory in use, sampled every 100 ms until `done`: the largest rise over
+/// what was in use at the start, in KiB.
+fn memory_rise(done: &std::sync::atomic::AtomicBool) -> i64 {
+    let in_use = || -> i64 {
+        let text = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+        let field = |name: &str| -> i64 {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+                .unwrap_or(0)
+        };
+        field("MemTotal:") - field("MemAvailable:")
+    };
+    let start = in_use();
+    let mut peak = start;
+    while !done.load(std::sync::atomic::Ordering::Relaxed) {
+        peak = peak.max(in_use());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    peak - start
+}
+
+/// One `labrun grade` of the whole course, default flags: wall, CPU of it and its
+/// children, the machine's memory rise, and whether every submission passed.
+fn grade_course(root: &Path, submissions: &[PathBuf]) -> (Duration, Duration, i64, bool) {
+    let out = root.join("out");
+    let _ = std::fs::remove_dir_all(&out);
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let cpu_before = children_cpu();
+    std::thread::scope(|scope| {
+        let memory = scope.spawn(|| memory_rise(&done));
+        let started = Instant::now();
+        let status = labrun()
+            .args(["grade", "courses/tp-sockets.toml", "--out"])
+            .arg(&out)
+            .args(submissions)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("labrun grade runs");
+        let wall = started.elapsed();
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        let rise = memory.join().unwrap_or(0);
+        (wall, children_cpu() - cpu_before, rise, status.success())
+    })
+}
+
+fn course() {
+    println!("## 7. The whole course (11 directions), default flags\n");
+    let root = std::env::temp_dir().join(format!("labrun-bench-course-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let big: usize = std::env::var("LABRUN_BENCH_CLASS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(300);
+    let submissions: Vec<PathBuf> = (0..big.max(20))
+        .map(|i| {
+            let dir = root.join(format!("s{i:03}"));
+            correct_submission(&dir, i);
+            dir
+        })
+        .collect();
+    // The builds alone: the course's six files, one after another, as labrun builds them.
+    let build_cpu_before = children_cpu();
+    let builds_started = Instant::now();
+    for file in [
+        "serveuru.c",
+        "clientu.c",
+        "serveur.c",
+        "clientt.c",
+        "resolve_name.c",
+        "resolve_addr.c",
+    ] {
+        let status = Command::new("gcc")
+            .args(["-Wall", "-O0", "-o"])
+            .arg(root.join("built"))
+            .arg(submissions[0].join(file))
+            .status()
+            .expect("gcc");
+        assert!(status.success());
+    }
+    let six_builds = builds_started.elapsed();
+    let build_cpu = children_cpu() - build_cpu_before;
+    println!("| submissions | runs | wall | CPU (user + system) | memory rise | all pass |");
+    println!("|---|---|---|---|---|---|");
+    let mut walls = Vec::new();
+    for n in [1, 20, big] {
+        let (wall, cpu, rise, passed) = grade_course(&root, &submissions[..n]);
+        println!(
+            "| {n} | {} | {:.1} s | {:.1} s | {:.0} MiB | {} |",
+            n * 11,
+            wall.as_secs_f64(),
+            cpu.as_secs_f64(),
+            rise as f64 / 1024.0,
+            if passed { "yes" } else { "no" }
+        );
+        walls.push((n, wall, cpu));
+    }
+    let (one, twenty) = (walls[0].1, walls[1].1);
+    let ratio = twenty.as_secs_f64() / one.as_secs_f64();
+    println!(
+        "\n20 submissions / one: {ratio:.2} (goal ≤ 1.5: {})",
+        met(ratio <= 1.5)
+    );
+    let (_, whole, cpu) = walls[2];
+    println!(
+        "{big} submissions: {:.0} s (goal ≤ 180 s for 300: {})",
+        whole.as_secs_f64(),
+        met(big == 300 && whole <= Duration::from_secs(180))
+    );
+    let per_build = build_cpu / 6;
+    let builds = per_build * (6 * big) as u32;
+    let runs = cpu.saturating_sub(builds);
+    println!(
+        "where the CPU goes: builds {:.0} s ({} per file, {:.2} s wall for six), runs {:.0} s \
+         ({} per run, its labrun and its programs)\n",
+        builds.as_secs_f64(),
+        ms(per_build),
+        six_builds.as_secs_f64(),
+        runs.as_secs_f64(),
+        ms(runs / (11 * big) as u32),
+    );
+    println!(
+        "largest process's peak RSS (labrun grade itself): {:.1} MiB\n",
+        max_child_rss_kib() as f64 / 1024.0
+    );
+    let _ = std::fs::remove_dir_all(&root);
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).is_some_and(|a| a == "--peak-rss-of") && args.len() > 2 {
@@ -446,5 +598,8 @@ fn main() {
     }
     if wanted("cpu") {
         cpu_while_waiting();
+    }
+    if wanted("course") {
+        course();
     }
 }

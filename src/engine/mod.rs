@@ -1249,8 +1249,9 @@ impl ExternalRun<'_> {
                 // Its clients are done: stop it once it is back waiting for a client (what
                 // the reference server does), or after the grace period.
                 let give_up = Instant::now() + self.grace;
+                let watch = procnet::InputWatch::new(pid);
                 loop {
-                    if Instant::now() >= give_up || procnet::waits_for_input(pid) {
+                    if Instant::now() >= give_up || watch.waits() {
                         break running.stop(STOP_PATIENCE).await;
                     }
                     tokio::select! {
