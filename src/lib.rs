@@ -83,6 +83,7 @@ pub mod html;
 pub mod journal;
 pub mod merge;
 pub mod observe;
+pub mod record;
 pub mod report;
 pub mod sandbox;
 pub mod scenario;

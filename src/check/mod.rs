@@ -12,8 +12,9 @@ use serde::{Deserialize, Serialize};
 
 pub(crate) use pattern::Pattern;
 
+use crate::record::Outcome;
 use crate::scenario::{CheckPlan, Expect, Plan};
-use crate::transcript::{Entry, Outcome, Transcript};
+use crate::transcript::{Entry, Transcript};
 
 /// The result of one check.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -14,26 +14,7 @@ use std::collections::HashSet;
 use std::fs;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use crate::scenario::Protocol;
-
-/// TCP states as the kernel numbers them in `/proc/net/tcp`.
-pub(crate) const TCP_ESTABLISHED: u8 = 0x01;
-pub(crate) const TCP_LISTEN: u8 = 0x0A;
-
-/// One row of a socket table.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SocketEntry {
-    pub protocol: Protocol,
-    pub local: SocketAddr,
-    pub remote: SocketAddr,
-    /// The state as numbered in `/proc/net/tcp`.
-    pub state: u8,
-    /// Bytes waiting to be sent, and to be read (for a listening socket: 0, and the
-    /// connections waiting to be accepted), as `/proc/net/tcp` gives them.
-    pub send_queue: u64,
-    pub recv_queue: u64,
-    pub inode: u64,
-}
+use crate::record::{Protocol, SocketEntry};
 
 /// Every socket of `protocol` in the current network namespace, IPv4 and IPv6.
 pub(crate) fn table(protocol: Protocol) -> Vec<SocketEntry> {
@@ -218,8 +199,9 @@ mod diag {
     use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-    use super::{SocketEntry, TCP_LISTEN};
-    use crate::scenario::Protocol;
+    use super::SocketEntry;
+    use crate::record::Protocol;
+    use crate::record::TCP_LISTEN;
 
     /// `SOCK_DIAG_BY_FAMILY` in `linux/sock_diag.h`, and `TCPDIAG_GETSOCK` in
     /// `linux/inet_diag.h`; the libc crate names neither.
@@ -380,6 +362,7 @@ mod diag {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::TCP_LISTEN;
 
     #[test]
     fn parses_a_listening_tcp_row() {

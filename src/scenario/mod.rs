@@ -14,25 +14,7 @@ use std::time::Duration;
 
 pub use diagnostic::{Diagnostic, Diagnostics};
 
-/// Which transport an actor speaks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Protocol {
-    /// Datagrams (`SOCK_DGRAM`).
-    Udp,
-    /// A byte stream (`SOCK_STREAM`).
-    Tcp,
-}
-
-impl Protocol {
-    /// The lowercase name used in files and transcripts.
-    pub fn name(self) -> &'static str {
-        match self {
-            Protocol::Udp => "udp",
-            Protocol::Tcp => "tcp",
-        }
-    }
-}
+use crate::record::Protocol;
 
 /// A scenario, validated and resolved: every reference is an index, every default applied.
 #[derive(Clone, Debug)]

@@ -16,9 +16,9 @@ use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::{Event, EventKind, Names, Outcome, describe};
-use crate::engine::Seen;
-use crate::observe::capture::Packet;
-use crate::scenario::{MilestoneKind, Plan, Protocol, duration};
+use crate::record::{Packet, Protocol, Seen, scaled};
+
+use crate::scenario::{MilestoneKind, Plan, duration};
 
 /// How often a countdown (a sleep, a start delay) is redrawn.
 const TICK: Duration = Duration::from_millis(100);
@@ -245,7 +245,7 @@ impl Board {
             }
             EventKind::Slept { declared } => {
                 milestone = false;
-                let real = crate::actor::scaled(*declared, self.time_scale);
+                let real = scaled(*declared, self.time_scale);
                 slot.sleeps.push(Sleep {
                     lane: event.lane,
                     declared: *declared,
@@ -448,7 +448,7 @@ impl Board {
                 State::Delayed {
                     delay: slot.delay,
                     until: (self.time_scale > 0.0 || slot.delay.is_zero())
-                        .then(|| now + crate::actor::scaled(slot.delay, self.time_scale)),
+                        .then(|| now + scaled(slot.delay, self.time_scale)),
                 }
             } else {
                 State::Waiting { on }

@@ -15,7 +15,6 @@
 //!   events that may come next the earliest in scenario time, then the first actor in the
 //!   scenario. The same causes give the same text, run after run.
 
-mod event;
 mod live;
 mod observed;
 mod order;
@@ -25,13 +24,13 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-pub use event::{Event, EventKind, Outcome, Stream};
+use crate::record::{Event, EventKind, Outcome, Stream};
 pub(crate) use live::terminal_size;
 pub use live::{Board, Live, State, watch};
 
-use crate::actor::cstr;
-use crate::engine::{RunRecord, Sample};
-use crate::scenario::{Plan, Protocol};
+use crate::record::cstr;
+use crate::record::{Packet, Protocol, RunRecord, Sample};
+use crate::scenario::Plan;
 
 /// The normalised, ordered rendering of a run.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -243,7 +242,7 @@ pub(crate) fn replace_numbers(text: &str, with: impl Fn(&str) -> Option<String>)
 fn infer_owners(
     plan: &Plan,
     events: &[Event],
-    packets: &[crate::observe::capture::Packet],
+    packets: &[Packet],
     owners: &mut HashMap<(Protocol, u16), usize>,
 ) {
     let external: Vec<usize> = events
@@ -312,11 +311,7 @@ impl Names {
     /// client that was gone before labrun could look at its sockets (two external
     /// programs, no sleeps) is found by elimination, as the one client of that server whose
     /// port is not known.
-    fn with_packets(
-        plan: &Plan,
-        events: &[Event],
-        packets: &[crate::observe::capture::Packet],
-    ) -> Self {
+    fn with_packets(plan: &Plan, events: &[Event], packets: &[Packet]) -> Self {
         let mut owners = HashMap::new();
         for event in events {
             match &event.kind {
