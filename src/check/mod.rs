@@ -6,11 +6,10 @@
 
 mod answers;
 mod close_wait;
-mod pattern;
 
 use serde::{Deserialize, Serialize};
 
-pub(crate) use pattern::Pattern;
+use crate::scenario::Pattern;
 
 use crate::record::Outcome;
 use crate::scenario::{CheckPlan, Expect, Plan};

@@ -7,8 +7,8 @@
 //! - [`SocketEntry`], [`Sample`]: rows of the kernel's socket tables, and a table taken at
 //!   a checkpoint;
 //! - [`Protocol`]: the transport an actor speaks;
-//! - [`cstr`]: messages as C programs see them, and how a payload reads in a transcript;
-//! - [`scaled`]: a declared delay at the run's time scale.
+//! - `cstr`: messages as C programs see them, and how a payload reads in a transcript;
+//! - `scaled`: a declared delay at the run's time scale.
 
 pub(crate) mod cstr;
 mod event;

@@ -4,15 +4,20 @@
 //! of every key and value; a single walk over that tree then checks keys, types and meaning
 //! together, so that a file with several mistakes gets all of them reported at once, each
 //! pointing at its line and column with a suggestion where one is obvious.
+//!
+//! The scenario also owns the language of its expectations: the tolerant `Pattern`s that
+//! its checks are written in, compiled here to validate the file and by `check` to match.
 
 mod diagnostic;
 pub(crate) mod duration;
+mod pattern;
 mod schema;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use diagnostic::{Diagnostic, Diagnostics};
+pub(crate) use pattern::Pattern;
 
 use crate::record::Protocol;
 
