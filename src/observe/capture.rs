@@ -26,20 +26,6 @@ pub const KEEP_PACKETS: usize = 200_000;
 /// The same in bytes of frames kept.
 pub const KEEP_BYTES: usize = 64 << 20;
 
-/// Whether this process may capture packets (an `AF_PACKET` socket needs `CAP_NET_RAW`).
-pub fn probe() -> io::Result<()> {
-    // SAFETY: a plain system call; the descriptor is owned at once, and closed unbound
-    // (nothing for the kernel to unhook, so no grace period to wait for).
-    unsafe {
-        let raw = libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0);
-        if raw < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        drop(OwnedFd::from_raw_fd(raw));
-    }
-    Ok(())
-}
-
 /// An open capture on `lo`.
 pub(crate) struct Capture {
     fd: AsyncFd<OwnedFd>,
