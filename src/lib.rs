@@ -80,6 +80,7 @@ pub mod engine;
 pub mod fuzz;
 pub mod grade;
 pub mod html;
+mod instance;
 pub mod journal;
 pub mod merge;
 pub mod observe;

@@ -17,7 +17,6 @@ pub mod ports;
 pub mod users;
 
 pub use network::{Hosts, Needs, Network};
-pub use pids::run_id;
 
 use std::fs;
 
