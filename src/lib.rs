@@ -83,6 +83,7 @@ pub mod html;
 mod instance;
 pub mod journal;
 pub mod merge;
+mod netlink;
 pub mod observe;
 pub mod record;
 pub mod report;
