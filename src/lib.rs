@@ -92,4 +92,5 @@ pub mod scenario;
 pub mod scratch;
 pub mod signals;
 pub mod snapshot;
+mod term;
 pub mod transcript;

@@ -25,7 +25,6 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::record::{Event, EventKind, Outcome, Stream};
-pub(crate) use live::terminal_size;
 pub use live::{Board, Live, State, watch};
 
 use crate::record::cstr;
