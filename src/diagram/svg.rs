@@ -4,7 +4,8 @@
 
 use std::fmt::Write as _;
 
-use super::{ArrowKind, Diagram, Item, Life, NoteKind, seconds};
+use super::{ArrowKind, Diagram, Item, Life, NoteKind};
+use crate::record::seconds;
 use crate::term::fit;
 
 const TIME_COLUMN: usize = 56;

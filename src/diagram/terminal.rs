@@ -7,7 +7,8 @@
 //!         ┤SYN_RECV├                                                               ┤SYN_SENT├
 //! ```
 
-use super::{ArrowKind, Diagram, Item, Lane, Life, NoteKind, seconds};
+use super::{ArrowKind, Diagram, Item, Lane, Life, NoteKind};
+use crate::record::seconds;
 use crate::term::fit;
 
 /// The width the diagram is laid out for (more only when lanes are too many to fit).

@@ -8,7 +8,8 @@
 //!   a checkpoint;
 //! - [`Protocol`]: the transport an actor speaks;
 //! - `cstr`: messages as C programs see them, and how a payload reads in a transcript;
-//! - `scaled`: a declared delay at the run's time scale.
+//! - `scaled`: a declared delay at the run's time scale; `seconds`: scenario time, in
+//!   tenths of a second, as transcripts, diagrams and checks write it.
 
 pub(crate) mod cstr;
 mod event;
@@ -123,4 +124,9 @@ pub(crate) fn scaled(declared: Duration, scale: f64) -> Duration {
     } else {
         declared.mul_f64(scale)
     }
+}
+
+/// Seconds and tenths, `4.0`: a time in tenths of a second as labrun writes it.
+pub(crate) fn seconds(tenths: u64) -> String {
+    format!("{}.{}", tenths / 10, tenths % 10)
 }

@@ -24,7 +24,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::record::{Event, EventKind, Outcome, Stream};
+use crate::record::{Event, EventKind, Outcome, Stream, seconds};
 pub use live::{Board, Live, State, watch};
 
 use crate::record::cstr;
@@ -145,7 +145,7 @@ impl Entry {
     pub fn render(&self, width: usize) -> String {
         format!(
             "{:>5}  {:<width$}  {:<5}  {}",
-            format_tenths(self.tenths),
+            seconds(self.tenths),
             self.role,
             self.kind,
             self.text
@@ -153,10 +153,6 @@ impl Entry {
         .trim_end()
         .to_string()
     }
-}
-
-fn format_tenths(tenths: u64) -> String {
-    format!("{}.{}", tenths / 10, tenths % 10)
 }
 
 /// Normalises a run into its transcript.
