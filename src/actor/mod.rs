@@ -2,8 +2,9 @@
 //! program.
 //!
 //! Reference actors are async tasks that behave, on the wire and on stdout, like the lab's
-//! completed C programs, and report what they do as events. External programs are real
-//! processes whose output is read through a pseudo-terminal.
+//! completed C programs, and report what they do as events (`record::EventKind`, through
+//! a [`Sink`]). External programs are real processes whose output is read through a
+//! pseudo-terminal.
 
 pub(crate) mod elf;
 pub(crate) mod external;

@@ -2,7 +2,9 @@
 //! point at the likely cause, as a careful teaching assistant would give them.
 //!
 //! Checks read only the normalised transcript (plain data): messages between roles, lines
-//! printed, exits, the skip reasons of actors that never started, packets.
+//! printed, exits, the skip reasons of actors that never started, packets. The patterns
+//! that lines are matched with are the scenario's (`scenario::Pattern`), which validates
+//! them when it reads the file.
 
 mod answers;
 mod close_wait;
