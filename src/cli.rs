@@ -378,7 +378,7 @@ fn run_grade(args: &GradeArgs) -> i32 {
         partition: args.partition,
         out: args.out.clone(),
         progress: std::io::stderr().is_terminal(),
-        color: std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        color: crate::term::color_on_stderr(),
     };
     if let Err(e) = crate::grade::check_out(&args.out) {
         tell!("labrun: {e}");
@@ -982,7 +982,7 @@ fn verdict_without_capture(args: &RunArgs, plan: &Plan, text: &str, elapsed: Dur
         );
         return exit::OK;
     }
-    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let color = crate::term::color_on_stderr();
     tell!(
         "✗ {}: transcript differs from {} ({took}; packets not compared: no capture); - snapshot, + this run:",
         plan.name,
@@ -1053,7 +1053,7 @@ fn write_page(
 /// With `--with`, the rubric decides: every check must pass. The difference with the
 /// reference transcript is shown as help.
 fn rubric_verdict(args: &RunArgs, plan: &Plan, text: &str, report: &crate::check::Report) -> i32 {
-    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let color = crate::term::color_on_stderr();
     tell_raw!("{}", crate::report::terminal(report, color));
     let outputs = [
         (&args.report_json, crate::report::json(report)),
@@ -1097,7 +1097,7 @@ fn verdict(args: &RunArgs, plan: &Plan, text: &str, elapsed: Duration) -> i32 {
         UpdateMode::Auto
     };
     let source = plan.path.display().to_string();
-    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let color = crate::term::color_on_stderr();
     let (ok, cross) = if color {
         ("\x1b[32m✓\x1b[0m", "\x1b[31m✗\x1b[0m")
     } else {

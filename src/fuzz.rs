@@ -8,10 +8,8 @@ use std::path::Path;
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
-use crate::engine::RunRecord;
-use crate::observe::capture::{NotKept, Packet};
-use crate::scenario::{Plan, Protocol};
-use crate::transcript::{Event, EventKind, Outcome, Stream};
+use crate::record::{Event, EventKind, NotKept, Outcome, Packet, Protocol, RunRecord, Stream};
+use crate::scenario::Plan;
 
 /// The scenario parser on any text: never a panic; every error points inside the text and
 /// renders with its line.

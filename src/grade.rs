@@ -616,7 +616,7 @@ fn show_progress(
 ) {
     let mut progress = relock(state);
     loop {
-        let width = crate::transcript::terminal_size(libc::STDERR_FILENO).0;
+        let width = crate::term::size(libc::STDERR_FILENO).0;
         let line = progress.line(started.elapsed(), width, color);
         if progress.over {
             tell!("\r\x1b[K{line}");

@@ -312,7 +312,7 @@ fn states(out: &mut String, transcript: &Transcript) {
             out,
             r#"<tr class="{}"><td>{}</td><td>{}</td><td><code>{}</code></td><td><span class="state {}">{}</span></td><td>{}</td></tr>"#,
             mark.seen,
-            diagram::seconds(mark.tenths),
+            crate::record::seconds(mark.tenths),
             esc(&mark.role),
             esc(&mark.socket),
             state_class(&mark.state),

@@ -5,25 +5,35 @@
 //! One flow, left to right; each arrow hands a plain data type to the next stage:
 //!
 //! ```text
-//! scenario.toml ──scenario──> Plan ──engine──> Events ──transcript──> Transcript ──snapshot──> verdict
-//!                                   │   ▲
+//! scenario.toml ──scenario──> Plan ──engine──> RunRecord ──transcript──> Transcript ──snapshot──> verdict
+//!                                   │   ▲                                    └──check──> Report
 //!                            actor ─┘   └─ observe
 //!            (reference tasks or external     (socket tables: readiness,
-//!             programs on a pseudo-terminal)   who owns a port)
+//!             programs on a pseudo-terminal)   who owns a port; the capture)
 //! ```
 //!
-//! - [`scenario`]: the TOML schema, validation with positions, the resolved [`scenario::Plan`].
-//! - [`actor`]: the lab's four programs as reference tasks, and external programs.
-//! - [`sandbox`]: the run's network, chosen once ([`sandbox::network`]): a private namespace,
+//! The data on the arrows lives at the bottom, in [`record`], which uses no stage; each
+//! stage uses only the ones before it and the modules below them all. (A test,
+//! `tests/integration/layout.rs`, computes the module graph and fails on a cycle.)
+//!
+//! The stages:
+//!
+//! - [`scenario`]: the TOML schema, validation with positions, the resolved [`scenario::Plan`],
+//!   and the tolerant patterns its checks are written in.
+//! - [`actor`]: the lab's four programs as reference tasks, and external programs; they
+//!   report what they do as [`record::EventKind`]s.
+//! - [`sandbox`]: the run's network, chosen once ([`sandbox::network`], which also asks
+//!   whether packets can be captured): a private namespace,
 //!   or the machine's with ports of the run's own ([`sandbox::ports`]); what keeps its
 //!   programs from harming it, each other and the machine: users of their own
 //!   ([`sandbox::users`]), a pid namespace with its own `/proc` and `/tmp`
 //!   ([`sandbox::pids`]), process caps.
-//! - [`engine`]: runs a plan (start order, readiness, delays, timeouts, shutdown) into events;
-//!   on a shared network it runs the plan with the real ports and hands back a record
-//!   with the declared ones.
+//! - [`engine`]: runs a plan (start order, readiness, delays, timeouts, shutdown) into a
+//!   [`record::RunRecord`]; on a shared network it runs the plan with the real ports and
+//!   hands back a record with the declared ones.
 //! - [`observe`]: the kernel's socket tables and the packet capture on the run's loopback.
-//! - [`transcript`]: the event model, normalisation (ports, scenario time, order), rendering.
+//! - [`transcript`]: normalisation of a record (ports, scenario time, order), rendering,
+//!   and the live view of a run.
 //! - [`snapshot`]: `.snap` files in insta's format, update modes, diffs.
 //! - [`check`]: rubric checks over a transcript, with points and hints.
 //! - [`report`]: reports of a graded run (JSON, JUnit, Gradescope).
@@ -41,6 +51,15 @@
 //! - [`scratch`]: labrun's scratch folders, one locked folder per process, swept when its
 //!   process is gone.
 //! - [`cli`]: the command line, what is printed, exit codes.
+//!
+//! At the bottom, using no stage:
+//!
+//! - [`record`]: the run record (events, packets, socket rows, checkpoints), protocols,
+//!   C-string rendering, time scaling and scenario time as text.
+//! - `netlink`: the framing of netlink messages, for the sandbox's route change and the
+//!   observers' socket dump.
+//! - `term`: whether to colour, the terminal's size, text fitted to a width.
+//! - `instance`: this labrun process's id outside its namespaces.
 //!
 //! Only the engine and the actors are async; everything else is plain functions over data.
 
@@ -80,13 +99,17 @@ pub mod engine;
 pub mod fuzz;
 pub mod grade;
 pub mod html;
+mod instance;
 pub mod journal;
 pub mod merge;
+mod netlink;
 pub mod observe;
+pub mod record;
 pub mod report;
 pub mod sandbox;
 pub mod scenario;
 pub mod scratch;
 pub mod signals;
 pub mod snapshot;
+mod term;
 pub mod transcript;

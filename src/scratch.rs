@@ -61,7 +61,7 @@ pub fn finish() {
 fn make() -> Result<Root, String> {
     let tmp = std::env::temp_dir();
     let dir = tempfile::Builder::new()
-        .prefix(&format!("{PREFIX}{}-", crate::sandbox::pids::run_id()))
+        .prefix(&format!("{PREFIX}{}-", crate::instance::run_id()))
         .tempdir_in(&tmp)
         .map_err(|e| format!("cannot create a scratch folder in {}: {e}", tmp.display()))?;
     // Programs running as users of their own reach their folders inside (never list it).

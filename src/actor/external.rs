@@ -21,9 +21,9 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::{Child, Command};
 
 use super::Sink;
+use crate::record::{EventKind, Outcome, Stream};
 use crate::sandbox::cgroup::{MAX_PROCESSES, ProcessCap};
 use crate::sandbox::users::{self, Lease};
-use crate::transcript::{EventKind, Outcome, Stream};
 
 /// Lines longer than this are cut, so that one line without a newline cannot eat memory.
 const MAX_LINE: usize = 4096;

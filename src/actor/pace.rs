@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-use super::scaled;
+use crate::record::scaled;
 
 /// How delays are waited out.
 #[derive(Clone, Debug)]

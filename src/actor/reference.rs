@@ -26,10 +26,10 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use super::Sink;
 use super::pace::Pace;
-use super::{Sink, cstr};
-use crate::scenario::{Concurrency, Protocol};
-use crate::transcript::{EventKind, Outcome, Stream};
+use crate::record::{EventKind, Outcome, Protocol, Stream, cstr};
+use crate::scenario::Concurrency;
 
 /// The lab's buffers are `char buf[1<<8]`.
 const BUFFER: usize = 256;

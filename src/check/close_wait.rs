@@ -20,7 +20,7 @@ pub(super) fn check(
 ) -> Result<String, (String, String)> {
     let tenths = |d: std::time::Duration| u64::try_from(d.as_millis() / 100).unwrap_or(u64::MAX);
     let wanted = tenths(gap).saturating_sub(tenths(tolerance));
-    let seconds = |t: u64| format!("{}.{} s", t / 10, t % 10);
+    let seconds = |t: u64| format!("{} s", crate::record::seconds(t));
     let fin = |e: &&Entry| e.kind == "pkt" && flags(&e.text).is_some_and(|f| f.contains("FIN"));
     let exit_of = |mine: bool| {
         entries

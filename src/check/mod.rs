@@ -2,18 +2,20 @@
 //! point at the likely cause, as a careful teaching assistant would give them.
 //!
 //! Checks read only the normalised transcript (plain data): messages between roles, lines
-//! printed, exits, the skip reasons of actors that never started, packets.
+//! printed, exits, the skip reasons of actors that never started, packets. The patterns
+//! that lines are matched with are the scenario's (`scenario::Pattern`), which validates
+//! them when it reads the file.
 
 mod answers;
 mod close_wait;
-mod pattern;
 
 use serde::{Deserialize, Serialize};
 
-pub(crate) use pattern::Pattern;
+use crate::scenario::Pattern;
 
+use crate::record::{Outcome, seconds};
 use crate::scenario::{CheckPlan, Expect, Plan};
-use crate::transcript::{Entry, Outcome, Transcript};
+use crate::transcript::{Entry, Transcript};
 
 /// The result of one check.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -338,7 +340,7 @@ fn evaluate(
             let short = times.windows(2).map(|w| w[1].saturating_sub(w[0])).find(|&d| d < least);
             match short {
                 Some(d) => Err((
-                    format!("two messages from `{from}` came {}.{} s apart", d / 10, d % 10),
+                    format!("two messages from `{from}` came {} s apart", seconds(d)),
                     format!(
                         "replies come faster than {} apart: the sleep() after each reply is missing",
                         crate::scenario::duration::display(*gap)
@@ -547,7 +549,7 @@ fn replies_to_sender(view: &View<'_>, plan: &Plan, from: &str) -> Result<String,
             continue;
         }
         replies += 1;
-        let at = format!("{}.{} s", tenths / 10, tenths % 10);
+        let at = format!("{} s", seconds(tenths));
         if !is_actor(peer) {
             return Err((
                 format!("`{from}` sent a reply to {peer} at {at}, where no client is"),

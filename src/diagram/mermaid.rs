@@ -7,7 +7,8 @@
 
 use std::fmt::Write as _;
 
-use super::{ArrowKind, Diagram, Item, NoteKind, seconds};
+use super::{ArrowKind, Diagram, Item, NoteKind};
+use crate::record::seconds;
 
 /// The diagram as a Mermaid `sequenceDiagram`, without the Markdown fence.
 pub fn mermaid(diagram: &Diagram) -> String {

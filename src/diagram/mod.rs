@@ -327,11 +327,6 @@ pub fn socket_states(transcript: &Transcript) -> Vec<StateMark> {
     marks
 }
 
-/// Seconds and tenths, `4.0`.
-pub(crate) fn seconds(tenths: u64) -> String {
-    format!("{}.{}", tenths / 10, tenths % 10)
-}
-
 /// Lanes in order of first appearance, the scenario's roles before the other parties.
 #[derive(Default)]
 struct Lanes {

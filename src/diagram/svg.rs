@@ -4,7 +4,9 @@
 
 use std::fmt::Write as _;
 
-use super::{ArrowKind, Diagram, Item, Life, NoteKind, seconds};
+use super::{ArrowKind, Diagram, Item, Life, NoteKind};
+use crate::record::seconds;
+use crate::term::fit;
 
 const TIME_COLUMN: usize = 56;
 /// Room beside the outer lanes for notes.
@@ -271,15 +273,6 @@ fn flavour(label: &str) -> &'static str {
     } else {
         "plain"
     }
-}
-
-fn fit(text: &str, width: usize) -> String {
-    if text.chars().count() <= width {
-        return text.to_string();
-    }
-    let mut cut: String = text.chars().take(width.saturating_sub(1)).collect();
-    cut.push('…');
-    cut
 }
 
 #[cfg(test)]

@@ -7,7 +7,9 @@
 //!         ┤SYN_RECV├                                                               ┤SYN_SENT├
 //! ```
 
-use super::{ArrowKind, Diagram, Item, Lane, Life, NoteKind, seconds};
+use super::{ArrowKind, Diagram, Item, Lane, Life, NoteKind};
+use crate::record::seconds;
+use crate::term::fit;
 
 /// The width the diagram is laid out for (more only when lanes are too many to fit).
 pub(crate) const WIDTH: usize = 100;
@@ -232,19 +234,6 @@ impl Layout {
             line.put(x - 1 - text.chars().count(), &text);
         }
     }
-}
-
-/// `text` cut to `width` characters, with `…` when cut.
-fn fit(text: &str, width: usize) -> String {
-    if text.chars().count() <= width {
-        return text.to_string();
-    }
-    if width == 0 {
-        return String::new();
-    }
-    let mut cut: String = text.chars().take(width - 1).collect();
-    cut.push('…');
-    cut
 }
 
 /// One line of characters.

@@ -14,12 +14,15 @@ use tokio_util::sync::CancellationToken;
 
 use crate::actor::pace::{Pace, VirtualClock};
 use crate::actor::{ExternalCommand, RefParams, RefProgram, Sink, external, reference};
-use crate::observe::capture::{Capture, NotKept, Packet};
-use crate::observe::procnet::{self, SocketEntry, TCP_ESTABLISHED, TCP_LISTEN};
+use crate::observe::capture::Capture;
+use crate::observe::procnet;
+use crate::record::{
+    Event, EventKind, NotKept, Outcome, Packet, Protocol, RunRecord, Sample, Seen, SocketEntry,
+    TCP_ESTABLISHED, TCP_LISTEN,
+};
 use crate::sandbox::Hosts;
 use crate::sandbox::ports::PortMap;
-use crate::scenario::{ActorKind, ActorPlan, Concurrency, MilestoneKind, Plan, Protocol, When};
-use crate::transcript::{Event, EventKind, Outcome};
+use crate::scenario::{ActorKind, ActorPlan, Concurrency, MilestoneKind, Plan, When};
 
 mod ports;
 
@@ -50,38 +53,6 @@ pub struct RunOptions {
     pub hosts: Hosts,
 }
 
-/// Everything a run produced.
-#[derive(Clone, Debug)]
-pub struct RunRecord {
-    pub events: Vec<Event>,
-    /// Wall-clock duration of the run.
-    pub elapsed: Duration,
-    /// Whether the whole-run timeout fired.
-    pub timed_out: bool,
-    /// The signal (SIGINT, SIGTERM) that stopped the run before its end.
-    pub interrupted: Option<i32>,
-    /// Packets captured on `lo`, in capture order.
-    pub packets: Vec<Packet>,
-    /// Why there is no capture, when one was asked for and could not be made.
-    pub capture_error: Option<String>,
-    /// What the capture saw past its budget and did not keep (a program flooding `lo`).
-    pub not_kept: NotKept,
-    /// The socket tables taken at the plan's checkpoints.
-    pub checkpoints: Vec<Sample>,
-}
-
-/// The run's socket table at one checkpoint.
-#[derive(Clone, Debug)]
-pub struct Sample {
-    /// Index of the checkpoint in the plan.
-    pub checkpoint: usize,
-    /// The event that triggered it (`after` checkpoints).
-    pub trigger: Option<usize>,
-    /// When it was taken, since the run started.
-    pub at: Duration,
-    pub sockets: Vec<SocketEntry>,
-}
-
 /// Why a run could not take place at all.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -89,15 +60,6 @@ pub enum EngineError {
     Runtime(#[source] std::io::Error),
     #[error("cannot create a working directory for the run")]
     Workdir(#[source] std::io::Error),
-}
-
-/// What the engine shows its caller while the run goes on.
-#[derive(Clone, Copy, Debug)]
-pub enum Seen<'a> {
-    /// An event, as it is recorded.
-    Event(&'a Event),
-    /// A packet the capture kept, as it arrives (not in time order: the record sorts them).
-    Packet(&'a Packet),
 }
 
 /// Runs `plan`, calling `observer` with each event as it is recorded and each packet as it
@@ -1160,7 +1122,7 @@ async fn resolve(
     sink: Arc<dyn Sink>,
     offloaded: Arc<std::sync::atomic::AtomicUsize>,
 ) -> Outcome {
-    use crate::transcript::Stream;
+    use crate::record::Stream;
     // The run is not quiet while a lookup runs on a thread of its own, until its lines
     // are reported.
     let _offloaded = Offloaded::start(offloaded);

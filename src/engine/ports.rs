@@ -6,9 +6,9 @@
 use std::net::SocketAddr;
 
 use crate::observe::frame;
+use crate::record::{EventKind, Outcome};
 use crate::sandbox::ports::PortMap;
 use crate::scenario::{ActorKind, Plan};
-use crate::transcript::{EventKind, Outcome};
 
 use super::RunRecord;
 

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 
+use crate::record::{NotKept, Packet};
+
 /// Frames are Ethernet-sized on `lo`; its MTU is 64 KiB.
 const FRAME: usize = 65_600;
 /// The capture's receive buffer: a thousand clients connecting at once send some 30,000
@@ -23,37 +25,6 @@ const RECEIVE_BUFFER: usize = 32 << 20;
 pub const KEEP_PACKETS: usize = 200_000;
 /// The same in bytes of frames kept.
 pub const KEEP_BYTES: usize = 64 << 20;
-
-/// What the capture saw but did not keep, once over [`KEEP_PACKETS`] or [`KEEP_BYTES`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct NotKept {
-    pub packets: u64,
-    pub bytes: u64,
-}
-
-/// One captured packet, Ethernet header included.
-#[derive(Clone, Debug)]
-pub struct Packet {
-    /// When it was read, since the run started, for ordering against events.
-    pub at: Duration,
-    /// When it was read, for the pcap file.
-    pub time: SystemTime,
-    pub data: Vec<u8>,
-}
-
-/// Whether this process may capture packets (an `AF_PACKET` socket needs `CAP_NET_RAW`).
-pub fn probe() -> io::Result<()> {
-    // SAFETY: a plain system call; the descriptor is owned at once, and closed unbound
-    // (nothing for the kernel to unhook, so no grace period to wait for).
-    unsafe {
-        let raw = libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0);
-        if raw < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        drop(OwnedFd::from_raw_fd(raw));
-    }
-    Ok(())
-}
 
 /// An open capture on `lo`.
 pub(crate) struct Capture {

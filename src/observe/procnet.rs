@@ -14,26 +14,7 @@ use std::collections::HashSet;
 use std::fs;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use crate::scenario::Protocol;
-
-/// TCP states as the kernel numbers them in `/proc/net/tcp`.
-pub(crate) const TCP_ESTABLISHED: u8 = 0x01;
-pub(crate) const TCP_LISTEN: u8 = 0x0A;
-
-/// One row of a socket table.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SocketEntry {
-    pub protocol: Protocol,
-    pub local: SocketAddr,
-    pub remote: SocketAddr,
-    /// The state as numbered in `/proc/net/tcp`.
-    pub state: u8,
-    /// Bytes waiting to be sent, and to be read (for a listening socket: 0, and the
-    /// connections waiting to be accepted), as `/proc/net/tcp` gives them.
-    pub send_queue: u64,
-    pub recv_queue: u64,
-    pub inode: u64,
-}
+use crate::record::{Protocol, SocketEntry};
 
 /// Every socket of `protocol` in the current network namespace, IPv4 and IPv6.
 pub(crate) fn table(protocol: Protocol) -> Vec<SocketEntry> {
@@ -241,17 +222,18 @@ fn parse_address(text: &str) -> Option<SocketAddr> {
 mod diag {
     use std::io;
     use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::os::fd::OwnedFd;
 
-    use super::{SocketEntry, TCP_LISTEN};
-    use crate::scenario::Protocol;
+    use super::SocketEntry;
+    use crate::netlink;
+    use crate::record::Protocol;
+    use crate::record::TCP_LISTEN;
 
     /// `SOCK_DIAG_BY_FAMILY` in `linux/sock_diag.h`, and `TCPDIAG_GETSOCK` in
     /// `linux/inet_diag.h`; the libc crate names neither.
     const SOCK_DIAG_BY_FAMILY: u16 = 20;
     const TCPDIAG_GETSOCK: u16 = 18;
-    /// `struct nlmsghdr`, and `struct inet_diag_msg` after it.
-    const HEADER: usize = 16;
+    /// `struct inet_diag_msg`, after the message's header.
     const MESSAGE: usize = 72;
 
     pub(super) fn tcp_table() -> io::Result<Vec<SocketEntry>> {
@@ -272,18 +254,7 @@ mod diag {
     }
 
     fn open() -> io::Result<OwnedFd> {
-        // SAFETY: a plain system call; the descriptor is owned right after creation.
-        unsafe {
-            let raw = libc::socket(
-                libc::AF_NETLINK,
-                libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
-                libc::NETLINK_SOCK_DIAG,
-            );
-            if raw < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(OwnedFd::from_raw_fd(raw))
-        }
+        netlink::open(libc::SOCK_DGRAM, libc::NETLINK_SOCK_DIAG)
     }
 
     /// Asks for every TCP socket (of `family`, for `SOCK_DIAG_BY_FAMILY`; of both for
@@ -304,64 +275,30 @@ mod diag {
         };
         body.resize(if kind == SOCK_DIAG_BY_FAMILY { 56 } else { 60 }, 0);
         body[states_at..states_at + 4].copy_from_slice(&u32::MAX.to_ne_bytes());
-        let mut request = Vec::with_capacity(HEADER + body.len());
-        request.extend_from_slice(&((HEADER + body.len()) as u32).to_ne_bytes());
-        request.extend_from_slice(&kind.to_ne_bytes());
         let flags = (libc::NLM_F_REQUEST | libc::NLM_F_DUMP) as u16;
-        request.extend_from_slice(&flags.to_ne_bytes());
-        request.extend_from_slice(&u32::from(family).to_ne_bytes());
-        request.extend_from_slice(&0u32.to_ne_bytes());
-        request.extend_from_slice(&body);
-        // SAFETY: the buffer outlives the call.
-        let sent = unsafe {
-            libc::send(
-                socket.as_raw_fd(),
-                request.as_ptr().cast(),
-                request.len(),
-                0,
-            )
-        };
-        if sent < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        netlink::send(
+            socket,
+            &netlink::message(kind, flags, u32::from(family), &body),
+        )?;
         let mut buffer = vec![0u8; 64 * 1024];
         loop {
-            // SAFETY: the kernel writes at most `buffer.len()` bytes into it.
-            let len = unsafe {
-                libc::recv(
-                    socket.as_raw_fd(),
-                    buffer.as_mut_ptr().cast(),
-                    buffer.len(),
-                    0,
-                )
-            };
-            let len = usize::try_from(len).map_err(|_| io::Error::last_os_error())?;
+            let len = netlink::recv(socket, &mut buffer)?;
             if len == 0 {
                 return Err(io::Error::other("the dump ended without NLMSG_DONE"));
             }
-            let mut at = 0;
-            while at + HEADER <= len {
-                let word = |i: usize| {
-                    u32::from_ne_bytes([buffer[i], buffer[i + 1], buffer[i + 2], buffer[i + 3]])
-                };
-                let size = word(at) as usize;
-                let answer = u16::from_ne_bytes([buffer[at + 4], buffer[at + 5]]);
-                if size < HEADER || at + size > len {
-                    return Err(io::Error::other("a truncated netlink message"));
-                }
+            for message in netlink::messages(&buffer[..len]) {
+                let (answer, body) = message?;
                 match i32::from(answer) {
                     libc::NLMSG_DONE => return Ok(()),
-                    libc::NLMSG_ERROR if size >= HEADER + 4 => {
-                        let code = i32::from_ne_bytes(word(at + HEADER).to_ne_bytes());
-                        return Err(io::Error::from_raw_os_error(code.saturating_neg()));
+                    libc::NLMSG_ERROR => {
+                        return Err(match netlink::error_code(body) {
+                            Some(code) => io::Error::from_raw_os_error(code.saturating_neg()),
+                            None => io::Error::other("a short netlink error"),
+                        });
                     }
-                    libc::NLMSG_ERROR => return Err(io::Error::other("a short netlink error")),
-                    _ if answer == kind && size >= HEADER + MESSAGE => {
-                        entries.extend(entry(&buffer[at + HEADER..at + size]));
-                    }
+                    _ if answer == kind && body.len() >= MESSAGE => entries.extend(entry(body)),
                     _ => {}
                 }
-                at += size.next_multiple_of(4);
             }
         }
     }
@@ -405,6 +342,7 @@ mod diag {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::TCP_LISTEN;
 
     #[test]
     fn parses_a_listening_tcp_row() {

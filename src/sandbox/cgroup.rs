@@ -29,7 +29,7 @@ impl ProcessCap {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let parent = own_pids_group().ok_or("no writable `pids` control group on this machine")?;
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let dir = parent.join(format!("labrun-{}-{n}", super::run_id()));
+        let dir = parent.join(format!("labrun-{}-{n}", crate::instance::run_id()));
         fs::create_dir(&dir)
             .map_err(|e| format!("cannot make a control group in {}: {e}", parent.display()))?;
         let cap = ProcessCap {

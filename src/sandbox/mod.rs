@@ -17,7 +17,6 @@ pub mod ports;
 pub mod users;
 
 pub use network::{Hosts, Needs, Network};
-pub use pids::run_id;
 
 use std::fs;
 
@@ -117,18 +116,11 @@ pub fn quick_acks() -> Result<(), String> {
 
 /// One RTM_NEWROUTE request with NLM_F_REPLACE, and the kernel's acknowledgement.
 fn replace_route(destination: [u8; 4], prefix: u8, lo: u32) -> Result<(), String> {
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-    fn attribute(out: &mut Vec<u8>, kind: u16, payload: &[u8]) {
-        let len = 4 + payload.len();
-        out.extend_from_slice(&(len as u16).to_ne_bytes());
-        out.extend_from_slice(&kind.to_ne_bytes());
-        out.extend_from_slice(payload);
-        out.resize(out.len().next_multiple_of(4), 0);
-    }
+    use crate::netlink;
     let mut metrics = Vec::new();
     // RTAX_QUICKACK in <linux/rtnetlink.h>; the libc crate does not name it.
     const RTAX_QUICKACK: u16 = 15;
-    attribute(&mut metrics, RTAX_QUICKACK, &1u32.to_ne_bytes());
+    netlink::attribute(&mut metrics, RTAX_QUICKACK, &1u32.to_ne_bytes());
     let mut body = vec![
         libc::AF_INET as u8,
         prefix,
@@ -140,67 +132,28 @@ fn replace_route(destination: [u8; 4], prefix: u8, lo: u32) -> Result<(), String
         libc::RTN_LOCAL,
     ];
     body.extend_from_slice(&0u32.to_ne_bytes());
-    attribute(&mut body, libc::RTA_DST, &destination);
-    attribute(&mut body, libc::RTA_PREFSRC, &[127, 0, 0, 1]);
-    attribute(&mut body, libc::RTA_OIF, &lo.to_ne_bytes());
-    attribute(&mut body, libc::RTA_METRICS, &metrics);
-    let mut message = Vec::new();
-    message.extend_from_slice(&((16 + body.len()) as u32).to_ne_bytes());
-    message.extend_from_slice(&libc::RTM_NEWROUTE.to_ne_bytes());
+    netlink::attribute(&mut body, libc::RTA_DST, &destination);
+    netlink::attribute(&mut body, libc::RTA_PREFSRC, &[127, 0, 0, 1]);
+    netlink::attribute(&mut body, libc::RTA_OIF, &lo.to_ne_bytes());
+    netlink::attribute(&mut body, libc::RTA_METRICS, &metrics);
     let flags = (libc::NLM_F_REQUEST | libc::NLM_F_ACK | libc::NLM_F_REPLACE) as u16;
-    message.extend_from_slice(&flags.to_ne_bytes());
-    message.extend_from_slice(&1u32.to_ne_bytes());
-    message.extend_from_slice(&0u32.to_ne_bytes());
-    message.extend_from_slice(&body);
-    // SAFETY: plain system calls on a socket owned right after creation; the buffers
-    // outlive the calls.
-    unsafe {
-        let raw = libc::socket(
-            libc::AF_NETLINK,
-            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-            libc::NETLINK_ROUTE,
-        );
-        if raw < 0 {
-            return Err(format!(
-                "cannot open a netlink socket: {}",
-                std::io::Error::last_os_error()
-            ));
-        }
-        let socket = OwnedFd::from_raw_fd(raw);
-        let mut kernel: libc::sockaddr_nl = std::mem::zeroed();
-        kernel.nl_family = libc::AF_NETLINK as u16;
-        let sent = libc::sendto(
-            socket.as_raw_fd(),
-            message.as_ptr().cast(),
-            message.len(),
-            0,
-            (&raw const kernel).cast(),
-            std::mem::size_of::<libc::sockaddr_nl>() as u32,
-        );
-        if sent < 0 {
-            return Err(format!(
-                "cannot send a route change: {}",
-                std::io::Error::last_os_error()
-            ));
-        }
-        let mut answer = [0u8; 512];
-        let len = libc::recv(
-            socket.as_raw_fd(),
-            answer.as_mut_ptr().cast(),
-            answer.len(),
-            0,
-        );
-        if len < 20 {
-            return Err("no answer to the route change".into());
-        }
-        // An NLMSG_ERROR message: its header, then the error number (0 is success).
-        let error = i32::from_ne_bytes([answer[16], answer[17], answer[18], answer[19]]);
-        if error != 0 {
-            return Err(format!(
-                "the kernel refused the loopback route change: {}",
-                std::io::Error::from_raw_os_error(-error)
-            ));
-        }
+    let message = netlink::message(libc::RTM_NEWROUTE, flags, 1, &body);
+    let socket = netlink::open(libc::SOCK_RAW, libc::NETLINK_ROUTE)
+        .map_err(|e| format!("cannot open a netlink socket: {e}"))?;
+    netlink::send(&socket, &message).map_err(|e| format!("cannot send a route change: {e}"))?;
+    let mut answer = [0u8; 512];
+    let len = netlink::recv(&socket, &mut answer).unwrap_or(0);
+    if len < netlink::HEADER + 4 {
+        return Err("no answer to the route change".into());
+    }
+    // An NLMSG_ERROR message: its header, then the error number (0 is success).
+    if let Some(error) = netlink::error_code(&answer[netlink::HEADER..len])
+        && error != 0
+    {
+        return Err(format!(
+            "the kernel refused the loopback route change: {}",
+            std::io::Error::from_raw_os_error(-error)
+        ));
     }
     Ok(())
 }

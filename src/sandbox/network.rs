@@ -1,6 +1,7 @@
 //! The network a run gets, chosen once before it starts: a private one where the machine
 //! allows it, the machine's own otherwise, with what that lacks said in one line.
 
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -94,7 +95,7 @@ fn shared(needs: &Needs, reason: String) -> Result<Network, NetworkError> {
         Some(_) => tables(needs, reason.clone())?,
     };
     let mut capture = needs.capture;
-    if capture && let Err(e) = super::super::observe::capture::probe() {
+    if capture && let Err(e) = may_capture() {
         let why = if e.kind() == std::io::ErrorKind::PermissionDenied {
             "it needs CAP_NET_RAW".to_string()
         } else {
@@ -156,4 +157,19 @@ pub fn nss_wrapper() -> Option<PathBuf> {
     DIRS.iter()
         .map(|dir| PathBuf::from(dir).join("libnss_wrapper.so"))
         .find(|path| path.is_file())
+}
+
+/// Whether this process may capture packets on the machine's network, as the engine's
+/// capture does (an `AF_PACKET` socket needs `CAP_NET_RAW`).
+fn may_capture() -> std::io::Result<()> {
+    // SAFETY: a plain system call; the descriptor is owned at once, and closed unbound
+    // (nothing for the kernel to unhook, so no grace period to wait for).
+    unsafe {
+        let raw = libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0);
+        if raw < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        drop(OwnedFd::from_raw_fd(raw));
+    }
+    Ok(())
 }

@@ -17,22 +17,11 @@ use std::ffi::CString;
 use std::io::Read;
 use std::path::Path;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Size of the private `/tmp` of a run's programs.
 pub const TMP_SIZE: &str = "64m";
 
-/// The pid of the labrun process as the machine (or the caller's namespace) numbers it:
-/// a name for what the run makes outside its namespaces (control groups, folders), where
-/// `std::process::id()` would be 1 in every run.
-pub fn run_id() -> u32 {
-    match OUTER_PID.load(Ordering::Relaxed) {
-        0 => std::process::id(),
-        pid => pid,
-    }
-}
-
-static OUTER_PID: AtomicU32 = AtomicU32::new(0);
 /// The run has a mount namespace of its own (made with the pid namespace).
 static OWN_MOUNTS: AtomicBool = AtomicBool::new(false);
 /// The private `/tmp` of the run's programs, once mounted.
@@ -64,7 +53,7 @@ pub fn enter() -> Result<(), String> {
         Err(e) => Err(back(format!("cannot fork: {}", e.desc()))),
         Ok(ForkResult::Child) => {
             drop(read);
-            OUTER_PID.store(outer, Ordering::Relaxed);
+            crate::instance::set_outer_pid(outer);
             match set_up_child() {
                 Ok(()) => {
                     OWN_MOUNTS.store(true, Ordering::Relaxed);

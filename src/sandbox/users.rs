@@ -340,7 +340,7 @@ impl Pool {
 
     pub fn take(&self) -> Result<Lease, String> {
         let size = u64::from(self.range.last - self.range.first) + 1;
-        let start = (u64::from(super::run_id()).wrapping_mul(7919)) % size;
+        let start = (u64::from(crate::instance::run_id()).wrapping_mul(7919)) % size;
         let busy = self.busy();
         for step in 0..size {
             let uid = self.range.first + ((start + step) % size) as u32;

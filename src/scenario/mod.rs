@@ -4,35 +4,22 @@
 //! of every key and value; a single walk over that tree then checks keys, types and meaning
 //! together, so that a file with several mistakes gets all of them reported at once, each
 //! pointing at its line and column with a suggestion where one is obvious.
+//!
+//! The scenario also owns the language of its expectations: the tolerant `Pattern`s that
+//! its checks are written in, compiled here to validate the file and by `check` to match.
 
 mod diagnostic;
 pub(crate) mod duration;
+mod pattern;
 mod schema;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use diagnostic::{Diagnostic, Diagnostics};
+pub(crate) use pattern::Pattern;
 
-/// Which transport an actor speaks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Protocol {
-    /// Datagrams (`SOCK_DGRAM`).
-    Udp,
-    /// A byte stream (`SOCK_STREAM`).
-    Tcp,
-}
-
-impl Protocol {
-    /// The lowercase name used in files and transcripts.
-    pub fn name(self) -> &'static str {
-        match self {
-            Protocol::Udp => "udp",
-            Protocol::Tcp => "tcp",
-        }
-    }
-}
+use crate::record::Protocol;
 
 /// A scenario, validated and resolved: every reference is an index, every default applied.
 #[derive(Clone, Debug)]

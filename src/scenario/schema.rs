@@ -284,7 +284,7 @@ impl Walk {
                     .iter()
                     .map(|a| (a.role.clone(), a.id.clone()))
                     .collect();
-                if let Err(why) = crate::check::Pattern::new(p.get_ref(), &ids) {
+                if let Err(why) = super::Pattern::new(p.get_ref(), &ids) {
                     self.errors.push(Diagnostic::new(p.span(), why));
                 }
             }

@@ -16,9 +16,9 @@ use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::{Event, EventKind, Names, Outcome, describe};
-use crate::engine::Seen;
-use crate::observe::capture::Packet;
-use crate::scenario::{MilestoneKind, Plan, Protocol, duration};
+use crate::record::{Packet, Protocol, Seen, scaled};
+
+use crate::scenario::{MilestoneKind, Plan, duration};
 
 /// How often a countdown (a sleep, a start delay) is redrawn.
 const TICK: Duration = Duration::from_millis(100);
@@ -245,7 +245,7 @@ impl Board {
             }
             EventKind::Slept { declared } => {
                 milestone = false;
-                let real = crate::actor::scaled(*declared, self.time_scale);
+                let real = scaled(*declared, self.time_scale);
                 slot.sleeps.push(Sleep {
                     lane: event.lane,
                     declared: *declared,
@@ -448,7 +448,7 @@ impl Board {
                 State::Delayed {
                     delay: slot.delay,
                     until: (self.time_scale > 0.0 || slot.delay.is_zero())
-                        .then(|| now + crate::actor::scaled(slot.delay, self.time_scale)),
+                        .then(|| now + scaled(slot.delay, self.time_scale)),
                 }
             } else {
                 State::Waiting { on }
@@ -479,13 +479,7 @@ fn seconds(d: Duration) -> String {
 /// `line` cut to fewer than `width` characters (a line as wide as the terminal would wrap
 /// on some terminals, and the status area would no longer know its height).
 fn fit(line: &str, width: usize) -> String {
-    let room = width.saturating_sub(1).max(1);
-    if line.chars().count() <= room {
-        return line.to_string();
-    }
-    let mut cut: String = line.chars().take(room - 1).collect();
-    cut.push('…');
-    cut
+    crate::term::fit(line, width.saturating_sub(1).max(1))
 }
 
 /// How many lines the status area may take on a terminal of `height` lines: a third of
@@ -553,7 +547,7 @@ fn paint(shared: &Shared<'_>, origin: Instant, color: bool) {
             }
         }
         let now = origin.elapsed();
-        let (width, height) = terminal_size(libc::STDOUT_FILENO);
+        let (width, height) = crate::term::size(libc::STDOUT_FILENO);
         let status = screen.board.render(now, width, status_rows(height));
         let lines = std::mem::take(&mut screen.pending);
         screen.dirty = false;
@@ -595,24 +589,6 @@ fn write_frame(frame: &str) {
     // A closed terminal is not worth an error: the run goes on, its verdict is what counts.
     let _ = stdout.write_all(frame.as_bytes());
     let _ = stdout.flush();
-}
-
-/// The width and height in characters of the terminal on `fd`, or 80×24 when it does
-/// not say.
-pub(crate) fn terminal_size(fd: std::os::fd::RawFd) -> (usize, usize) {
-    let mut size = libc::winsize {
-        ws_row: 0,
-        ws_col: 0,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    // SAFETY: TIOCGWINSZ writes one `winsize` through the pointer, which is valid for the call.
-    let ok = unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &raw mut size) } == 0;
-    if ok && size.ws_col > 0 && size.ws_row > 0 {
-        (usize::from(size.ws_col), usize::from(size.ws_row))
-    } else {
-        (80, 24)
-    }
 }
 
 #[cfg(test)]

@@ -15,7 +15,6 @@
 //!   events that may come next the earliest in scenario time, then the first actor in the
 //!   scenario. The same causes give the same text, run after run.
 
-mod event;
 mod live;
 mod observed;
 mod order;
@@ -25,13 +24,12 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-pub use event::{Event, EventKind, Outcome, Stream};
-pub(crate) use live::terminal_size;
+use crate::record::{Event, EventKind, Outcome, Stream, seconds};
 pub use live::{Board, Live, State, watch};
 
-use crate::actor::cstr;
-use crate::engine::{RunRecord, Sample};
-use crate::scenario::{Plan, Protocol};
+use crate::record::cstr;
+use crate::record::{Packet, Protocol, RunRecord, Sample};
+use crate::scenario::Plan;
 
 /// The normalised, ordered rendering of a run.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -147,7 +145,7 @@ impl Entry {
     pub fn render(&self, width: usize) -> String {
         format!(
             "{:>5}  {:<width$}  {:<5}  {}",
-            format_tenths(self.tenths),
+            seconds(self.tenths),
             self.role,
             self.kind,
             self.text
@@ -155,10 +153,6 @@ impl Entry {
         .trim_end()
         .to_string()
     }
-}
-
-fn format_tenths(tenths: u64) -> String {
-    format!("{}.{}", tenths / 10, tenths % 10)
 }
 
 /// Normalises a run into its transcript.
@@ -243,7 +237,7 @@ pub(crate) fn replace_numbers(text: &str, with: impl Fn(&str) -> Option<String>)
 fn infer_owners(
     plan: &Plan,
     events: &[Event],
-    packets: &[crate::observe::capture::Packet],
+    packets: &[Packet],
     owners: &mut HashMap<(Protocol, u16), usize>,
 ) {
     let external: Vec<usize> = events
@@ -312,11 +306,7 @@ impl Names {
     /// client that was gone before labrun could look at its sockets (two external
     /// programs, no sleeps) is found by elimination, as the one client of that server whose
     /// port is not known.
-    fn with_packets(
-        plan: &Plan,
-        events: &[Event],
-        packets: &[crate::observe::capture::Packet],
-    ) -> Self {
+    fn with_packets(plan: &Plan, events: &[Event], packets: &[Packet]) -> Self {
         let mut owners = HashMap::new();
         for event in events {
             match &event.kind {

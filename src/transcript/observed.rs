@@ -6,12 +6,11 @@ use std::net::SocketAddr;
 
 use super::order::{Timeline, micros, tenths};
 use super::{Entry, Event, Names};
-use crate::actor::cstr;
-use crate::engine::Sample;
-use crate::observe::capture::{NotKept, Packet};
-use crate::observe::procnet::SocketEntry;
+use crate::record::cstr;
+use crate::record::{NotKept, Packet, Protocol, Sample, SocketEntry};
+
 use crate::observe::tcp::{self, Decoded, Kind, State, Tracker};
-use crate::scenario::{Plan, Protocol, When};
+use crate::scenario::{Plan, When};
 
 /// A conversation: two endpoints and the protocol between them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

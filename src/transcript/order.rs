@@ -25,10 +25,10 @@ use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 
 use super::{Event, EventKind, Names, Outcome, Stream};
-use crate::actor::cstr;
-use crate::observe::capture::Packet;
 use crate::observe::tcp::{self, Kind};
-use crate::scenario::{Plan, Protocol};
+use crate::record::cstr;
+use crate::record::{Packet, Protocol};
+use crate::scenario::Plan;
 
 /// Scenario times and canonical order of a run's events.
 pub(crate) struct Timeline {
@@ -529,7 +529,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::scenario::Protocol;
+    use crate::record::Protocol;
 
     /// A per-client server's two lanes sleep at the same time: the second client's reply
     /// is not pushed behind the first client's sleep, and the server ends after both.

@@ -13,6 +13,7 @@ mod grading;
 mod hostile_class;
 mod html;
 mod invalid;
+mod layout;
 mod live;
 mod observe;
 mod partitions;

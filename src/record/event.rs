@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::scenario::Protocol;
+use super::Protocol;
 
 /// One thing that happened during a run.
 #[derive(Clone, Debug, Serialize)]
