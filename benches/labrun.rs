@@ -416,7 +416,7 @@ fn scale() {
 }
 
 /// A correct submission of the lab's six files, as `tests/integration/common.rs` makes it,
-/// `tag` added to its server so that no two submissions are the same file.
+/// `tag` added to each so that no two submissions share a file.
 fn correct_submission(dir: &Path, tag: usize) {
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     std::fs::create_dir_all(dir).expect("a submission");
@@ -430,8 +430,10 @@ fn correct_submission(dir: &Path, tag: usize) {
     ] {
         let mut text = std::fs::read_to_string(fixtures.join(fixture)).expect("a fixture");
         if name == "serveur.c" {
-            text = format!("#define CLOSE_DELAY 3\n/* {tag} */\n{text}");
+            text = format!("#define CLOSE_DELAY 3\n{text}");
         }
+        // Every file of every submission its own, as in a real class.
+        text.push_str(&format!("/* {tag} */\n"));
         std::fs::write(dir.join(name), text).expect("a submission's file");
     }
 }
