@@ -17,21 +17,7 @@ use crate::scenario::{self, Plan, ScenarioError};
 use crate::snapshot::{self, UpdateMode, Verdict};
 use crate::transcript;
 
-/// Exit codes, documented in the README.
-pub mod exit {
-    /// Every scenario ran and matched its snapshot.
-    pub const OK: i32 = 0;
-    /// A transcript differs from its snapshot, or has none (in CI).
-    pub const FAILED: i32 = 1;
-    /// The command line or a scenario file is invalid.
-    pub const USAGE: i32 = 2;
-    /// labrun itself could not do its work (runtime, files).
-    pub const ERROR: i32 = 3;
-    /// Interrupted by SIGINT (Ctrl-C): 128 + 2, as shells say.
-    pub const INTERRUPTED: i32 = 130;
-    /// Stopped by SIGTERM: 128 + 15.
-    pub const TERMINATED: i32 = 143;
-}
+pub use crate::exit;
 
 /// Runs socket-programming lab scenarios for real and checks their transcripts.
 #[derive(Debug, Parser)]

@@ -95,6 +95,7 @@ pub mod cli;
 pub mod diagram;
 pub mod doctor;
 pub mod engine;
+pub mod exit;
 #[doc(hidden)]
 pub mod fuzz;
 pub mod grade;

@@ -69,8 +69,8 @@ pub fn received() -> Option<i32> {
 /// for SIGTERM.
 pub fn exit_code(signal: i32) -> i32 {
     match signal {
-        libc::SIGINT => crate::cli::exit::INTERRUPTED,
-        _ => crate::cli::exit::TERMINATED,
+        libc::SIGINT => crate::exit::INTERRUPTED,
+        _ => crate::exit::TERMINATED,
     }
 }
 

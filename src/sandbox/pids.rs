@@ -139,10 +139,10 @@ fn exit_as(child: nix::unistd::Pid) -> ! {
                     libc::signal(signal as libc::c_int, libc::SIG_DFL);
                     libc::raise(signal as libc::c_int);
                 }
-                std::process::exit(crate::cli::exit::ERROR);
+                std::process::exit(crate::exit::ERROR);
             }
             Ok(_) | Err(nix::errno::Errno::EINTR) => wait_a_moment(exited.as_ref()),
-            Err(_) => std::process::exit(crate::cli::exit::ERROR),
+            Err(_) => std::process::exit(crate::exit::ERROR),
         }
     }
 }
