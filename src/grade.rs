@@ -255,15 +255,23 @@ pub fn grade_class(
         })
         .collect();
 
+    // Two submissions in one folder of `out` would overwrite each other's results.
+    let mut folders: Vec<(String, &str)> =
+        names.iter().map(|n| (sanitize(n), n.as_str())).collect();
+    folders.sort();
+    if let Some(pair) = folders.windows(2).find(|pair| pair[0].0 == pair[1].0) {
+        return Err(GradeError::Invalid(format!(
+            "submissions `{}` and `{}` would share the folder {} of {}: rename one",
+            pair[0].1,
+            pair[1].1,
+            pair[0].0,
+            options.out.display()
+        )));
+    }
+
     // What an earlier grading of the same course into `out` finished, with the same files,
     // is taken as it is (`--resume`); every submission done from now on is written at once.
-    let graded: Vec<(String, String, PathBuf)> = directions
-        .iter()
-        .map(|d| {
-            let path = scenarios.join(format!("{}.toml", d.scenario));
-            (d.scenario.clone(), d.role.clone(), path)
-        })
-        .collect();
+    let graded = graded_scenarios(course_path, course, &options.only);
     let journal = crate::journal::Journal::open(
         &options.out,
         &crate::journal::course_id(course_path, &graded),
@@ -370,14 +378,19 @@ pub fn grade_class(
                         let program = if crate::signals::received().is_some() {
                             Err("interrupted".to_string())
                         } else {
-                            prepare(
-                                &submissions[*i],
-                                file,
-                                &work.join(&names[*i]),
-                                &course.build.command,
-                                build_timeout,
-                                &build_hidden,
-                            )
+                            // A panic is a bug of labrun's: the build fails, the class
+                            // goes on (its runs would otherwise wait for it for ever).
+                            guarded(|| {
+                                prepare(
+                                    &submissions[*i],
+                                    file,
+                                    &work.join(&names[*i]),
+                                    &course.build.command,
+                                    build_timeout,
+                                    &build_hidden,
+                                )
+                            })
+                            .and_then(|built| built)
                         };
                         let mut board = relock(&board);
                         for (d, direction) in directions.iter().enumerate() {
@@ -402,7 +415,10 @@ pub fn grade_class(
                             pages: &pages,
                             ..runner
                         };
-                        let mut outcome = run_one(&runner, &names[i], directions[d], program);
+                        let direction = directions[d];
+                        let mut outcome =
+                            guarded(|| run_one(&runner, &names[i], direction, program))
+                                .unwrap_or_else(|why| failed(&names[i], direction, &runner, &why));
                         outcome.finished = begun.elapsed();
                         relock(&state).count(&outcome);
                         changed.notify_one();
@@ -418,7 +434,10 @@ pub fn grade_class(
                                     .collect::<Vec<_>>()
                             })
                         };
+                        // A run stopped by a signal is no result: such a submission is
+                        // left for `--resume` to grade again.
                         if let Some(outcomes) = finished
+                            && crate::signals::received().is_none()
                             && let Err(message) = journal.record(&names[i], &files[i], &outcomes)
                         {
                             tell!("labrun: {message}");
@@ -450,6 +469,61 @@ pub fn grade_class(
             })
         })
         .collect())
+}
+
+/// The directions graded (all of the course's, or those of `only`): scenario, role, and
+/// the scenario's file.
+pub(crate) fn graded_scenarios(
+    course_path: &Path,
+    course: &Course,
+    only: &[String],
+) -> Vec<(String, String, PathBuf)> {
+    let scenarios = course_path
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join(&course.scenarios);
+    course
+        .grade
+        .iter()
+        .filter(|d| only.is_empty() || only.contains(&d.scenario))
+        .map(|d| {
+            let path = scenarios.join(format!("{}.toml", d.scenario));
+            (d.scenario.clone(), d.role.clone(), path)
+        })
+        .collect()
+}
+
+/// `work()`, or what its panic said: a bug of labrun's in one build or run must not stop,
+/// or hang, the grading of the whole class.
+fn guarded<T>(work: impl FnOnce() -> T) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).map_err(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        format!("labrun failed (a bug, please report it): {what}")
+    })
+}
+
+/// The outcome of a direction that labrun could not grade: an error out of the
+/// direction's points.
+fn failed(submission: &str, direction: &Direction, runner: &Runner<'_>, why: &str) -> Outcome {
+    let scenario = runner
+        .scenarios
+        .join(format!("{}.toml", direction.scenario));
+    Outcome {
+        submission: submission.to_string(),
+        scenario: direction.scenario.clone(),
+        role: direction.role.clone(),
+        verdict: "error".into(),
+        score: 0,
+        max_score: direction_points(&scenario, &direction.role),
+        feedback: format!("{}: {}: {why}\n", direction.scenario, direction.role),
+        checks: Vec::new(),
+        finished: Duration::ZERO,
+        isolation: None,
+    }
 }
 
 /// The builds and runs of a class, as the compilers and the runs share them.
@@ -522,16 +596,22 @@ fn available_memory() -> Option<usize> {
 }
 
 /// The open files labrun grade may have, raised to the hard limit.
+/// The open files labrun grade may have, raised to the hard limit (its runs get back the
+/// limit labrun was started with: see [`output_of`]).
 fn open_files_limit() -> Option<usize> {
     use nix::sys::resource::{Resource, getrlimit, setrlimit};
     let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).ok()?;
     let limit = if soft < hard && setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_ok() {
+        let _ = STARTED_WITH.set((soft, hard));
         hard
     } else {
         soft
     };
     usize::try_from(limit).ok()
 }
+
+/// The open-file limits labrun grade was started with, once it raised its own.
+static STARTED_WITH: std::sync::OnceLock<(u64, u64)> = std::sync::OnceLock::new();
 
 /// The child runs in flight, by pid: a SIGINT or SIGTERM that `labrun grade` gets is
 /// passed on to them, each in a process group of its own.
@@ -543,9 +623,19 @@ fn output_of(command: &mut Command) -> std::io::Result<std::process::Output> {
     // When labrun grade dies (killed, out of memory), its runs stop their programs and end
     // too, instead of going on as orphans. The signal comes when the thread that started
     // the run ends: this one, which waits for it.
-    // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+    // A program that closes every descriptor up to its limit must not find a million.
+    let limits = STARTED_WITH.get().copied();
+    // SAFETY: prctl and setrlimit are async-signal-safe and touch no memory of the parent.
     unsafe {
-        command.pre_exec(|| {
+        command.pre_exec(move || {
+            if let Some((soft, hard)) = limits {
+                nix::sys::resource::setrlimit(
+                    nix::sys::resource::Resource::RLIMIT_NOFILE,
+                    soft,
+                    hard,
+                )
+                .map_err(std::io::Error::from)?;
+            }
             nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM)
                 .map_err(std::io::Error::from)
         });
@@ -1238,8 +1328,12 @@ pub(crate) fn class_verdict(list: &[&Outcome]) -> &'static str {
     }
 }
 
-fn sanitize(name: &str) -> String {
-    name.chars()
+/// A submission's name as a folder name of `--out`: letters, digits, `-`, `_` and `.`
+/// kept, anything else `_`; never `.`, `..` or empty (a name read from a slice's
+/// `summary.json` must not lead out of `--out`).
+pub(crate) fn sanitize(name: &str) -> String {
+    let folder: String = name
+        .chars()
         .map(|c| {
             if c.is_alphanumeric() || "-_.".contains(c) {
                 c
@@ -1247,7 +1341,12 @@ fn sanitize(name: &str) -> String {
                 '_'
             }
         })
-        .collect()
+        .collect();
+    if folder.chars().all(|c| c == '.') {
+        format!("_{folder}")
+    } else {
+        folder
+    }
 }
 
 fn csv_field(text: &str) -> String {

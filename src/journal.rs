@@ -218,6 +218,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
         .tempfile_in(dir)
         .map_err(fail)?;
     file.write_all(bytes).map_err(fail)?;
+    // On disk before it takes the old file's name: a machine that loses power keeps the
+    // old file or the new one, not an empty one.
+    file.as_file().sync_all().map_err(fail)?;
     // A file a class's grader may read: not the temporary file's 0600.
     std::fs::set_permissions(
         file.path(),

@@ -23,7 +23,8 @@ pub const SLICE_FILE: &str = "slice.json";
 pub struct Slice {
     /// The course file's name, for messages (machines may keep it in different folders).
     pub course: String,
-    /// SHA-256 of the course file's bytes, in hex: what tells two courses apart.
+    /// SHA-256 of the course file and of the scenario files it grades, in hex: what tells
+    /// two courses apart (as the journal of `--resume` does).
     pub course_sha256: String,
     /// The `--scenario` selection, sorted; null for the whole course.
     pub scenarios: Option<Vec<String>>,
@@ -115,6 +116,11 @@ pub enum MergeError {
     },
     #[error("slices missing: {} (given: {given}); merge every slice from 1 to N", .missing.join(", "))]
     Missing { missing: Vec<String>, given: String },
+    #[error(
+        "the slices leave out {} of the class they were cut from: {}; grade it again in its slice",
+        .missing.len(), names(.missing)
+    )]
+    Uncovered { missing: Vec<String> },
     #[error("{0}")]
     Write(String),
 }
@@ -129,13 +135,17 @@ impl Slice {
         submissions: &[PathBuf],
         outcomes: &[Outcome],
     ) -> Result<Slice, MergeError> {
-        let bytes = std::fs::read(course).map_err(|source| MergeError::Read {
-            path: course.to_path_buf(),
-            source,
-        })?;
         let mut scenarios = scenarios.to_vec();
         scenarios.sort();
         scenarios.dedup();
+        // The course file and the scenario files it grades: the same course file with
+        // other rubrics is another course.
+        let graded = crate::grade::load_course(course)
+            .map(|loaded| crate::grade::graded_scenarios(course, &loaded, &scenarios))
+            .map_err(|reason| MergeError::Invalid {
+                path: course.to_path_buf(),
+                reason,
+            })?;
         // The class in grade's order: its submissions sorted by path, named by their folder.
         let mut paths = submissions.to_vec();
         paths.sort();
@@ -152,7 +162,7 @@ impl Slice {
                 || course.display().to_string(),
                 |n| n.to_string_lossy().into_owned(),
             ),
-            course_sha256: sha256_hex(&bytes),
+            course_sha256: crate::journal::course_id(course, &graded),
             scenarios: (!scenarios.is_empty()).then_some(scenarios),
             partition: partition.map(partition_text),
             class,
@@ -216,7 +226,20 @@ pub fn merge(out: &Path, partials: &[PathBuf]) -> Result<usize, MergeError> {
     let position = |name: &str| first.class.iter().position(|c| c == name);
     outcomes.sort_by_key(|o| position(&o.submission));
     sources.sort_by_key(|(s, _)| position(s));
+    // Everything to copy is there before anything is written: a slice that lost a file
+    // (an artifact upload cut short) leaves `out` as it was.
+    for (submission, folder) in &sources {
+        let feedback = submission_folder(folder, submission).join("feedback.txt");
+        if let Err(source) = std::fs::metadata(&feedback) {
+            return Err(MergeError::Read {
+                path: feedback,
+                source,
+            });
+        }
+    }
     let write = MergeError::Write;
+    // Until the merge is whole, `out` is no slice (a merge of a merge).
+    forget_slice(out)?;
     crate::grade::write_results(out, &outcomes).map_err(write)?;
     for (submission, folder) in &sources {
         let from = submission_folder(folder, submission);
@@ -238,15 +261,6 @@ pub fn merge(out: &Path, partials: &[PathBuf]) -> Result<usize, MergeError> {
     }
     .write(out)?;
     Ok(sources.len())
-}
-
-/// SHA-256 of `bytes`, in lowercase hex.
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest as _;
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 fn partition_text(partition: Partition) -> String {
@@ -342,7 +356,19 @@ fn check(slices: &[(PathBuf, Slice)]) -> Result<(), MergeError> {
             });
         }
     }
-    check_partitions(slices)
+    check_partitions(slices)?;
+    // Every slice came, and still a submission of the class is in none of them.
+    let missing: Vec<String> = head
+        .class
+        .iter()
+        .filter(|name| !owners.iter().any(|(s, _)| s == name))
+        .cloned()
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(MergeError::Uncovered { missing })
+    }
 }
 
 /// How many missing slices an error names, at most.
@@ -672,6 +698,50 @@ mod tests {
         assert!(none.contains("has no slice.json"), "{none}");
         assert!(none.contains("older than this one"), "{none}");
         assert!(!out.join("summary.csv").exists(), "nothing merged");
+    }
+
+    #[test]
+    fn a_slice_missing_a_student_or_a_file_is_refused_before_anything_is_written() {
+        let dir = tempfile::tempdir().expect("a folder");
+        let slices = graded(dir.path(), &["alice", "bob", "carol", "dave"], 2);
+        let out = dir.path().join("merged");
+        // Every slice came, but one lost a student on its way (a run that never ended).
+        let (keep, lose) = (&slices[0], &slices[1]);
+        let mut slice = read_slice(lose).expect("a slice");
+        let lost = slice.submissions.pop().expect("a submission in the slice");
+        slice.write(lose).expect("written");
+        match merge(&out, &[keep.clone(), lose.clone()]) {
+            Err(e @ MergeError::Uncovered { .. }) => {
+                assert!(e.to_string().contains(&lost), "{e}");
+            }
+            other => panic!("merged a class without {lost}: {other:?}"),
+        }
+        assert!(!out.join("summary.csv").exists(), "nothing merged");
+        slice.submissions.push(lost);
+        slice.write(lose).expect("written");
+        // A feedback file lost with an artifact: exit 2 (about the folders), nothing written.
+        let student = read_slice(keep).expect("a slice").submissions[0].clone();
+        std::fs::remove_file(submission_folder(keep, &student).join("feedback.txt"))
+            .expect("removed");
+        match merge(&out, &[keep.clone(), lose.clone()]) {
+            Err(e @ MergeError::Read { .. }) => {
+                assert!(e.to_string().contains("feedback.txt"), "{e}");
+            }
+            other => panic!("merged without {student}'s feedback: {other:?}"),
+        }
+        assert!(!out.join("summary.csv").exists(), "nothing merged");
+    }
+
+    #[test]
+    fn a_name_of_dots_stays_inside_out() {
+        for name in [".", "..", "", "..."] {
+            let folder = crate::grade::sanitize(name);
+            assert!(
+                !folder.is_empty() && !folder.chars().all(|c| c == '.'),
+                "{name:?} → {folder:?}"
+            );
+        }
+        assert_eq!(crate::grade::sanitize("a b/c"), "a_b_c");
     }
 
     #[test]

@@ -60,28 +60,47 @@ pub fn finish() {
 
 fn make() -> Result<Root, String> {
     let tmp = std::env::temp_dir();
-    let dir = tempfile::Builder::new()
-        .prefix(&format!("{PREFIX}{}-", crate::instance::run_id()))
+    // Made and locked under a name no sweep looks at, then renamed: a sweep never sees one
+    // of ours without its lock held, and a labrun killed half-way through this leaves an
+    // empty `labrun-new-…` at worst.
+    let fail = |e: String| format!("cannot create a scratch folder in {}: {e}", tmp.display());
+    let new = tempfile::Builder::new()
+        .prefix("labrun-new-")
         .tempdir_in(&tmp)
-        .map_err(|e| format!("cannot create a scratch folder in {}: {e}", tmp.display()))?;
-    // Programs running as users of their own reach their folders inside (never list it).
-    std::fs::set_permissions(
-        dir.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o711),
-    )
-    .map_err(|e| format!("cannot make {} labrun's: {e}", dir.path().display()))?;
-    // Locked under another name, then renamed: a sweep never sees the lock free.
-    let fail = |e: String| format!("cannot lock {}: {e}", dir.path().display());
-    let new = dir.path().join(".lock.new");
-    let lock = File::create(&new).map_err(|e| fail(e.to_string()))?;
-    let lock = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusiveNonblock)
-        .map_err(|(_, e)| fail(e.desc().to_string()))?;
-    std::fs::rename(&new, dir.path().join(LOCK)).map_err(|e| fail(e.to_string()))?;
-    Ok(Root {
-        path: dir.keep(),
-        owner: std::process::id(),
-        _lock: lock,
-    })
+        .map_err(|e| fail(e.to_string()))?
+        .keep();
+    let made = lock_in(&new).and_then(|lock| {
+        let path = tmp.join(format!(
+            "{PREFIX}{}-{}",
+            crate::instance::run_id(),
+            new.file_name()
+                .map(|n| n
+                    .to_string_lossy()
+                    .trim_start_matches("labrun-new-")
+                    .to_string())
+                .unwrap_or_default()
+        ));
+        std::fs::rename(&new, &path).map_err(|e| e.to_string())?;
+        Ok(Root {
+            path,
+            owner: std::process::id(),
+            _lock: lock,
+        })
+    });
+    if made.is_err() {
+        let _ = std::fs::remove_dir_all(&new);
+    }
+    made.map_err(fail)
+}
+
+/// Opens `dir` to the programs' users (they reach their folders inside, never list it),
+/// and takes its lock.
+fn lock_in(dir: &Path) -> Result<nix::fcntl::Flock<File>, String> {
+    std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o711))
+        .map_err(|e| e.to_string())?;
+    let lock = File::create(dir.join(LOCK)).map_err(|e| e.to_string())?;
+    nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusiveNonblock)
+        .map_err(|(_, e)| e.desc().to_string())
 }
 
 /// Removes what labruns that are gone left in the temporary folder (see [`sweep`]), unless
@@ -102,7 +121,9 @@ pub fn sweep(tmp: &Path) -> usize {
     let me = nix::unistd::geteuid().as_raw();
     let mut removed = 0;
     for entry in entries.flatten() {
-        if !entry.file_name().to_string_lossy().starts_with(PREFIX) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let new = name.starts_with("labrun-new-");
+        if !name.starts_with(PREFIX) && !new {
             continue;
         }
         let path = entry.path();
@@ -113,7 +134,16 @@ pub fn sweep(tmp: &Path) -> usize {
         if !meta.is_dir() || meta.uid() != me {
             continue;
         }
-        if is_free(&path.join(LOCK)) && std::fs::remove_dir_all(&path).is_ok() {
+        // One being made is renamed within microseconds: a minute old, its maker is gone.
+        let dead = if new {
+            meta.modified()
+                .ok()
+                .and_then(|m| m.elapsed().ok())
+                .is_some_and(|age| age > std::time::Duration::from_secs(60))
+        } else {
+            is_free(&path.join(LOCK))
+        };
+        if dead && std::fs::remove_dir_all(&path).is_ok() {
             removed += 1;
         }
     }

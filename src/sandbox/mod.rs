@@ -265,19 +265,6 @@ fn descendants(root: u32) -> Vec<i32> {
 /// `/proc` reads every process of the machine (several milliseconds on a busy one).
 /// `None` where the kernel has no such files (`CONFIG_PROC_CHILDREN`).
 fn children_tree(root: u32) -> Option<Vec<i32>> {
-    let children_of = |pid: i32| -> Option<Vec<i32>> {
-        let mut found = Vec::new();
-        for thread in fs::read_dir(format!("/proc/{pid}/task")).ok()?.flatten() {
-            // A thread or process gone meanwhile has no children left to list.
-            if let Ok(text) = fs::read_to_string(thread.path().join("children")) {
-                found.extend(
-                    text.split_whitespace()
-                        .filter_map(|c| c.parse::<i32>().ok()),
-                );
-            }
-        }
-        Some(found)
-    };
     let root = root as i32;
     if !std::path::Path::new(&format!("/proc/{root}/task/{root}/children")).exists() {
         return None;
@@ -293,6 +280,26 @@ fn children_tree(root: u32) -> Option<Vec<i32>> {
                 found.push(pid);
                 frontier.push(pid);
             }
+        }
+    }
+    Some(found)
+}
+
+/// The children of process `pid` (zombies included), from each of its threads'
+/// `children` file; `None` where `/proc` cannot say (no such process, or a kernel without
+/// `CONFIG_PROC_CHILDREN`).
+pub(crate) fn children_of(pid: i32) -> Option<Vec<i32>> {
+    if !std::path::Path::new(&format!("/proc/{pid}/task/{pid}/children")).exists() {
+        return None;
+    }
+    let mut found = Vec::new();
+    for thread in fs::read_dir(format!("/proc/{pid}/task")).ok()?.flatten() {
+        // A thread or process gone meanwhile has no children left to list.
+        if let Ok(text) = fs::read_to_string(thread.path().join("children")) {
+            found.extend(
+                text.split_whitespace()
+                    .filter_map(|c| c.parse::<i32>().ok()),
+            );
         }
     }
     Some(found)

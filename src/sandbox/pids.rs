@@ -134,6 +134,7 @@ fn exit_as(child: nix::unistd::Pid) -> ! {
                 std::process::exit(code)
             }
             Ok(WaitStatus::Signaled(_, signal, _)) => {
+                crate::scratch::finish();
                 // SAFETY: back to the default action, then the same death as the run's.
                 unsafe {
                     libc::signal(signal as libc::c_int, libc::SIG_DFL);
@@ -142,7 +143,10 @@ fn exit_as(child: nix::unistd::Pid) -> ! {
                 std::process::exit(crate::exit::ERROR);
             }
             Ok(_) | Err(nix::errno::Errno::EINTR) => wait_a_moment(exited.as_ref()),
-            Err(_) => std::process::exit(crate::exit::ERROR),
+            Err(_) => {
+                crate::scratch::finish();
+                std::process::exit(crate::exit::ERROR)
+            }
         }
     }
 }

@@ -257,3 +257,37 @@ fn an_unwritable_out_folder_is_an_error_before_anything_runs() {
         "{err}"
     );
 }
+
+/// Two submissions whose folders of `--out` would be one (`sec1/alice`, `sec2/alice`)
+/// would overwrite each other's feedback and results: refused before anything runs.
+#[test]
+fn submissions_sharing_a_folder_of_out_are_refused() {
+    let class = Scratch::new("same-name");
+    for section in ["sec1", "sec2"] {
+        let alice = class.path().join(section).join("alice");
+        std::fs::create_dir_all(&alice).expect("a submission");
+        std::fs::copy(
+            root().join("tests/fixtures/serveur.c"),
+            alice.join("serveur.c"),
+        )
+        .expect("copy");
+    }
+    let out = class.path().join("grades");
+    let output = run(&[
+        "grade",
+        "courses/tp-sockets.toml",
+        "--scenario",
+        "tcp_basic",
+        "--out",
+        path(&out),
+        path(&class.path().join("sec1/alice")),
+        path(&class.path().join("sec2/alice")),
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("would share the folder alice"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!out.join("alice").exists(), "nothing graded");
+}

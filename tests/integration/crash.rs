@@ -160,6 +160,12 @@ fn a_grade_killed_half_way_keeps_what_it_finished_and_resume_does_the_rest() {
     );
 
     // Same course, same --out: only s2 and s3 are graded.
+    let modified = |path: &std::path::Path| {
+        std::fs::metadata(path)
+            .and_then(|m| m.modified())
+            .expect("a result file")
+    };
+    let s1_result = modified(&grades.join("s1/result.json"));
     let again = Instant::now();
     let resumed = class_of(&class, 3)
         .arg("--resume")
@@ -173,10 +179,22 @@ fn a_grade_killed_half_way_keeps_what_it_finished_and_resume_does_the_rest() {
         "{err}"
     );
     assert!(err.contains("3 of 3 submissions pass"), "{err}");
+    // `one` is the builds and s1's two runs; the whole class is three times its runs (one
+    // at a time), the rest two: grading s1 again would take more than 2.5 times `one`.
     assert!(
-        took < one * 3,
-        "resuming took {took:?}, the whole class about {:?}",
-        one * 3
+        took < one.mul_f64(2.5),
+        "resuming took {took:?}, s1 alone {one:?}"
+    );
+    assert_eq!(
+        modified(&grades.join("s1/result.json")),
+        s1_result,
+        "s1 was not graded again"
+    );
+    let journal = std::fs::read_to_string(grades.join("journal.jsonl")).expect("the journal");
+    assert_eq!(
+        journal.lines().count(),
+        4,
+        "a header and a line each:\n{journal}"
     );
     let summary = std::fs::read_to_string(grades.join("summary.csv")).expect("a summary");
     for student in ["s1", "s2", "s3"] {
