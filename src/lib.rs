@@ -39,9 +39,8 @@
 //! - [`report`]: reports of a graded run (JSON, JUnit, Gradescope).
 //! - [`diagram`]: sequence diagrams of a transcript, for the terminal, Mermaid and SVG.
 //! - [`html`]: the self-contained HTML page of a run, and a class's index page.
-//! - [`grade`]: a whole class: builds, parallel runs, feedback files, summaries.
-//! - [`journal`]: what `labrun grade` has finished, written as it goes: each submission's
-//!   results and a journal line, for `--resume` and against crashes.
+//! - [`grade`]: a whole class: builds, parallel runs, feedback files, summaries; its
+//!   [`grade::journal`] keeps what is finished as it goes, for `--resume` and against crashes.
 //! - [`merge`]: the slices of a class graded on several machines (`--partition`), each
 //!   saying what it is in `slice.json`, checked and merged into the class's results.
 //! - [`autograder`]: a submission's Gradescope and PrairieLearn results, and the packages
@@ -101,7 +100,6 @@ pub mod fuzz;
 pub mod grade;
 pub mod html;
 mod instance;
-pub mod journal;
 pub mod merge;
 mod netlink;
 pub mod observe;

@@ -162,7 +162,7 @@ impl Slice {
                 || course.display().to_string(),
                 |n| n.to_string_lossy().into_owned(),
             ),
-            course_sha256: crate::journal::course_id(course, &graded),
+            course_sha256: crate::grade::journal::course_id(course, &graded),
             scenarios: (!scenarios.is_empty()).then_some(scenarios),
             partition: partition.map(partition_text),
             class,

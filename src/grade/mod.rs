@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+pub mod journal;
+
 /// A course file: which file of a submission plays which role in which scenario.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -272,14 +274,14 @@ pub fn grade_class(
     // What an earlier grading of the same course into `out` finished, with the same files,
     // is taken as it is (`--resume`); every submission done from now on is written at once.
     let graded = graded_scenarios(course_path, course, &options.only);
-    let journal = crate::journal::Journal::open(
+    let journal = crate::grade::journal::Journal::open(
         &options.out,
-        &crate::journal::course_id(course_path, &graded),
+        &crate::grade::journal::course_id(course_path, &graded),
         options.resume,
     )?;
     let files: Vec<String> = submissions
         .iter()
-        .map(|s| crate::journal::files_id(s))
+        .map(|s| crate::grade::journal::files_id(s))
         .collect();
     let earlier: Vec<Option<Vec<Outcome>>> = names
         .iter()
@@ -1184,7 +1186,7 @@ pub fn write_results(out: &Path, outcomes: &[Outcome]) -> Result<(), String> {
     for (submission, list) in &by_submission {
         let dir = out.join(sanitize(submission));
         std::fs::create_dir_all(&dir).map_err(fail)?;
-        crate::journal::write_atomic(
+        crate::grade::journal::write_atomic(
             &dir.join("feedback.txt"),
             feedback_text(submission, list).as_bytes(),
         )?;
