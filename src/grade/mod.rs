@@ -584,7 +584,9 @@ fn default_jobs(compilers: usize) -> usize {
     memory.min(uids).min(files).clamp(1, MAX_JOBS)
 }
 
-/// What a run takes, about (measured in BENCHMARKS.md: a run's labrun with its programs).
+/// What a run may take: a run of the lab's programs takes a few MiB (BENCHMARKS.md,
+/// section 8: 664 MiB for about 370 runs at once), the rest is room for a student's
+/// program that allocates.
 const RUN_MEMORY: usize = 64 << 20;
 /// Never more runs at once than this, whatever the machine.
 const MAX_JOBS: usize = 1024;
