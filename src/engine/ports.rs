@@ -68,7 +68,7 @@ pub(super) fn translate(mut record: RunRecord, map: &PortMap) -> RunRecord {
 /// `text` with every whole number that is one of the run's real ports replaced by its
 /// declared port: programs print their ports (`envoie a (127.0.0.1,4000)`).
 fn text(text: &str, map: &PortMap) -> String {
-    crate::transcript::replace_numbers(text, |digits| {
+    crate::record::replace_numbers(text, |digits| {
         // `04000` is not a port a program prints; a run's ports are 2048 and above, so the
         // bytes of an address (127.0.0.1) are never taken for one.
         if digits.starts_with('0') {

@@ -9,7 +9,8 @@
 //! - [`Protocol`]: the transport an actor speaks;
 //! - `cstr`: messages as C programs see them, and how a payload reads in a transcript;
 //! - `scaled`: a declared delay at the run's time scale; `seconds`: scenario time, in
-//!   tenths of a second, as transcripts, diagrams and checks write it.
+//!   tenths of a second, as transcripts, diagrams and checks write it;
+//! - `replace_numbers`: whole numbers in a program's text replaced (ports put back).
 
 pub(crate) mod cstr;
 mod event;
@@ -129,4 +130,32 @@ pub(crate) fn scaled(declared: Duration, scale: f64) -> Duration {
 /// Seconds and tenths, `4.0`: a time in tenths of a second as labrun writes it.
 pub(crate) fn seconds(tenths: u64) -> String {
     format!("{}.{}", tenths / 10, tenths % 10)
+}
+
+/// `text` with each whole number (a run of ASCII digits) that `with` has a replacement
+/// for replaced: ports in what programs print.
+pub(crate) fn replace_numbers(text: &str, with: impl Fn(&str) -> Option<String>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut digits = String::new();
+    let flush = |digits: &mut String, out: &mut String| {
+        match with(digits) {
+            Some(replacement) => out.push_str(&replacement),
+            None => out.push_str(digits),
+        }
+        digits.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+        } else {
+            if !digits.is_empty() {
+                flush(&mut digits, &mut out);
+            }
+            out.push(c);
+        }
+    }
+    if !digits.is_empty() {
+        flush(&mut digits, &mut out);
+    }
+    out
 }

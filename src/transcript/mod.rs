@@ -203,34 +203,6 @@ pub fn normalize(plan: &Plan, record: &RunRecord) -> Transcript {
     }
 }
 
-/// `text` with each whole number (a run of ASCII digits) that `with` has a replacement
-/// for replaced: ports in what programs print.
-pub(crate) fn replace_numbers(text: &str, with: impl Fn(&str) -> Option<String>) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut digits = String::new();
-    let flush = |digits: &mut String, out: &mut String| {
-        match with(digits) {
-            Some(replacement) => out.push_str(&replacement),
-            None => out.push_str(digits),
-        }
-        digits.clear();
-    };
-    for c in text.chars() {
-        if c.is_ascii_digit() {
-            digits.push(c);
-        } else {
-            if !digits.is_empty() {
-                flush(&mut digits, &mut out);
-            }
-            out.push(c);
-        }
-    }
-    if !digits.is_empty() {
-        flush(&mut digits, &mut out);
-    }
-    out
-}
-
 /// Gives an owner to the one port the capture shows talking to a server's port that no
 /// event names, when exactly one external client of that server has no port known: the
 /// only program it can be. Anything less certain is left unnamed.
@@ -366,7 +338,7 @@ impl Names {
         if self.placeholders.is_empty() {
             return text.to_string();
         }
-        replace_numbers(text, |digits| {
+        crate::record::replace_numbers(text, |digits| {
             // Sorted by port: a thousand clients' ports are looked up at every number.
             self.placeholders
                 .binary_search_by(|(port, _)| port.as_str().cmp(digits))
