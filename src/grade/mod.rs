@@ -572,9 +572,9 @@ fn next_run(
 }
 
 /// How many runs go at once when `--jobs` is not given: as many as the machine holds.
-/// A run mostly sleeps; what bounds them is memory (a run's labrun and its programs take
-/// about [`RUN_MEMORY`]), the uids to lend (one per program), and open files (a few per
-/// run in `labrun grade`).
+/// A run mostly sleeps; what bounds them is memory ([`RUN_MEMORY`] a run, room for a
+/// student's program included), the uids to lend (one per program), and open files (a few
+/// per run in `labrun grade`).
 fn default_jobs(compilers: usize) -> usize {
     let memory = available_memory().map_or(32, |bytes| bytes / RUN_MEMORY);
     let uids = crate::sandbox::users::pool().map_or(usize::MAX, |pool| {
