@@ -175,16 +175,9 @@ impl Slice {
 
     /// Writes `OUT/slice.json` atomically: a merge never reads half of one.
     pub fn write(&self, out: &Path) -> Result<(), MergeError> {
-        let path = out.join(SLICE_FILE);
-        let fail =
-            |e: std::io::Error| MergeError::Write(format!("cannot write {}: {e}", path.display()));
         let json = serde_json::to_string_pretty(self).unwrap_or_default() + "\n";
-        let partial = out.join(format!(".{SLICE_FILE}.{}.partial", std::process::id()));
-        std::fs::write(&partial, json).map_err(fail)?;
-        std::fs::rename(&partial, &path).map_err(|e| {
-            let _ = std::fs::remove_file(&partial);
-            fail(e)
-        })
+        crate::grade::journal::write_atomic(&out.join(SLICE_FILE), json.as_bytes())
+            .map_err(MergeError::Write)
     }
 }
 
@@ -479,42 +472,18 @@ fn read_summary(folder: &Path, slice: &Slice) -> Result<Vec<(String, Vec<Outcome
 }
 
 /// Gives `list`, a submission's outcomes, back the feedback that `summary.json` leaves
-/// out, from the sections of its `feedback.txt` (as `grade::write_results` writes them):
-/// the class table says with it why a run never took place. Left empty when the file does
-/// not read as expected.
+/// out, from its `result.json` (see `grade::journal`): the class table says with it why a
+/// run never took place. Left empty when that file does not read as expected.
 fn restore_feedback(folder: &Path, submission: &str, list: &mut [Outcome]) {
-    let path = submission_folder(folder, submission).join("feedback.txt");
-    let Ok(text) = std::fs::read_to_string(path) else {
+    let Some((_, saved)) = crate::grade::journal::saved(folder, submission) else {
         return;
     };
-    if let Some(sections) = feedback_sections(&text, submission, list) {
-        for (outcome, feedback) in list.iter_mut().zip(sections) {
-            outcome.feedback = feedback;
+    let same = |a: &Outcome, b: &Outcome| a.scenario == b.scenario && a.role == b.role;
+    if saved.len() == list.len() && list.iter().zip(&saved).all(|(a, b)| same(a, b)) {
+        for (outcome, saved) in list.iter_mut().zip(saved) {
+            outcome.feedback = saved.feedback;
         }
     }
-}
-
-/// Each outcome's part of a `feedback.txt`: after its `== scenario as role: …` line, up
-/// to the blank line before the next one.
-fn feedback_sections(text: &str, submission: &str, list: &[Outcome]) -> Option<Vec<String>> {
-    let heading = |o: &Outcome| {
-        format!(
-            "== {} as {}: {} ({}/{})\n",
-            o.scenario, o.role, o.verdict, o.score, o.max_score
-        )
-    };
-    let mut rest = text.strip_prefix(&format!("labrun: grading of {submission}\n\n"))?;
-    let mut sections = Vec::new();
-    for (i, outcome) in list.iter().enumerate() {
-        let body = rest.strip_prefix(&heading(outcome))?;
-        let end = match list.get(i + 1) {
-            Some(next) => body.find(&format!("\n{}", heading(next)))? + 1,
-            None => body.len(),
-        };
-        sections.push(body[..end].strip_suffix('\n')?.to_string());
-        rest = &body[end..];
-    }
-    rest.is_empty().then_some(sections)
 }
 
 /// Whether two paths name one folder (merging a slice into its own folder).
@@ -591,6 +560,16 @@ mod tests {
                 std::fs::create_dir_all(&folder).expect("a folder");
                 std::fs::write(folder.join("tcp_basic-server.html"), "<html></html>")
                     .expect("a page");
+            }
+            // Each submission's result.json, as labrun grade writes it when it is done.
+            std::fs::create_dir_all(out).expect("a folder");
+            let journal =
+                crate::grade::journal::Journal::open(out, "course", false).expect("a journal");
+            for (submission, list) in crate::grade::by_submission(&mine) {
+                let list: Vec<Outcome> = list.into_iter().cloned().collect();
+                journal
+                    .record(submission, "files", &list)
+                    .expect("recorded");
             }
             crate::grade::write_results(out, &mine).expect("results");
             let only = ["tcp_basic".to_string(), "udp".to_string()];
@@ -742,23 +721,5 @@ mod tests {
             );
         }
         assert_eq!(crate::grade::sanitize("a b/c"), "a_b_c");
-    }
-
-    #[test]
-    fn feedback_sections_read_back_what_write_results_wrote() {
-        let dir = tempfile::tempdir().expect("a folder");
-        let mut list = vec![
-            outcome("alice", "tcp_basic", "fail", 3),
-            outcome("alice", "udp", "pass", 10),
-        ];
-        list[1].feedback.clear();
-        crate::grade::write_results(dir.path(), &list).expect("results");
-        let text = read(&dir.path().join("alice/feedback.txt"));
-        let sections = feedback_sections(&text, "alice", &list).expect("sections");
-        assert_eq!(sections, [list[0].feedback.clone(), String::new()]);
-        assert_eq!(
-            feedback_sections("not a feedback file", "alice", &list),
-            None
-        );
     }
 }

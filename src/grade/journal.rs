@@ -136,24 +136,8 @@ impl Journal {
         if self.earlier.get(submission).map(String::as_str) != Some(files) {
             return None;
         }
-        let path = crate::grade::submission_folder(&self.out, submission).join(RESULT);
-        let saved: Saved = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
-        if saved.submission != submission || saved.files != files {
-            return None;
-        }
-        Some(
-            saved
-                .outcomes
-                .into_iter()
-                .map(|s| Outcome {
-                    feedback: s.feedback,
-                    checks: s.checks,
-                    finished: std::time::Duration::from_millis(s.finished_ms),
-                    isolation: s.isolation,
-                    ..s.outcome
-                })
-                .collect(),
-        )
+        let (saved_files, outcomes) = saved(&self.out, submission)?;
+        (saved_files == files).then_some(outcomes)
     }
 
     /// Writes a finished submission's feedback and results, then its journal line.
@@ -205,6 +189,29 @@ impl Journal {
     }
 }
 
+/// What `OUT/<submission>/result.json` holds: the SHA-256 of the submission's files when
+/// it was graded, and its outcomes whole (feedback, checks…), as [`Journal::record`]
+/// wrote them; `None` if it is missing, unreadable or of another submission.
+pub(crate) fn saved(out: &Path, submission: &str) -> Option<(String, Vec<Outcome>)> {
+    let path = crate::grade::submission_folder(out, submission).join(RESULT);
+    let saved: Saved = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+    if saved.submission != submission {
+        return None;
+    }
+    let outcomes = saved
+        .outcomes
+        .into_iter()
+        .map(|s| Outcome {
+            feedback: s.feedback,
+            checks: s.checks,
+            finished: std::time::Duration::from_millis(s.finished_ms),
+            isolation: s.isolation,
+            ..s.outcome
+        })
+        .collect();
+    Some((saved.files, outcomes))
+}
+
 /// Writes `bytes` to a new file beside `path`, then renames it to `path`: a reader (or a
 /// crash) sees the old file or the new one, never half of one.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
@@ -244,10 +251,11 @@ pub fn course_id(course_file: &Path, scenarios: &[(String, String, PathBuf)]) ->
 }
 
 /// The SHA-256 of a submission's files: their paths and contents, links and special files
-/// left out, as the grading copies them (16 levels deep, 64 MiB).
+/// left out, as the grading copies them ([`crate::grade::COPY_DEPTH`] levels deep,
+/// [`crate::grade::COPY_BYTES`]; past that, files count by name and length).
 pub fn files_id(submission: &Path) -> String {
     let mut hash = Sha256::new();
-    let mut budget: u64 = 64 << 20;
+    let mut budget = crate::grade::COPY_BYTES;
     hash_tree(submission, Path::new(""), &mut hash, &mut budget, 0);
     hex(&hash.finalize())
 }
@@ -263,16 +271,16 @@ fn hash_tree(dir: &Path, relative: &Path, hash: &mut Sha256, budget: &mut u64, d
             continue;
         };
         let name = relative.join(entry.file_name());
-        if kind.is_dir() && depth < 16 {
+        if kind.is_dir() && depth < crate::grade::COPY_DEPTH {
             hash.update(format!("d\0{}\0", name.display()).as_bytes());
             hash_tree(&entry.path(), &name, hash, budget, depth + 1);
         } else if kind.is_file() {
-            let bytes = std::fs::read(entry.path()).unwrap_or_default();
-            let len = bytes.len() as u64;
+            let len = entry.metadata().map_or(0, |m| m.len());
             hash.update(format!("f\0{}\0{len}\0", name.display()).as_bytes());
+            // Read only within the budget: a huge file is never taken into memory.
             if len <= *budget {
                 *budget -= len;
-                hash.update(&bytes);
+                hash.update(std::fs::read(entry.path()).unwrap_or_default());
             }
         }
     }

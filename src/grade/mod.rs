@@ -988,8 +988,14 @@ fn compile(
     }
 }
 
+/// How deep a submission's folders are copied for its builds (and hashed for `--resume`).
+pub(crate) const COPY_DEPTH: usize = 16;
+/// How much of a submission's files is copied for its builds (and hashed).
+pub(crate) const COPY_BYTES: u64 = 64 << 20;
+
 /// Copies the folders and files of `from` into a new folder `to` (links and special files
-/// are left out), given to the lease's user if any. At most 16 levels deep and 64 MiB.
+/// are left out), given to the lease's user if any. At most [`COPY_DEPTH`] levels deep and
+/// [`COPY_BYTES`].
 fn copy_tree(
     from: &Path,
     to: &Path,
@@ -997,12 +1003,11 @@ fn copy_tree(
     depth: usize,
 ) -> std::io::Result<()> {
     use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-    const LIMIT: u64 = 64 << 20;
     std::fs::DirBuilder::new().mode(0o700).create(to)?;
     if let Some(lease) = lease {
         crate::sandbox::users::give(to, lease, 0o700)?;
     }
-    if depth >= 16 {
+    if depth >= COPY_DEPTH {
         return Ok(());
     }
     let mut copied = 0;
@@ -1015,7 +1020,7 @@ fn copy_tree(
             copy_tree(&entry.path(), &target, lease, depth + 1)?;
         } else if kind.is_file() {
             copied += entry.metadata().map_or(0, |m| m.len());
-            if copied > LIMIT {
+            if copied > COPY_BYTES {
                 continue;
             }
             std::fs::copy(entry.path(), &target)?;

@@ -262,16 +262,11 @@ fn an_unwritable_out_folder_is_an_error_before_anything_runs() {
 /// would overwrite each other's feedback and results: refused before anything runs.
 #[test]
 fn submissions_sharing_a_folder_of_out_are_refused() {
-    let class = Scratch::new("same-name");
-    for section in ["sec1", "sec2"] {
-        let alice = class.path().join(section).join("alice");
-        std::fs::create_dir_all(&alice).expect("a submission");
-        std::fs::copy(
-            root().join("tests/fixtures/serveur.c"),
-            alice.join("serveur.c"),
-        )
-        .expect("copy");
-    }
+    let server: &[(&str, &str)] = &[("serveur.c", "serveur.c")];
+    let class = class(
+        "same-name",
+        &[("sec1/alice", server), ("sec2/alice", server)],
+    );
     let out = class.path().join("grades");
     let output = run(&[
         "grade",

@@ -38,14 +38,18 @@ fn a_killed_runs_scratch_folder_is_removed_by_the_next_labrun() {
         made[0].starts_with(&format!("labrun-p{}-", run.id())),
         "named after the labrun's pid: {made:?}"
     );
+    // Another labrun, which sweeps the temporary folder as it starts.
+    let another = || {
+        let output = labrun()
+            .args(["scenarios/tcp_basic.toml", "--time-scale", "0", "-q"])
+            .env("TMPDIR", tmp.path())
+            .output()
+            .expect("labrun runs");
+        assert!(output.status.success());
+    };
     // Its server runs from there: a live labrun's folder is never taken by another.
     std::thread::sleep(Duration::from_millis(300));
-    let live = labrun()
-        .args(["scenarios/tcp_basic.toml", "--time-scale", "0", "-q"])
-        .env("TMPDIR", tmp.path())
-        .output()
-        .expect("labrun runs");
-    assert!(live.status.success());
+    another();
     assert_eq!(
         scratch_folders(tmp.path()),
         made,
@@ -72,12 +76,7 @@ fn a_killed_runs_scratch_folder_is_removed_by_the_next_labrun() {
         std::thread::sleep(Duration::from_millis(10));
     }
     assert!(free(), "the lock is still held 5 s after SIGKILL");
-    let next = labrun()
-        .args(["scenarios/tcp_basic.toml", "--time-scale", "0", "-q"])
-        .env("TMPDIR", tmp.path())
-        .output()
-        .expect("labrun runs");
-    assert!(next.status.success());
+    another();
     assert_eq!(
         scratch_folders(tmp.path()),
         Vec::<String>::new(),
