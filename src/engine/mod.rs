@@ -1210,17 +1210,21 @@ impl ExternalRun<'_> {
             () = stop.cancelled() => {
                 // Its clients are done: stop it once it is back waiting for a client (what
                 // the reference server does), or after the grace period.
-                let give_up = Instant::now() + self.grace;
-                let watch = procnet::InputWatch::new(pid);
-                loop {
-                    if Instant::now() >= give_up || watch.waits() {
-                        break running.stop(STOP_PATIENCE).await;
+                let (found, waits) = tokio::sync::oneshot::channel();
+                // Without a thread to look, the grace period decides.
+                let looking = procnet::InputWatch::new(pid)
+                    .send_when_waiting(Duration::from_millis(5), found)
+                    .is_ok();
+                let back = async {
+                    if !(looking && waits.await.is_ok()) {
+                        std::future::pending::<()>().await;
                     }
-                    tokio::select! {
-                        outcome = running.wait() => break outcome,
-                        () = tokio::time::sleep(Duration::from_millis(5)) => {}
-                        () = kill.cancelled() => break running.stop(STOP_PATIENCE).await,
-                    }
+                };
+                tokio::select! {
+                    outcome = running.wait() => outcome,
+                    () = back => running.stop(STOP_PATIENCE).await,
+                    () = tokio::time::sleep(self.grace) => running.stop(STOP_PATIENCE).await,
+                    () = kill.cancelled() => running.stop(STOP_PATIENCE).await,
                 }
             }
             () = own_timeout(timeout, self.run_timeout) => {
