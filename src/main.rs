@@ -3,6 +3,7 @@
 use clap::Parser;
 
 fn main() {
+    labrun::signals::follow_grader();
     let args = labrun::cli::Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_env("LABRUN_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));

@@ -625,25 +625,15 @@ static IN_FLIGHT: Mutex<Vec<u32>> = Mutex::new(Vec::new());
 fn output_of(command: &mut Command) -> std::io::Result<std::process::Output> {
     use std::os::unix::process::CommandExt;
     // When labrun grade dies (killed, out of memory), its runs stop their programs and end
-    // too, instead of going on as orphans. The signal comes when the thread that started
-    // the run ends: this one, which waits for it.
-    // A program that closes every descriptor up to its limit must not find a million.
-    let limits = STARTED_WITH.get().copied();
-    // SAFETY: prctl and setrlimit are async-signal-safe and touch no memory of the parent.
-    unsafe {
-        command.pre_exec(move || {
-            if let Some((soft, hard)) = limits {
-                nix::sys::resource::setrlimit(
-                    nix::sys::resource::Resource::RLIMIT_NOFILE,
-                    soft,
-                    hard,
-                )
-                .map_err(std::io::Error::from)?;
-            }
-            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM)
-                .map_err(std::io::Error::from)
-        });
+    // too, instead of going on as orphans; and a program that closes every descriptor up
+    // to its limit must not find a million. The run itself asks for both
+    // (`signals::follow_grader`): no code between fork and exec, so that the start is a
+    // `posix_spawn`, which does not copy this process's page tables.
+    let mut grader = std::process::id().to_string();
+    if let Some((soft, hard)) = STARTED_WITH.get() {
+        let _ = write!(grader, " {soft} {hard}");
     }
+    command.env(crate::signals::GRADER, grader);
     // A group of its own: a terminal's Ctrl-C reaches labrun grade alone, which passes it
     // on once (a second signal would end a run at once, without its clean-up).
     command.process_group(0);
