@@ -196,3 +196,50 @@ impl fmt::Display for Unstarted {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The reasons read as the engine wrote them when they were text.
+    #[test]
+    fn reasons_read_as_they_did() {
+        let not_ready = |server, found| Unstarted::NotReady {
+            role: "server".into(),
+            waited: Duration::from_secs(5),
+            protocol: Protocol::Tcp,
+            port: 4000,
+            server,
+            found,
+        };
+        let cases = [
+            (
+                not_ready(true, Some(Found::new(4000, 40975))),
+                "`server` was not ready after 5s: nothing listening on tcp port 4000; it is on port 40975, which is 4000 with its two bytes swapped: was htons() forgotten?",
+            ),
+            (
+                not_ready(true, Some(Found::new(4000, 4001))),
+                "`server` was not ready after 5s: nothing listening on tcp port 4000; it is on port 4001",
+            ),
+            (not_ready(false, None), "`server` was not ready after 5s"),
+            (
+                Unstarted::NeverReady {
+                    role: "server".into(),
+                },
+                "`server` ended without ever becoming ready",
+            ),
+            (
+                Unstarted::RunTimedOut,
+                "the run timed out before it started",
+            ),
+            (
+                Unstarted::ClientsDone,
+                "its clients were done before it could start",
+            ),
+        ];
+        for (reason, text) in cases {
+            assert_eq!(reason.to_string(), text);
+        }
+        assert_eq!(Found::new(4000, 40975), Found::PortSwapped { found: 40975 });
+    }
+}

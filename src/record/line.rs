@@ -256,6 +256,34 @@ impl fmt::Display for SocketRow {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// JSON readers see the kinds they always saw.
+    #[test]
+    fn kinds_are_their_names_in_json_and_text() {
+        for kind in [
+            Kind::Start,
+            Kind::Ready,
+            Kind::Out,
+            Kind::Err,
+            Kind::Msg,
+            Kind::Note,
+            Kind::Skip,
+            Kind::Exit,
+            Kind::Table,
+            Kind::Sock,
+            Kind::Pkt,
+            Kind::Count,
+        ] {
+            let json = serde_json::to_string(&kind).expect("serializes");
+            assert_eq!(json, format!("\"{}\"", kind.name()));
+            assert_eq!(format!("[{kind:<5}]").len(), 2 + kind.name().len().max(5));
+        }
+    }
+}
+
 /// Packets and endpoints for the tests of the stages that read transcripts.
 #[cfg(test)]
 pub(crate) mod fixtures {
