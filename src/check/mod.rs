@@ -1,10 +1,11 @@
 //! Rubric checks over a transcript: named checks with points, prerequisites, and hints that
 //! point at the likely cause, as a careful teaching assistant would give them.
 //!
-//! Checks read only the normalised transcript (plain data): messages between roles, lines
-//! printed, exits, the skip reasons of actors that never started, packets. The patterns
-//! that lines are matched with are the scenario's (`scenario::Pattern`), which validates
-//! them when it reads the file.
+//! Checks read only the normalised transcript, and of its entries what they carry as data:
+//! messages between roles, lines printed (`Entry::printed`), exits, the reasons of actors
+//! that never started (`record::Unstarted`), packets (`record::PacketLine`); never the text
+//! of a packet or a reason. The patterns that printed lines and messages are matched with
+//! are the scenario's (`scenario::Pattern`), which validates them when it reads the file.
 
 mod answers;
 mod close_wait;

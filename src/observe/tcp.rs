@@ -2,6 +2,7 @@
 //!
 //! On loopback a packet is sent and received at once, so each one moves the sender's socket
 //! and the receiver's socket through the TCP state machine (RFC 9293, as Linux runs it).
+//! The flags and states themselves are the record's, which every stage shares.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};

@@ -14,6 +14,11 @@
 //!   external programs, after the packet that carried it), choosing among the
 //!   events that may come next the earliest in scenario time, then the first actor in the
 //!   scenario. The same causes give the same text, run after run.
+//!
+//! Each [`Entry`] is a line of text (for people and snapshots) and what the line says as
+//! data ([`Kind`], and [`Data`]: a packet, a socket row, what is ready, why an actor never
+//! started), from which its text is written; the stages that read transcripts read the
+//! data. The JSON form has the text, and the `message` and `outcome` of an entry.
 
 mod live;
 mod observed;

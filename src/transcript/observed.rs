@@ -1,5 +1,6 @@
 //! What the kernel showed during a run, in the transcript: the packets, like Wireshark,
-//! with the TCP state changes they cause, their counts, and the `netstat` tables.
+//! with the TCP state changes they cause, their counts, and the `netstat` tables. Packet
+//! and row entries carry their [`PacketLine`] and [`SocketRow`], which write their text.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
