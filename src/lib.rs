@@ -53,8 +53,9 @@
 //!
 //! At the bottom, using no stage:
 //!
-//! - [`record`]: the run record (events, packets, socket rows, checkpoints), protocols,
-//!   C-string rendering, time scaling and scenario time as text.
+//! - [`record`]: the run record (events, packets, socket rows, checkpoints, why an actor
+//!   never started), protocols, TCP flags and states, the kinds and data of transcript
+//!   entries, C-string rendering, time scaling and scenario time as text.
 //! - `netlink`: the framing of netlink messages, for the sandbox's route change and the
 //!   observers' socket dump.
 //! - `term`: whether to colour, the terminal's size, text fitted to a width.

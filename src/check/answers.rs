@@ -10,7 +10,7 @@ use std::collections::HashSet;
 
 use crate::actor::resolver::{HostEntry, address_in, name_in};
 use crate::scenario::{ActorKind, Lookup, Plan, Show};
-use crate::transcript::Entry;
+use crate::transcript::{Entry, Kind};
 
 /// One query's expected answer and what the program printed for it.
 struct Answer<'a> {
@@ -155,10 +155,12 @@ fn answers<'a>(plan: &'a Plan, entries: &[Entry], role: &str) -> Vec<Answer<'a>>
     let mut run: Option<usize> = None;
     for entry in entries.iter().filter(|e| e.role == role) {
         match entry.kind {
-            "start" => run = Some(run.map_or(0, |r| r + 1)),
-            "out" => {
-                if let Some(lines) = run.and_then(|r| printed.get_mut(r)) {
-                    lines.push(&entry.text);
+            Kind::Start => run = Some(run.map_or(0, |r| r + 1)),
+            Kind::Out => {
+                if let Some((lines, line)) =
+                    run.and_then(|r| printed.get_mut(r)).zip(entry.printed())
+                {
+                    lines.push(line);
                 }
             }
             _ => {}
@@ -247,18 +249,13 @@ mod tests {
         let hosts = plan.hosts.clone().unwrap_or_default();
         let mut entries = Vec::new();
         for query in ["194.254.163.24", "192.0.2.11", "127.0.0.1", "192.0.2.99"] {
-            let entry = |kind, text: String| Entry {
-                role: "resolver".into(),
-                kind,
-                text,
-                ..Entry::default()
-            };
-            entries.push(entry("start", query.into()));
+            let entry = |kind, text: String| Entry::new(0, "resolver", kind, text);
+            entries.push(entry(Kind::Start, query.into()));
             let answer = address_in(&hosts, query.parse().expect("an address")).ok();
             entries.extend(
                 print(query, answer.as_ref())
                     .into_iter()
-                    .map(|l| entry("out", l)),
+                    .map(|l| entry(Kind::Out, l)),
             );
         }
         (plan, entries)

@@ -8,7 +8,7 @@
 //! spacing seen between the server's replies, and asks what is left to last at least
 //! `gap - tolerance`: a sleep before `close()`, not a longer sleep after each reply.
 
-use crate::transcript::Entry;
+use crate::transcript::{Entry, Kind, PacketLine};
 
 /// `Ok(what was seen)` or `Err((what was seen, hint))`.
 pub(super) fn check(
@@ -21,11 +21,15 @@ pub(super) fn check(
     let tenths = |d: std::time::Duration| u64::try_from(d.as_millis() / 100).unwrap_or(u64::MAX);
     let wanted = tenths(gap).saturating_sub(tenths(tolerance));
     let seconds = |t: u64| format!("{} s", crate::record::seconds(t));
-    let fin = |e: &&Entry| e.kind == "pkt" && flags(&e.text).is_some_and(|f| f.contains("FIN"));
+    let fin = |e: &&Entry| {
+        e.packet()
+            .and_then(PacketLine::flags)
+            .is_some_and(|f| f.fin)
+    };
     let exit_of = |mine: bool| {
         entries
             .iter()
-            .filter(|e| e.kind == "exit" && (e.role == role) == mine)
+            .filter(|e| e.kind == Kind::Exit && (e.role == role) == mine)
             .map(|e| e.tenths)
             .min()
     };
@@ -33,7 +37,11 @@ pub(super) fn check(
     let client_fin = packets
         .iter()
         .filter(fin)
-        .find(|e| e.role != role && e.text.contains(&format!("→ {role} [")))
+        .find(|e| {
+            e.role != role
+                && e.packet()
+                    .is_some_and(|p| p.to.role.as_deref() == Some(role))
+        })
         .map(|e| e.tenths);
     let Some(client_closed) = client_fin.or_else(|| exit_of(false)) else {
         return Err((
@@ -58,7 +66,7 @@ pub(super) fn check(
     // The sleep after each reply, as the spacing of the replies shows it.
     let replies: Vec<u64> = packets
         .iter()
-        .chain(entries.iter().filter(|e| e.kind == "msg"))
+        .chain(entries.iter().filter(|e| e.kind == Kind::Msg))
         .filter(|e| e.role == role && e.message.is_some())
         .map(|e| e.tenths)
         .collect();
@@ -87,11 +95,4 @@ pub(super) fn check(
             seconds(lasted)
         ),
     ))
-}
-
-/// The flags of a packet line: `[FIN, ACK]` in `tcp → server [FIN, ACK] seq=…`.
-fn flags(text: &str) -> Option<&str> {
-    let start = text.find('[')?;
-    let end = text[start..].find(']')? + start;
-    Some(&text[start + 1..end])
 }

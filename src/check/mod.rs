@@ -1,10 +1,11 @@
 //! Rubric checks over a transcript: named checks with points, prerequisites, and hints that
 //! point at the likely cause, as a careful teaching assistant would give them.
 //!
-//! Checks read only the normalised transcript (plain data): messages between roles, lines
-//! printed, exits, the skip reasons of actors that never started, packets. The patterns
-//! that lines are matched with are the scenario's (`scenario::Pattern`), which validates
-//! them when it reads the file.
+//! Checks read only the normalised transcript, and of its entries what they carry as data:
+//! messages between roles, lines printed (`Entry::printed`), exits, the reasons of actors
+//! that never started (`record::Unstarted`), packets (`record::PacketLine`); never the text
+//! of a packet or a reason. The patterns that printed lines and messages are matched with
+//! are the scenario's (`scenario::Pattern`), which validates them when it reads the file.
 
 mod answers;
 mod close_wait;
@@ -13,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::scenario::Pattern;
 
-use crate::record::{Outcome, seconds};
+use crate::record::{Data, Found, Kind, Outcome, Protocol, Segment, Unstarted, seconds};
 use crate::scenario::{CheckPlan, Expect, Plan};
 use crate::transcript::{Entry, Transcript};
 
@@ -131,7 +132,7 @@ struct View<'t> {
 }
 
 impl View<'_> {
-    fn of<'a>(&'a self, role: &'a str, kind: &'a str) -> impl Iterator<Item = &'a Entry> + 'a {
+    fn of<'a>(&'a self, role: &'a str, kind: Kind) -> impl Iterator<Item = &'a Entry> + 'a {
         self.entries
             .iter()
             .filter(move |e| e.role == role && e.kind == kind)
@@ -153,7 +154,7 @@ impl View<'_> {
             Box::new(
                 self.entries
                     .iter()
-                    .filter(|e| e.kind == "msg")
+                    .filter(|e| e.kind == Kind::Msg)
                     .filter(between),
             )
         }
@@ -168,13 +169,13 @@ impl View<'_> {
             Box::new(
                 self.entries
                     .iter()
-                    .filter(|e| e.kind == "msg" && e.message.is_some()),
+                    .filter(|e| e.kind == Kind::Msg && e.message.is_some()),
             )
         }
     }
 
     fn outcome<'a>(&'a self, role: &'a str) -> Option<&'a Outcome> {
-        self.of(role, "exit")
+        self.of(role, Kind::Exit)
             .filter_map(|e| e.outcome.as_ref())
             .last()
     }
@@ -195,31 +196,38 @@ fn evaluate(
         .map_or(0, |a| a.port());
     match &check.expect {
         Expect::Ready => {
-            if view.of(role, "ready").next().is_some() {
+            if view.of(role, Kind::Ready).next().is_some() {
                 return Ok(format!("`{role}` is ready on port {port}"));
             }
-            let reasons: Vec<&str> = view.entries.iter().filter(|e| e.kind == "skip").map(|e| e.text.as_str()).collect();
-            let swapped = reasons.iter().find(|r| r.contains("htons"));
+            let swapped = view.entries.iter().any(|e| {
+                matches!(
+                    e.data,
+                    Data::NotStarted(Unstarted::NotReady { found: Some(Found::PortSwapped { .. }), .. })
+                )
+            });
             let hint = match swapped {
-                Some(_) => format!(
+                true => format!(
                     "it listens on port {} instead of {port}: the port must be converted to network byte order, `sin_port = htons(port)`",
                     port.swap_bytes()
                 ),
-                None => format!(
+                false => format!(
                     "nothing listened on port {port}: check socket(), bind() (with htons on the port) and, for TCP, listen(); see its output"
                 ),
             };
             Err((format!("`{role}` never became ready on port {port}"), hint))
         }
         Expect::Starts => {
-            let usage = view.of(role, "err").any(|e| e.text.to_lowercase().contains("usage"));
+            let usage = view
+                .of(role, Kind::Err)
+                .filter_map(Entry::printed)
+                .any(|line| line.to_lowercase().contains("usage"));
             // A program that sent something started, even if it then gave up with an error
             // (a UDP client told "connection refused" on a connected socket, for instance).
             let quick_exit = matches!(view.outcome(role), Some(Outcome::Exited { code }) if *code != 0)
-                && view.entries.iter().all(|e| e.kind != "msg" || e.role != role)
+                && view.entries.iter().all(|e| e.kind != Kind::Msg || e.role != role)
                 && view.packets.iter().all(|p| p.role != role);
             if usage || quick_exit {
-                let args = view.of(role, "start").next().map_or(String::new(), |e| e.text.clone());
+                let args = view.of(role, Kind::Start).next().map_or(String::new(), |e| e.text.clone());
                 Err((
                     format!("`{role}` stopped at once{}", if usage { " with a usage message" } else { "" }),
                     format!("the program does not start with the lab's arguments `{args}`: check how it tests argc and reads argv (usage error)"),
@@ -229,7 +237,7 @@ fn evaluate(
             }
         }
         Expect::NoCrash => match view
-            .of(role, "exit")
+            .of(role, Kind::Exit)
             .filter_map(|e| e.outcome.as_ref())
             .find(|o| matches!(o, Outcome::Signaled { .. }))
         {
@@ -268,10 +276,10 @@ fn evaluate(
             if seen == *count {
                 return Ok(what);
             }
-            let sent_elsewhere = view
-                .packets
-                .iter()
-                .any(|p| &p.role == from && p.text.starts_with("udp → ") && !plan.actors.iter().any(|a| p.text.starts_with(&format!("udp → {} ", a.role))));
+            // A datagram of `from` to an address no actor owns.
+            let sent_elsewhere = view.packets.iter().filter(|p| &p.role == from).filter_map(Entry::packet).any(|p| {
+                p.protocol == Protocol::Udp && p.segment == Segment::Datagram && p.to.role.is_none()
+            });
             let graded_sender = from == &check.grades;
             let hint = if seen == 0 && sent_elsewhere {
                 format!("`{from}` sends its replies to an address where no client is: reply to the address recvfrom() gave you (the sender's)")
@@ -316,10 +324,10 @@ fn evaluate(
         }
         Expect::Output { role: printer, pattern, count, from } => {
             let pattern = Pattern::new(pattern, ids).map_err(|e| (e.clone(), e))?;
-            let lines: Vec<&Entry> = view.of(printer, "out").filter(|e| pattern.matches(&e.text)).collect();
+            let lines: Vec<&str> = view.of(printer, Kind::Out).filter_map(Entry::printed).filter(|line| pattern.matches(line)).collect();
             let seen = lines.len() as u32;
             if seen < *count {
-                let example = view.of(printer, "out").next().map_or("nothing".to_string(), |e| format!("`{}`", e.text));
+                let example = view.of(printer, Kind::Out).find_map(Entry::printed).map_or("nothing".to_string(), |line| format!("`{line}`"));
                 return Err((
                     format!("{seen} line(s) of `{printer}` read like `{}`, {count} expected; it printed {example}", pattern.source),
                     format!("the program's output should read like `{}` (one line per message); check its printf() format", pattern.source),
@@ -350,10 +358,16 @@ fn evaluate(
             }
         }
         Expect::NoStrayPackets => {
+            // Packets of `role` to a loopback address that no actor owns.
             let stray: Vec<&Entry> = view
                 .packets
                 .iter()
-                .filter(|p| p.role == role && p.text.contains(" → 127.") )
+                .filter(|p| p.role == role)
+                .filter(|p| {
+                    p.packet().is_some_and(|p| {
+                        p.to.role.is_none() && matches!(p.to.address.ip(), std::net::IpAddr::V4(ip) if ip.octets()[0] == 127)
+                    })
+                })
                 .collect();
             match stray.first() {
                 Some(p) => Err((
@@ -382,7 +396,7 @@ fn quotes(
     view: &View<'_>,
     from: &str,
     printer: &str,
-    lines: &[&Entry],
+    lines: &[&str],
     count: usize,
 ) -> Result<(), (String, String)> {
     let bare = |text: &str| {
@@ -399,8 +413,8 @@ fn quotes(
         if text.is_empty() {
             continue;
         }
-        if !rest.any(|line| bare(&line.text).contains(&text)) {
-            let printed: Vec<String> = lines.iter().map(|l| format!("`{}`", l.text)).collect();
+        if !rest.any(|line| bare(line).contains(&text)) {
+            let printed: Vec<String> = lines.iter().map(|line| format!("`{line}`")).collect();
             return Err((
                 format!(
                     "message {} from `{from}`, `{}`, is in no line of `{printer}` after the one for the message before it; its lines: {}",
@@ -599,7 +613,6 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::transcript::Message;
 
     /// A two-client UDP scenario whose rubric has the checks under test.
     const TWO_CLIENTS: &str = r#"
@@ -639,14 +652,8 @@ expect = "starts"
 
     /// A captured data packet from `from` to `to` at `tenths`.
     fn packet(tenths: u64, from: &str, to: &str, text: &str) -> Entry {
-        Entry {
-            tenths,
-            role: from.into(),
-            kind: "pkt",
-            text: format!("udp → {to} len={}", text.len() + 1),
-            message: Some(Message::new(to.into(), format!("{text}\0").as_bytes())),
-            outcome: None,
-        }
+        let line = crate::record::fixtures::udp(from, to, format!("{text}\0").as_bytes());
+        Entry::for_packet(tenths, from, line)
     }
 
     fn question(tenths: u64, client: &str, n: u32) -> Entry {
@@ -841,10 +848,8 @@ expect = "starts"
     #[test]
     fn a_program_that_sent_something_has_started_even_if_it_then_fails() {
         let exit = |code| Entry {
-            role: "client1".into(),
-            kind: "exit",
             outcome: Some(Outcome::Exited { code }),
-            ..Entry::default()
+            ..Entry::new(0, "client1", Kind::Exit, "")
         };
         let sent = packet(0, "client1", "127.0.0.1:4001", "# B=000");
         let graded = ["client1".to_string()];
@@ -885,11 +890,10 @@ expect = "starts"
         .expect("valid");
         let lines = replies
             .iter()
-            .map(|n| Entry {
-                role: "client".into(),
-                kind: "out",
-                text: format!("client  B: recoit de (127.0.0.1,4000) : serveur# A reponse{n:03}#"),
-                ..Entry::default()
+            .map(|n| {
+                let text =
+                    format!("client  B: recoit de (127.0.0.1,4000) : serveur# A reponse{n:03}#");
+                Entry::new(0, "client", Kind::Out, text)
             })
             .collect();
         let packets = (0..3).map(|n| reply(n * 20, "client", n as u32)).collect();

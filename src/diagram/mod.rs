@@ -8,9 +8,10 @@
 //! terminal ([`terminal`], Unicode lanes in 100 columns), Mermaid ([`mermaid`], for
 //! Markdown) and SVG ([`svg`], for the HTML report).
 //!
-//! The model reads the transcript's text forms (`tcp → server [SYN] seq=0 len=0  · client
-//! SYN_SENT`), which are its stable, documented surface; a line it cannot read becomes a
-//! plain arrow or note rather than an error.
+//! The model reads what the transcript's entries carry beside their text (the packets'
+//! [`PacketLine`]s, the `netstat` rows, what a `ready` line says is ready), never the text
+//! itself, which it only shows in notes. An entry without the data its kind should carry (a
+//! transcript made by hand) becomes a plain arrow or note rather than an error.
 
 mod mermaid;
 mod svg;
@@ -23,7 +24,8 @@ pub use terminal::terminal;
 
 use std::collections::HashMap;
 
-use crate::transcript::{Entry, Transcript};
+use crate::record::{Data, PacketLine, Protocol, Ready, Segment, State, cstr};
+use crate::transcript::{Entry, Kind, Transcript};
 
 /// A sequence diagram: lanes left to right, rows top to bottom.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -73,6 +75,8 @@ pub struct Arrow {
     pub from: usize,
     pub to: usize,
     pub kind: ArrowKind,
+    /// What kind of packet it is, for its colour.
+    pub flavour: Flavour,
     /// What a reader needs first: TCP flags and the data carried.
     pub label: String,
     /// The rest: sequence numbers, lengths.
@@ -85,6 +89,47 @@ pub enum ArrowKind {
     Packet,
     /// A message as a reference program saw it (runs without a capture).
     Message,
+}
+
+/// What kind of packet an arrow is, for its colour: the first that applies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flavour {
+    /// An ICMP error.
+    Icmp,
+    /// A TCP segment with RST.
+    Rst,
+    /// With SYN.
+    Syn,
+    /// With FIN.
+    Fin,
+    /// Carrying data (a message is data).
+    Data,
+    Plain,
+}
+
+impl Flavour {
+    fn of(packet: &PacketLine) -> Self {
+        match (&packet.segment, packet.flags()) {
+            (Segment::PortUnreachable { .. }, _) => Flavour::Icmp,
+            (_, Some(flags)) if flags.rst => Flavour::Rst,
+            (_, Some(flags)) if flags.syn => Flavour::Syn,
+            (_, Some(flags)) if flags.fin => Flavour::Fin,
+            _ if !packet.payload.is_empty() => Flavour::Data,
+            _ => Flavour::Plain,
+        }
+    }
+
+    /// Its name, as the SVG's `data-kind`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Flavour::Icmp => "icmp",
+            Flavour::Rst => "rst",
+            Flavour::Syn => "syn",
+            Flavour::Fin => "fin",
+            Flavour::Data => "data",
+            Flavour::Plain => "plain",
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -142,12 +187,12 @@ impl Diagram {
     pub fn new(transcript: &Transcript) -> Self {
         let mut lanes = Lanes::default();
         for entry in &transcript.entries {
-            if matches!(entry.kind, "start" | "skip") {
+            if matches!(entry.kind, Kind::Start | Kind::Skip) {
                 lanes.index(&entry.role, true);
             }
         }
         let use_packets = !transcript.packets.is_empty();
-        let has_arrows = use_packets || transcript.entries.iter().any(|e| e.kind == "msg");
+        let has_arrows = use_packets || transcript.entries.iter().any(|e| e.kind == Kind::Msg);
         // (time, phase, item). The packets of a tenth (phase 1) go after what the actors did
         // in that tenth (phase 0), up to the first exit: that exit and what follows it are
         // phase 2. Otherwise the entries keep the transcript's order.
@@ -155,7 +200,7 @@ impl Diagram {
         let mut sockets: HashMap<(String, String), String> = HashMap::new();
         let mut exited_at: Option<u64> = None;
         for entry in &transcript.entries {
-            if entry.kind == "exit" && exited_at.is_none_or(|t| t < entry.tenths) {
+            if entry.kind == Kind::Exit && exited_at.is_none_or(|t| t < entry.tenths) {
                 exited_at = Some(entry.tenths);
             }
             let phase = if exited_at == Some(entry.tenths) {
@@ -169,63 +214,66 @@ impl Diagram {
                 text,
             };
             match entry.kind {
-                "start" => items.push((
+                Kind::Start => items.push((
                     entry.tenths,
                     phase,
                     note(&mut lanes, NoteKind::Start, format!("start {}", entry.text)),
                 )),
-                "ready" => {
+                Kind::Ready => {
                     items.push((
                         entry.tenths,
                         phase,
                         note(&mut lanes, NoteKind::Ready, entry.text.clone()),
                     ));
-                    if entry.text.starts_with("tcp ") && entry.text.ends_with(" listening") {
+                    if let Data::Ready(Ready::Listening { .. }) = entry.data {
                         let lane = lanes.index(&entry.role, true);
                         items.push((
                             entry.tenths,
                             phase,
-                            Item::States(vec![(lane, "LISTEN".into())]),
+                            Item::States(vec![(lane, State::Listen.name().into())]),
                         ));
                     }
                 }
-                "err" => items.push((
+                Kind::Err => items.push((
                     entry.tenths,
                     phase,
                     note(&mut lanes, NoteKind::Error, entry.text.clone()),
                 )),
                 // Output lines repeat what the arrows show; they are the whole story only
                 // when nothing went between the roles (the resolver).
-                "out" if !has_arrows => items.push((
+                Kind::Out if !has_arrows => items.push((
                     entry.tenths,
                     phase,
                     note(&mut lanes, NoteKind::Output, entry.text.clone()),
                 )),
-                "skip" => items.push((
+                Kind::Skip => items.push((
                     entry.tenths,
                     phase,
                     note(&mut lanes, NoteKind::Skip, entry.text.clone()),
                 )),
-                "exit" => items.push((
+                Kind::Exit => items.push((
                     entry.tenths,
                     phase,
                     note(&mut lanes, NoteKind::Exit, entry.text.clone()),
                 )),
-                "msg" if !use_packets => {
-                    let (to, label) = recipient(&entry.text);
-                    let to = entry.message.as_ref().map_or(to, |m| m.to.clone());
+                Kind::Msg if !use_packets => {
+                    let (to, label) = match &entry.message {
+                        Some(m) => (m.to.as_str(), cstr::display(&m.payload)),
+                        None => ("?", entry.text.clone()),
+                    };
                     let arrow = Arrow {
                         from: lanes.index(&entry.role, false),
-                        to: lanes.index(&to, false),
+                        to: lanes.index(to, false),
                         kind: ArrowKind::Message,
+                        flavour: Flavour::Data,
                         label,
                         detail: String::new(),
                     };
                     items.push((entry.tenths, phase, Item::Arrow(arrow)));
                 }
                 // Without packets, the checkpoints' tables are all there is of TCP states.
-                "sock" if !use_packets => {
-                    if let Some((socket, state)) = netstat_row(&entry.text) {
+                Kind::Sock if !use_packets => {
+                    if let Some((socket, state)) = tcp_socket(entry) {
                         let last = sockets.insert((entry.role.clone(), socket), state.clone());
                         if last.as_ref() != Some(&state) {
                             let lane = lanes.index(&entry.role, true);
@@ -236,23 +284,37 @@ impl Diagram {
                 _ => {}
             }
         }
-        for packet in &transcript.packets {
-            let read = Packet::read(packet);
-            let arrow = Arrow {
-                from: lanes.index(&packet.role, false),
-                to: lanes.index(&read.to, false),
-                kind: ArrowKind::Packet,
-                label: read.label,
-                detail: read.detail,
+        for entry in &transcript.packets {
+            let Some(packet) = entry.packet() else {
+                // Not a packet (a transcript made by hand): a plain arrow to nobody.
+                let arrow = Arrow {
+                    from: lanes.index(&entry.role, false),
+                    to: lanes.index("?", false),
+                    kind: ArrowKind::Packet,
+                    flavour: Flavour::Plain,
+                    label: entry.text.clone(),
+                    detail: String::new(),
+                };
+                items.push((entry.tenths, 1, Item::Arrow(arrow)));
+                continue;
             };
-            items.push((packet.tenths, 1, Item::Arrow(arrow)));
-            let states: Vec<(usize, String)> = read
-                .states
-                .into_iter()
-                .map(|(role, state)| (lanes.index(&role, false), state))
+            let (label, detail) = labels(packet);
+            let arrow = Arrow {
+                from: lanes.index(&entry.role, false),
+                to: lanes.index(packet.to.name(), false),
+                kind: ArrowKind::Packet,
+                flavour: Flavour::of(packet),
+                label,
+                detail,
+            };
+            items.push((entry.tenths, 1, Item::Arrow(arrow)));
+            let states: Vec<(usize, String)> = packet
+                .changes
+                .iter()
+                .map(|c| (lanes.index(c.socket.name(), false), c.state.name().into()))
                 .collect();
             if !states.is_empty() {
-                items.push((packet.tenths, 1, Item::States(states)));
+                items.push((entry.tenths, 1, Item::States(states)));
             }
         }
         // A stable sort keeps the transcript's order within a tenth and a phase.
@@ -292,8 +354,8 @@ impl Diagram {
 pub fn socket_states(transcript: &Transcript) -> Vec<StateMark> {
     let mut marks = Vec::new();
     for entry in &transcript.entries {
-        if entry.kind == "sock"
-            && let Some((socket, state)) = netstat_row(&entry.text)
+        if entry.kind == Kind::Sock
+            && let Some((socket, state)) = tcp_socket(entry)
         {
             marks.push(StateMark {
                 tenths: entry.tenths,
@@ -304,19 +366,22 @@ pub fn socket_states(transcript: &Transcript) -> Vec<StateMark> {
             });
         }
     }
-    for packet in &transcript.packets {
-        let read = Packet::read(packet);
-        for (role, state) in read.states {
-            let peer = if role == packet.role {
-                &read.to
+    for entry in &transcript.packets {
+        let Some(packet) = entry.packet() else {
+            continue;
+        };
+        for change in &packet.changes {
+            let role = change.socket.name();
+            let peer = if role == entry.role {
+                packet.to.name()
             } else {
-                &packet.role
+                &entry.role
             };
             marks.push(StateMark {
-                tenths: packet.tenths,
+                tenths: entry.tenths,
                 socket: format!("with {peer}"),
-                role,
-                state,
+                role: role.to_string(),
+                state: change.state.name().into(),
                 seen: "packet",
             });
         }
@@ -351,92 +416,41 @@ impl Lanes {
     }
 }
 
-/// A packet line read back: `tcp → server [PSH, ACK] seq=1 ack=1 len=8 "# B=000\0" (8 bytes)
-/// · client ESTABLISHED`.
-struct Packet {
-    to: String,
-    label: String,
-    detail: String,
-    states: Vec<(String, String)>,
-}
-
-impl Packet {
-    fn read(entry: &Entry) -> Packet {
-        let (main, states) = match entry.text.rsplit_once("  · ") {
-            Some((main, states)) => (main, states),
-            None => (entry.text.as_str(), ""),
-        };
-        let states = states
-            .split(", ")
-            .filter_map(|s| s.trim().rsplit_once(' '))
-            .map(|(role, state)| (role.to_string(), state.to_string()))
-            .collect();
-        let (protocol, rest) = main.split_once(' ').unwrap_or(("", main));
-        let (to, rest) = recipient(rest);
-        let (label, detail) = match protocol {
-            "tcp" => {
-                let (flags, after) = match rest.strip_prefix('[').and_then(|r| r.split_once(']')) {
-                    Some((flags, after)) => (format!("[{flags}]"), after.trim_start()),
-                    None => (String::new(), rest.as_str()),
-                };
-                let (numbers, payload) = split_payload(after);
-                let label = if payload.is_empty() {
-                    flags
-                } else {
-                    format!("{flags} {payload}")
-                };
-                (label, numbers.to_string())
-            }
-            "udp" => {
-                let (numbers, payload) = split_payload(&rest);
-                let label = if payload.is_empty() {
-                    "udp (empty)".to_string()
-                } else {
-                    payload.to_string()
-                };
-                (label, format!("udp {numbers}"))
-            }
-            "icmp" => match rest.split_once(": ") {
-                Some((what, why)) => (format!("ICMP {what}"), why.to_string()),
-                None => (format!("ICMP {rest}"), String::new()),
-            },
-            _ => (main.to_string(), String::new()),
-        };
-        Packet {
-            to,
-            label: label.trim().to_string(),
-            detail,
-            states,
+/// What an arrow says of a packet: first what a reader needs (TCP flags and the data
+/// carried), then the rest (sequence numbers, lengths).
+fn labels(packet: &PacketLine) -> (String, String) {
+    let payload = (!packet.payload.is_empty()).then(|| cstr::display(&packet.payload));
+    let len = packet.payload.len();
+    match &packet.segment {
+        Segment::Tcp { flags, seq, ack } => {
+            let label = match payload {
+                Some(payload) => format!("{} {payload}", flags.label()),
+                None => flags.label(),
+            };
+            let detail = match ack {
+                Some(ack) => format!("seq={seq} ack={ack} len={len}"),
+                None => format!("seq={seq} len={len}"),
+            };
+            (label, detail)
         }
+        Segment::Datagram => (
+            payload.unwrap_or_else(|| "udp (empty)".into()),
+            format!("udp len={len}"),
+        ),
+        Segment::PortUnreachable { nobody } => (
+            "ICMP port unreachable".into(),
+            format!("nobody on udp {}", nobody.shown),
+        ),
     }
 }
 
-/// `→ server rest` into (`server`, `rest`); `?` when there is no arrow.
-fn recipient(text: &str) -> (String, String) {
-    match text.trim_start().strip_prefix("→ ") {
-        Some(after) => {
-            let (to, rest) = after.split_once(' ').unwrap_or((after, ""));
-            (to.to_string(), rest.trim_start().to_string())
-        }
-        None => ("?".into(), text.to_string()),
-    }
-}
-
-/// `seq=1 ack=1 len=8 "# B=000\0" (8 bytes)` into the numbers and the payload.
-fn split_payload(text: &str) -> (&str, &str) {
-    match text.find(" \"") {
-        Some(at) => (text[..at].trim(), text[at..].trim()),
-        None => (text.trim(), ""),
-    }
-}
-
-/// A netstat row's socket (`local → remote`) and TCP state; `None` for UDP.
-fn netstat_row(text: &str) -> Option<(String, String)> {
-    let words: Vec<&str> = text.split_whitespace().collect();
-    match words.as_slice() {
-        ["tcp", _, _, local, remote, state] => {
-            Some((format!("{local} → {remote}"), (*state).to_string()))
-        }
+/// A `sock` line's socket (`local → remote`) and TCP state; `None` for UDP.
+fn tcp_socket(entry: &Entry) -> Option<(String, String)> {
+    match &entry.data {
+        Data::Socket(row) if row.socket.protocol == Protocol::Tcp => Some((
+            format!("{} → {}", row.local, row.remote),
+            row.state().to_string(),
+        )),
         _ => None,
     }
 }
@@ -445,98 +459,198 @@ fn netstat_row(text: &str) -> Option<(String, String)> {
 pub(crate) mod tests {
     use super::*;
 
-    pub(crate) fn entry(tenths: u64, role: &str, kind: &'static str, text: &str) -> Entry {
-        Entry {
-            tenths,
-            role: role.into(),
-            kind,
-            text: text.into(),
-            ..Entry::default()
-        }
+    use crate::record::fixtures::{tcp, udp};
+    use crate::record::{Endpoint, SocketEntry, SocketRow};
+    use crate::transcript::Message;
+    use State::*;
+
+    pub(crate) fn entry(tenths: u64, role: &str, kind: Kind, text: &str) -> Entry {
+        Entry::new(tenths, role, kind, text)
+    }
+
+    /// A `sock` line of a TCP socket.
+    fn sock(
+        tenths: u64,
+        role: &str,
+        (local, shown): (&str, &str),
+        remote: &str,
+        state: u8,
+    ) -> Entry {
+        let socket = SocketEntry {
+            protocol: Protocol::Tcp,
+            local: local.parse().expect("an address"),
+            remote: remote.replace('*', "0").parse().expect("an address"),
+            state,
+            send_queue: 0,
+            recv_queue: 0,
+            inode: 0,
+        };
+        let row = SocketRow {
+            socket,
+            local: shown.into(),
+            remote: remote.into(),
+        };
+        Entry::for_socket(tenths, role, row)
     }
 
     /// The start of `tcp_sleep`, as its snapshot has it.
     pub(crate) fn tcp_sleep() -> Transcript {
+        let data = b"# B=000\0";
+        let ready = Entry {
+            data: Data::Ready(Ready::Listening {
+                local: "0.0.0.0:4000".parse().expect("an address"),
+            }),
+            ..entry(0, "server", Kind::Ready, "tcp 0.0.0.0:4000 listening")
+        };
+        let message = Entry {
+            message: Some(Message::new("server".into(), data)),
+            ..entry(0, "client", Kind::Msg, "→ server \"# B=000\\0\" (8 bytes)")
+        };
+        let client = ("127.0.0.1:40000", "127.0.0.1:[client.port]");
+        let pkt = Entry::for_packet;
         Transcript {
             scenario: "tcp_sleep".into(),
             entries: vec![
-                entry(0, "server", "start", "A 4000"),
-                entry(0, "server", "ready", "tcp 0.0.0.0:4000 listening"),
-                entry(0, "netstat", "table", "after server:ready: 1 socket"),
-                entry(
+                entry(0, "server", Kind::Start, "A 4000"),
+                ready,
+                entry(0, "netstat", Kind::Table, "after server:ready: 1 socket"),
+                sock(
                     0,
                     "server",
-                    "sock",
-                    "tcp       0      0  0.0.0.0:4000             0.0.0.0:*                LISTEN",
+                    ("0.0.0.0:4000", "0.0.0.0:4000"),
+                    "0.0.0.0:*",
+                    0x0A,
                 ),
-                entry(0, "client", "start", "B 127.0.0.1 4000"),
+                entry(0, "client", Kind::Start, "B 127.0.0.1 4000"),
                 entry(
                     0,
                     "client",
-                    "out",
+                    Kind::Out,
                     "client  B: envoie a (127.0.0.1,4000) : # B=000",
                 ),
-                entry(0, "client", "msg", "→ server \"# B=000\\0\" (8 bytes)"),
-                entry(40, "client", "exit", "exited with status 0"),
+                message,
+                entry(40, "client", Kind::Exit, "exited with status 0"),
                 entry(
                     90,
                     "server",
-                    "exit",
+                    Kind::Exit,
                     "stopped by labrun: its clients were done",
                 ),
-                entry(
-                    90,
-                    "client",
-                    "sock",
-                    "tcp       0      0  127.0.0.1:[client.port]  127.0.0.1:4000           TIME_WAIT",
-                ),
+                sock(90, "client", client, "127.0.0.1:4000", 0x06),
             ],
             packets: vec![
-                entry(
+                pkt(
                     0,
                     "client",
-                    "pkt",
-                    "tcp → server [SYN] seq=0 len=0  · client SYN_SENT, server SYN_RECV",
+                    tcp(
+                        "client",
+                        "server",
+                        "SYN",
+                        (0, None),
+                        b"",
+                        &[("client", SynSent), ("server", SynRecv)],
+                    ),
                 ),
-                entry(
+                pkt(
                     0,
                     "server",
-                    "pkt",
-                    "tcp → client [SYN, ACK] seq=0 ack=1 len=0  · client ESTABLISHED",
+                    tcp(
+                        "server",
+                        "client",
+                        "SYN ACK",
+                        (0, Some(1)),
+                        b"",
+                        &[("client", Established)],
+                    ),
                 ),
-                entry(
+                pkt(
                     0,
                     "client",
-                    "pkt",
-                    "tcp → server [ACK] seq=1 ack=1 len=0  · server ESTABLISHED",
+                    tcp(
+                        "client",
+                        "server",
+                        "ACK",
+                        (1, Some(1)),
+                        b"",
+                        &[("server", Established)],
+                    ),
                 ),
-                entry(
+                pkt(
                     0,
                     "client",
-                    "pkt",
-                    "tcp → server [PSH, ACK] seq=1 ack=1 len=8 \"# B=000\\0\" (8 bytes)",
+                    tcp("client", "server", "PSH ACK", (1, Some(1)), data, &[]),
                 ),
-                entry(
+                pkt(
                     40,
                     "client",
-                    "pkt",
-                    "tcp → server [FIN, ACK] seq=25 ack=28 len=0  · client FIN_WAIT1, server CLOSE_WAIT",
+                    tcp(
+                        "client",
+                        "server",
+                        "FIN ACK",
+                        (25, Some(28)),
+                        b"",
+                        &[("client", FinWait1), ("server", CloseWait)],
+                    ),
                 ),
-                entry(
+                pkt(
                     90,
                     "server",
-                    "pkt",
-                    "tcp → client [FIN, ACK] seq=28 ack=26 len=0  · server LAST_ACK, client TIME_WAIT",
+                    tcp(
+                        "server",
+                        "client",
+                        "FIN ACK",
+                        (28, Some(26)),
+                        b"",
+                        &[("server", LastAck), ("client", TimeWait)],
+                    ),
                 ),
-                entry(
+                pkt(
                     90,
                     "client",
-                    "pkt",
-                    "tcp → server [ACK] seq=26 ack=29 len=0  · server CLOSED",
+                    tcp(
+                        "client",
+                        "server",
+                        "ACK",
+                        (26, Some(29)),
+                        b"",
+                        &[("server", Closed)],
+                    ),
                 ),
             ],
             counts: Vec::new(),
         }
+    }
+
+    /// The lines the data is written to are those of the snapshot.
+    #[test]
+    fn the_data_writes_the_lines_of_the_snapshot() {
+        let transcript = tcp_sleep();
+        let texts: Vec<&str> = transcript.packets.iter().map(|e| e.text.as_str()).collect();
+        assert_eq!(
+            texts,
+            [
+                "tcp → server [SYN] seq=0 len=0  · client SYN_SENT, server SYN_RECV",
+                "tcp → client [SYN, ACK] seq=0 ack=1 len=0  · client ESTABLISHED",
+                "tcp → server [ACK] seq=1 ack=1 len=0  · server ESTABLISHED",
+                "tcp → server [PSH, ACK] seq=1 ack=1 len=8 \"# B=000\\0\" (8 bytes)",
+                "tcp → server [FIN, ACK] seq=25 ack=28 len=0  · client FIN_WAIT1, server CLOSE_WAIT",
+                "tcp → client [FIN, ACK] seq=28 ack=26 len=0  · server LAST_ACK, client TIME_WAIT",
+                "tcp → server [ACK] seq=26 ack=29 len=0  · server CLOSED",
+            ]
+        );
+        let rows: Vec<&str> = transcript
+            .entries
+            .iter()
+            .filter(|e| e.kind == Kind::Sock)
+            .map(|e| e.text.as_str())
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                "tcp       0      0  0.0.0.0:4000             0.0.0.0:*                LISTEN",
+                "tcp       0      0  127.0.0.1:[client.port]  127.0.0.1:4000           TIME_WAIT",
+            ]
+        );
     }
 
     #[test]
@@ -607,12 +721,12 @@ pub(crate) mod tests {
         let transcript = Transcript {
             scenario: "resolve_name".into(),
             entries: vec![
-                entry(0, "resolver", "start", "localhost"),
-                entry(0, "resolver", "out", "Nom officiel : localhost"),
-                entry(0, "resolver", "exit", "exited with status 0"),
-                entry(0, "resolver", "start", "nosuch.invalid"),
-                entry(0, "resolver", "err", "hôte inconnu"),
-                entry(0, "resolver", "exit", "exited with status 2"),
+                entry(0, "resolver", Kind::Start, "localhost"),
+                entry(0, "resolver", Kind::Out, "Nom officiel : localhost"),
+                entry(0, "resolver", Kind::Exit, "exited with status 0"),
+                entry(0, "resolver", Kind::Start, "nosuch.invalid"),
+                entry(0, "resolver", Kind::Err, "hôte inconnu"),
+                entry(0, "resolver", Kind::Exit, "exited with status 2"),
             ],
             packets: Vec::new(),
             counts: Vec::new(),
@@ -654,23 +768,30 @@ pub(crate) mod tests {
     fn icmp_comes_from_the_kernel() {
         let transcript = Transcript {
             scenario: "udp_no_server".into(),
-            entries: vec![entry(0, "client", "start", "B 127.0.0.1 4001")],
+            entries: vec![entry(0, "client", Kind::Start, "B 127.0.0.1 4001")],
             packets: vec![
-                entry(
-                    0,
-                    "client",
-                    "pkt",
-                    "udp → 127.0.0.1:4001 len=8 \"# B=000\\0\" (8 bytes)",
-                ),
-                entry(
+                Entry::for_packet(0, "client", udp("client", "127.0.0.1:4001", b"# B=000\0")),
+                Entry::for_packet(
                     0,
                     "kernel",
-                    "pkt",
-                    "icmp → client port unreachable: nobody on udp 127.0.0.1:4001",
+                    PacketLine {
+                        segment: Segment::PortUnreachable {
+                            nobody: crate::record::fixtures::endpoint("127.0.0.1:4001"),
+                        },
+                        from: Endpoint {
+                            shown: "kernel".into(),
+                            ..crate::record::fixtures::endpoint("127.0.0.1:0")
+                        },
+                        ..udp("kernel", "client", b"")
+                    },
                 ),
             ],
             counts: Vec::new(),
         };
+        assert_eq!(
+            transcript.packets[1].text,
+            "icmp → client port unreachable: nobody on udp 127.0.0.1:4001"
+        );
         let diagram = Diagram::new(&transcript);
         let names: Vec<(&str, bool)> = diagram
             .lanes
@@ -697,20 +818,16 @@ pub(crate) mod tests {
         let transcript = Transcript {
             scenario: "odd".into(),
             entries: vec![
-                entry(0, "x", "msg", "no arrow here"),
-                entry(5, "x", "sock", ""),
+                entry(0, "x", Kind::Msg, "no arrow here"),
+                entry(5, "x", Kind::Sock, ""),
             ],
+            // Packet lines without their packets: a transcript made by hand.
             packets: vec![
-                entry(0, "a", "pkt", ""),
-                entry(3, "a", "pkt", "tcp → "),
-                entry(3, "a", "pkt", "tcp → b [SYN"),
-                entry(3, "a", "pkt", "  · "),
-                entry(
-                    4,
-                    &"long".repeat(80),
-                    "pkt",
-                    &format!("udp → {} len=0", "b".repeat(300)),
-                ),
+                entry(0, "a", Kind::Pkt, ""),
+                entry(3, "a", Kind::Pkt, "tcp → "),
+                entry(3, "a", Kind::Pkt, "tcp → b [SYN"),
+                entry(3, "a", Kind::Pkt, "  · "),
+                Entry::for_packet(4, "long".repeat(80), udp("a", &"b".repeat(300), b"")),
             ],
             counts: Vec::new(),
         };
@@ -744,10 +861,10 @@ pub(crate) mod tests {
             texts in proptest::collection::vec(".{0,120}", 0..12),
             kinds in proptest::collection::vec(0usize..6, 0..12),
         ) {
-            let kinds_of = ["start", "out", "err", "msg", "exit", "sock"];
+            let kinds_of = [Kind::Start, Kind::Out, Kind::Err, Kind::Msg, Kind::Exit, Kind::Sock];
             let mut transcript = Transcript {
                 scenario: "any".into(),
-                entries: vec![entry(0, "server", "start", "A"), entry(0, "client", "start", "B")],
+                entries: vec![entry(0, "server", Kind::Start, "A"), entry(0, "client", Kind::Start, "B")],
                 packets: Vec::new(),
                 counts: Vec::new(),
             };
@@ -755,7 +872,9 @@ pub(crate) mod tests {
                 let role = if i % 2 == 0 { "server" } else { "client" };
                 transcript.entries.push(entry(i as u64, role, kinds_of[*kind], text));
                 let peer = if i % 2 == 0 { "client" } else { "server" };
-                transcript.packets.push(entry(i as u64, role, "pkt", &format!("tcp → {peer} {text}")));
+                let flags = if i % 3 == 0 { "SYN" } else { "PSH ACK" };
+                let line = tcp(role, peer, flags, (0, Some(1)), text.as_bytes(), &[(peer, Established)]);
+                transcript.packets.push(Entry::for_packet(i as u64, role, line));
             }
             let diagram = Diagram::new(&transcript);
             let text = terminal(&diagram);

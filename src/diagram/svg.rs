@@ -73,7 +73,7 @@ pub fn svg(diagram: &Diagram) -> String {
                 let _ = write!(
                     body,
                     r#"<g class="{class}" data-kind="{}"><title>{}</title>"#,
-                    flavour(&arrow.label),
+                    arrow.flavour.name(),
                     escape(format!("{} {}", arrow.label, arrow.detail).trim_end())
                 );
                 if a == b {
@@ -257,29 +257,12 @@ fn segment(out: &mut String, x: usize, from: usize, to: usize, life: Life) {
     }
 }
 
-/// What kind of packet an arrow is, for its colour.
-fn flavour(label: &str) -> &'static str {
-    let flags = label.split(']').next().unwrap_or("");
-    if label.starts_with("ICMP") {
-        "icmp"
-    } else if flags.contains("RST") {
-        "rst"
-    } else if flags.contains("SYN") {
-        "syn"
-    } else if flags.contains("FIN") {
-        "fin"
-    } else if label.contains('"') {
-        "data"
-    } else {
-        "plain"
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::tests::{entry, tcp_sleep};
     use super::*;
-    use crate::transcript::Transcript;
+    use crate::record::fixtures::udp;
+    use crate::transcript::{Entry, Kind, Transcript};
 
     #[test]
     fn one_group_per_packet() {
@@ -305,14 +288,13 @@ mod tests {
             entries: vec![entry(
                 0,
                 "client",
-                "start",
+                Kind::Start,
                 "</svg><script>alert('x')</script>",
             )],
-            packets: vec![entry(
+            packets: vec![Entry::for_packet(
                 0,
                 "client",
-                "pkt",
-                "udp → server len=9 \"<b>&amp;'\\0\" (9 bytes)",
+                udp("client", "server", b"<b>&amp;'\0"),
             )],
             counts: Vec::new(),
         };

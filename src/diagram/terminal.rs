@@ -272,7 +272,8 @@ impl Canvas {
 mod tests {
     use super::super::tests::{entry, tcp_sleep};
     use super::*;
-    use crate::transcript::Transcript;
+    use crate::record::fixtures::udp;
+    use crate::transcript::{Entry, Kind, Transcript};
 
     #[test]
     fn tcp_sleep_fits_in_100_columns() {
@@ -304,19 +305,21 @@ mod tests {
             counts: Vec::new(),
         };
         for i in 0..12 {
-            transcript
-                .entries
-                .push(entry(0, &format!("client{i}"), "start", &"x".repeat(200)));
-            transcript.packets.push(entry(
-                i,
+            transcript.entries.push(entry(
+                0,
                 &format!("client{i}"),
-                "pkt",
-                &format!(
-                    "udp → client{} len=500 \"{}\" (500 bytes)",
-                    11 - i,
-                    "y".repeat(500)
-                ),
+                Kind::Start,
+                &"x".repeat(200),
             ));
+            let payload = "y".repeat(500);
+            let line = udp(
+                &format!("client{i}"),
+                &format!("client{}", 11 - i),
+                payload.as_bytes(),
+            );
+            transcript
+                .packets
+                .push(Entry::for_packet(i, format!("client{i}"), line));
         }
         let text = terminal(&Diagram::new(&transcript));
         let width = text.lines().map(|l| l.chars().count()).max().unwrap();

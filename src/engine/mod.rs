@@ -17,8 +17,8 @@ use crate::actor::{ExternalCommand, RefParams, RefProgram, Sink, external, refer
 use crate::observe::capture::Capture;
 use crate::observe::procnet;
 use crate::record::{
-    Event, EventKind, NotKept, Outcome, Packet, Protocol, RunRecord, Sample, Seen, SocketEntry,
-    TCP_ESTABLISHED, TCP_LISTEN,
+    Event, EventKind, Found, NotKept, Outcome, Packet, Protocol, RunRecord, Sample, Seen,
+    SocketEntry, TCP_ESTABLISHED, TCP_LISTEN, Unstarted,
 };
 use crate::sandbox::Hosts;
 use crate::sandbox::ports::PortMap;
@@ -783,7 +783,7 @@ impl<'a> Engine<'a> {
             }
             let actor = &self.plan.actors[i];
             let mut after = Vec::new();
-            let mut blocked: Option<String> = None;
+            let mut blocked: Option<Unstarted> = None;
             let mut waiting_on_ready = false;
             for m in &actor.start.after {
                 let other = &self.slots[m.actor];
@@ -842,7 +842,7 @@ impl<'a> Engine<'a> {
         // A server that never got to start cannot be waited for once its clients are done.
         if self.shutting_down {
             for i in std::mem::take(&mut self.pending) {
-                let reason = "its clients were done before it could start".to_string();
+                let reason = Unstarted::ClientsDone;
                 self.record(
                     i,
                     0,
@@ -854,50 +854,34 @@ impl<'a> Engine<'a> {
         }
     }
 
-    fn never_reached(&self, actor: usize, what: MilestoneKind) -> String {
-        let role = &self.plan.actors[actor].role;
+    fn never_reached(&self, actor: usize, what: MilestoneKind) -> Unstarted {
+        let role = self.plan.actors[actor].role.clone();
         match what {
-            MilestoneKind::Ready => format!("`{role}` ended without ever becoming ready"),
-            MilestoneKind::Started => format!("`{role}` never started"),
-            MilestoneKind::Exited => format!("`{role}` never ended"),
+            MilestoneKind::Ready => Unstarted::NeverReady { role },
+            MilestoneKind::Started => Unstarted::NeverStarted { role },
+            MilestoneKind::Exited => Unstarted::NeverEnded { role },
         }
     }
 
-    /// Why an actor is still not ready, with what its sockets show.
-    fn not_ready(&self, actor: usize) -> String {
+    /// Why an actor is still not ready, with what its sockets show: the port it is on
+    /// instead, and whether that is its own with the bytes swapped (`htons()` forgotten).
+    fn not_ready(&self, actor: usize) -> Unstarted {
         let plan = &self.plan.actors[actor];
-        let waited = crate::scenario::duration::display(self.plan.ready_timeout);
         let (protocol, port) = (plan.protocol, plan.port());
-        let mut reason = if plan.is_server() {
-            let verb = if protocol == Protocol::Tcp {
-                "listening"
-            } else {
-                "bound"
-            };
-            format!(
-                "`{}` was not ready after {waited}: nothing {verb} on {} port {port}",
-                plan.role,
-                protocol.name()
-            )
-        } else {
-            format!("`{}` was not ready after {waited}", plan.role)
-        };
-        if let Some(pid) = self.slots[actor].pid {
-            let ports: Vec<u16> = procnet::sockets_of(&[pid], protocol)
+        let found = self.slots[actor].pid.and_then(|pid| {
+            procnet::sockets_of(&[pid], protocol)
                 .iter()
-                .filter(|e| protocol == Protocol::Udp || e.state == TCP_LISTEN)
-                .map(|e| e.local.port())
-                .collect();
-            if let Some(&other) = ports.first() {
-                reason.push_str(&format!("; it is on port {other}"));
-                if other == port.swap_bytes() {
-                    reason.push_str(&format!(
-                        ", which is {port} with its two bytes swapped: was htons() forgotten?"
-                    ));
-                }
-            }
+                .find(|e| protocol == Protocol::Udp || e.state == TCP_LISTEN)
+                .map(|e| Found::new(port, e.local.port()))
+        });
+        Unstarted::NotReady {
+            role: plan.role.clone(),
+            waited: self.plan.ready_timeout,
+            protocol,
+            port,
+            server: plan.is_server(),
+            found,
         }
-        reason
     }
 
     fn launch(&mut self, i: usize, after: Vec<usize>, tracker: &tokio_util::task::TaskTracker) {
@@ -946,7 +930,7 @@ impl<'a> Engine<'a> {
             tokio::select! {
                 () = pace.sleep(delay) => {}
                 () = kill.cancelled() => {
-                    sink.emit(EventKind::NotStarted { reason: "the run timed out before it started".into() });
+                    sink.emit(EventKind::NotStarted { reason: Unstarted::RunTimedOut });
                     return;
                 }
             }
@@ -958,7 +942,13 @@ impl<'a> Engine<'a> {
             });
             let outcome = match external {
                 None => {
-                    let controls = Controls { stop, kill, run_timeout, interrupted, offloaded };
+                    let controls = Controls {
+                        stop,
+                        kill,
+                        run_timeout,
+                        interrupted,
+                        offloaded,
+                    };
                     run_reference(&actor, pace, tables, Arc::clone(&sink), controls).await
                 }
                 Some(command) => {

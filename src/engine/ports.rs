@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 
 use crate::observe::frame;
-use crate::record::{EventKind, Outcome};
+use crate::record::{EventKind, Found, Outcome, Unstarted};
 use crate::sandbox::ports::PortMap;
 use crate::scenario::{ActorKind, Plan};
 
@@ -43,11 +43,19 @@ pub(super) fn translate(mut record: RunRecord, map: &PortMap) -> RunRecord {
             EventKind::Line { text: line, .. } => *line = text(line, map),
             EventKind::Sent { peer, .. } | EventKind::Received { peer, .. } => address(peer),
             EventKind::Port { port: p, .. } => *p = port(*p),
-            EventKind::NotStarted { reason }
-            | EventKind::Exited {
+            EventKind::NotStarted {
+                reason: Unstarted::NotReady { port: p, found, .. },
+            } => {
+                *p = port(*p);
+                if let Some(Found::Elsewhere { found } | Found::PortSwapped { found }) = found {
+                    *found = port(*found);
+                }
+            }
+            EventKind::Exited {
                 outcome: Outcome::SpawnFailed { reason },
             } => *reason = text(reason, map),
-            EventKind::Slept { .. }
+            EventKind::NotStarted { .. }
+            | EventKind::Slept { .. }
             | EventKind::Woke
             | EventKind::OutputCut { .. }
             | EventKind::Exited { .. } => {}

@@ -2,12 +2,14 @@
 //!
 //! On loopback a packet is sent and received at once, so each one moves the sender's socket
 //! and the receiver's socket through the TCP state machine (RFC 9293, as Linux runs it).
+//! The flags and states themselves are the record's, which every stage shares.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
 use etherparse::{NetSlice, SlicedPacket, TransportSlice};
-use serde::Serialize;
+
+pub use crate::record::{Flags, State};
 
 /// What a packet is, as far as the lab is concerned.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -24,34 +26,6 @@ pub enum Kind {
     },
     /// Anything else (ARP, IPv6 neighbour discovery…).
     Other,
-}
-
-/// TCP flags, as Wireshark lists them.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct Flags {
-    pub syn: bool,
-    pub ack: bool,
-    pub fin: bool,
-    pub rst: bool,
-    pub psh: bool,
-}
-
-impl Flags {
-    /// `[SYN, ACK]`, `[PSH, ACK]`, `[FIN, ACK]`…
-    pub fn label(self) -> String {
-        let names: Vec<&str> = [
-            (self.fin, "FIN"),
-            (self.syn, "SYN"),
-            (self.rst, "RST"),
-            (self.psh, "PSH"),
-            (self.ack, "ACK"),
-        ]
-        .iter()
-        .filter(|(set, _)| *set)
-        .map(|(_, name)| *name)
-        .collect();
-        format!("[{}]", names.join(", "))
-    }
 }
 
 /// A captured packet, decoded.
@@ -144,59 +118,6 @@ fn quoted_datagram(quoted: &[u8]) -> Option<(SocketAddr, SocketAddr)> {
         SocketAddr::new(ip(12)?, port(0)?),
         SocketAddr::new(ip(16)?, port(2)?),
     ))
-}
-
-/// TCP states, named as `netstat` prints them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-pub enum State {
-    Closed,
-    Listen,
-    SynSent,
-    SynRecv,
-    Established,
-    FinWait1,
-    FinWait2,
-    CloseWait,
-    Closing,
-    LastAck,
-    TimeWait,
-}
-
-impl State {
-    /// The name `netstat` prints.
-    pub fn name(self) -> &'static str {
-        match self {
-            State::Closed => "CLOSED",
-            State::Listen => "LISTEN",
-            State::SynSent => "SYN_SENT",
-            State::SynRecv => "SYN_RECV",
-            State::Established => "ESTABLISHED",
-            State::FinWait1 => "FIN_WAIT1",
-            State::FinWait2 => "FIN_WAIT2",
-            State::CloseWait => "CLOSE_WAIT",
-            State::Closing => "CLOSING",
-            State::LastAck => "LAST_ACK",
-            State::TimeWait => "TIME_WAIT",
-        }
-    }
-
-    /// The state numbered as in `/proc/net/tcp`.
-    pub fn from_proc(number: u8) -> Option<State> {
-        Some(match number {
-            0x01 => State::Established,
-            0x02 => State::SynSent,
-            0x03 => State::SynRecv,
-            0x04 => State::FinWait1,
-            0x05 => State::FinWait2,
-            0x06 => State::TimeWait,
-            0x07 => State::Closed,
-            0x08 => State::CloseWait,
-            0x09 => State::LastAck,
-            0x0A => State::Listen,
-            0x0B => State::Closing,
-            _ => return None,
-        })
-    }
 }
 
 /// A socket moving from one state to another.

@@ -2,23 +2,36 @@
 //! module graph. Every stage may use it; it uses none of them.
 //!
 //! - [`RunRecord`]: everything a run produced, from the engine to the transcript;
-//! - [`Event`] and [`EventKind`]: what the actors did, as they report it;
+//! - [`Event`] and [`EventKind`]: what the actors did, as they report it, and
+//!   [`Unstarted`]: why one never started, as the engine decided it;
 //! - [`Packet`], [`NotKept`]: what the capture on the run's loopback saw;
 //! - [`SocketEntry`], [`Sample`]: rows of the kernel's socket tables, and a table taken at
 //!   a checkpoint;
-//! - [`Protocol`]: the transport an actor speaks;
+//! - [`Protocol`]: the transport an actor speaks; [`Flags`] and [`State`]: TCP's flags and
+//!   socket states;
+//! - [`Kind`] and [`Data`]: what a line of a transcript is and says beside its text (a
+//!   [`PacketLine`], a [`SocketRow`], what is [`Ready`], why an actor never started), for
+//!   the diagrams, checks and reports that read transcripts;
 //! - `cstr`: messages as C programs see them, and how a payload reads in a transcript;
 //! - `scaled`: a declared delay at the run's time scale; `seconds`: scenario time, in
-//!   tenths of a second, as transcripts, diagrams and checks write it;
+//!   tenths of a second, as transcripts, diagrams and checks write it; `duration_text`: a
+//!   duration as scenario files write it;
 //! - `replace_numbers`: whole numbers in a program's text replaced (ports put back).
 
 pub(crate) mod cstr;
 mod event;
+mod line;
+mod tcp;
 
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
 
-pub use event::{Event, EventKind, Outcome, Stream};
+pub use event::{Event, EventKind, Found, Outcome, Stream, Unstarted};
+pub use line::{Data, Endpoint, Kind, PacketLine, Ready, Segment, SocketRow, StateChange};
+pub use tcp::{Flags, State};
+
+#[cfg(test)]
+pub(crate) use line::fixtures;
 
 /// Which transport an actor speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
@@ -124,6 +137,20 @@ pub(crate) fn scaled(declared: Duration, scale: f64) -> Duration {
         Duration::ZERO
     } else {
         declared.mul_f64(scale)
+    }
+}
+
+/// A duration the way scenario files write it (`2s`, `500ms`, `1.5s`), for messages and
+/// transcripts.
+pub(crate) fn duration_text(duration: Duration) -> String {
+    let ms = duration.as_millis();
+    if ms % 1000 == 0 {
+        format!("{}s", ms / 1000)
+    } else if ms < 1000 {
+        format!("{ms}ms")
+    } else {
+        let seconds = format!("{:.3}", duration.as_secs_f64());
+        format!("{}s", seconds.trim_end_matches('0'))
     }
 }
 

@@ -51,18 +51,9 @@ pub(crate) fn parse(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(seconds))
 }
 
-/// Formats a duration the way scenario files write it, for messages and transcripts.
-pub(crate) fn display(duration: Duration) -> String {
-    let ms = duration.as_millis();
-    if ms % 1000 == 0 {
-        format!("{}s", ms / 1000)
-    } else if ms < 1000 {
-        format!("{ms}ms")
-    } else {
-        let seconds = format!("{:.3}", duration.as_secs_f64());
-        format!("{}s", seconds.trim_end_matches('0'))
-    }
-}
+/// Formats a duration the way scenario files write it, for messages and transcripts (the
+/// record's reasons use it too, hence its home there).
+pub(crate) use crate::record::duration_text as display;
 
 #[cfg(test)]
 mod tests {

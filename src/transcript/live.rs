@@ -240,7 +240,7 @@ impl Board {
             EventKind::NotStarted { reason } => {
                 slot.sleeps.clear();
                 slot.state = State::NotStarted {
-                    reason: reason.clone(),
+                    reason: reason.to_string(),
                 };
             }
             EventKind::Slept { declared } => {
@@ -726,7 +726,9 @@ mod tests {
             &event(
                 1,
                 EventKind::NotStarted {
-                    reason: "no server".into(),
+                    reason: crate::record::Unstarted::NeverStarted {
+                        role: "server".into(),
+                    },
                 },
             ),
             ms(0),
@@ -735,7 +737,7 @@ mod tests {
             board.render(ms(0), 80, 10),
             [
                 "server  stopped by labrun: its clients were done",
-                "client  not started: no server"
+                "client  not started: `server` never started"
             ]
         );
     }

@@ -14,6 +14,11 @@
 //!   external programs, after the packet that carried it), choosing among the
 //!   events that may come next the earliest in scenario time, then the first actor in the
 //!   scenario. The same causes give the same text, run after run.
+//!
+//! Each [`Entry`] is a line of text (for people and snapshots) and what the line says as
+//! data ([`Kind`], and [`Data`]: a packet, a socket row, what is ready, why an actor never
+//! started), from which its text is written; the stages that read transcripts read the
+//! data. The JSON form has the text, and the `message` and `outcome` of an entry.
 
 mod live;
 mod observed;
@@ -24,11 +29,12 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+pub use crate::record::{Data, Kind, PacketLine};
 use crate::record::{Event, EventKind, Outcome, Stream, seconds};
 pub use live::{Board, Live, State, watch};
 
 use crate::record::cstr;
-use crate::record::{Packet, Protocol, RunRecord, Sample};
+use crate::record::{Packet, Protocol, RunRecord, Sample, Segment, SocketRow};
 use crate::scenario::Plan;
 
 /// The normalised, ordered rendering of a run.
@@ -43,14 +49,15 @@ pub struct Transcript {
     pub counts: Vec<Entry>,
 }
 
-/// One line of a transcript.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+/// One line of a transcript: its text, for people and snapshots, and what it says as data,
+/// for every stage that reads it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Entry {
     /// Scenario time in tenths of a second.
     #[serde(rename = "time_tenths")]
     pub tenths: u64,
     pub role: String,
-    pub kind: &'static str,
+    pub kind: Kind,
     pub text: String,
     /// For a message: what it carried, for rubric checks and JSON readers.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -58,6 +65,10 @@ pub struct Entry {
     /// For an exit: how the actor ended.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub outcome: Option<Outcome>,
+    /// What the line says, for a packet, a socket row, a ready server or an actor that
+    /// never started; not in the JSON form, whose `text` says it.
+    #[serde(skip)]
+    pub data: Data,
 }
 
 /// A message of a transcript entry.
@@ -71,6 +82,9 @@ pub struct Message {
     pub bytes: usize,
     /// Whether the terminating NUL was sent.
     pub nul: bool,
+    /// The bytes themselves (the JSON form has the fields above).
+    #[serde(skip)]
+    pub payload: Vec<u8>,
 }
 
 impl Message {
@@ -80,6 +94,7 @@ impl Message {
             text: cstr::text(payload),
             bytes: payload.len(),
             nul: payload.contains(&0),
+            payload: payload.to_vec(),
         }
     }
 }
@@ -118,7 +133,7 @@ impl Transcript {
             packets: self
                 .entries
                 .iter()
-                .filter(|e| e.kind == "table" || e.kind == "sock")
+                .filter(|e| matches!(e.kind, Kind::Table | Kind::Sock))
                 .cloned()
                 .collect(),
             counts: Vec::new(),
@@ -141,6 +156,56 @@ impl Transcript {
 }
 
 impl Entry {
+    /// A line with nothing more than its text.
+    pub fn new(tenths: u64, role: impl Into<String>, kind: Kind, text: impl Into<String>) -> Self {
+        Entry {
+            tenths,
+            role: role.into(),
+            kind,
+            text: text.into(),
+            message: None,
+            outcome: None,
+            data: Data::None,
+        }
+    }
+
+    /// The line of a captured packet, sent by `role`. Data on the wire is a message,
+    /// whoever sent it: rubric checks read it even when no reference program was there to
+    /// receive it.
+    pub fn for_packet(tenths: u64, role: impl Into<String>, line: PacketLine) -> Self {
+        let message = (!line.payload.is_empty()
+            && !matches!(line.segment, Segment::PortUnreachable { .. }))
+        .then(|| Message::new(line.to.name().to_string(), &line.payload));
+        Entry {
+            message,
+            data: Data::Packet(line.clone()),
+            ..Entry::new(tenths, role, Kind::Pkt, line.to_string())
+        }
+    }
+
+    /// The line of a socket table's row, for the socket's owner `role`.
+    pub fn for_socket(tenths: u64, role: impl Into<String>, row: SocketRow) -> Self {
+        let text = row.to_string();
+        Entry {
+            data: Data::Socket(row),
+            ..Entry::new(tenths, role, Kind::Sock, text)
+        }
+    }
+
+    /// What the program printed, for an `out` or `err` line: data in itself, which checks
+    /// match their patterns against.
+    pub fn printed(&self) -> Option<&str> {
+        matches!(self.kind, Kind::Out | Kind::Err).then_some(self.text.as_str())
+    }
+
+    /// The packet of a `pkt` line.
+    pub fn packet(&self) -> Option<&PacketLine> {
+        match &self.data {
+            Data::Packet(packet) => Some(packet),
+            _ => None,
+        }
+    }
+
     /// `width` is the width of the role column.
     pub fn render(&self, width: usize) -> String {
         format!(
@@ -352,21 +417,20 @@ impl Names {
         let me = actor.role.clone();
         let mut message = None;
         let mut outcome = None;
+        let mut data = Data::None;
         let (role, kind, text) = match &event.kind {
-            EventKind::Started { args, .. } => (me, "start", self.redact(&args.join(" "))),
+            EventKind::Started { args, .. } => (me, Kind::Start, self.redact(&args.join(" "))),
             EventKind::Ready {
                 protocol, local, ..
             } if actor.is_server() => {
-                let state = match protocol {
-                    Protocol::Tcp => "listening",
-                    Protocol::Udp => "bound",
-                };
-                (me, "ready", format!("{} {local} {state}", protocol.name()))
+                let ready = crate::record::Ready::new(*protocol, *local);
+                data = Data::Ready(ready);
+                (me, Kind::Ready, ready.to_string())
             }
             EventKind::Line { stream, text } => {
                 let kind = match stream {
-                    Stream::Stdout => "out",
-                    Stream::Stderr => "err",
+                    Stream::Stdout => Kind::Out,
+                    Stream::Stderr => Kind::Err,
                 };
                 (me, kind, self.redact(text))
             }
@@ -377,7 +441,7 @@ impl Names {
             } => {
                 let to = self.role(plan, *protocol, *peer);
                 message = Some(Message::new(to.clone(), payload));
-                (me, "msg", format!("→ {to} {}", cstr::display(payload)))
+                (me, Kind::Msg, format!("→ {to} {}", cstr::display(payload)))
             }
             EventKind::Received {
                 protocol,
@@ -391,17 +455,24 @@ impl Names {
                 }
                 let from = self.role(plan, *protocol, *peer);
                 message = Some(Message::new(me.clone(), payload));
-                (from, "msg", format!("→ {me} {}", cstr::display(payload)))
+                (
+                    from,
+                    Kind::Msg,
+                    format!("→ {me} {}", cstr::display(payload)),
+                )
             }
             EventKind::OutputCut { cut } => (
                 me,
-                "note",
+                Kind::Note,
                 format!("output over the cap: {cut} more bytes were dropped"),
             ),
-            EventKind::NotStarted { reason } => (me, "skip", format!("not started: {reason}")),
+            EventKind::NotStarted { reason } => {
+                data = Data::NotStarted(reason.clone());
+                (me, Kind::Skip, format!("not started: {reason}"))
+            }
             EventKind::Exited { outcome: how } => {
                 outcome = Some(how.clone());
-                (me, "exit", describe(how))
+                (me, Kind::Exit, describe(how))
             }
             EventKind::Ready { .. }
             | EventKind::Slept { .. }
@@ -411,12 +482,10 @@ impl Names {
             }
         };
         Some(Entry {
-            tenths,
-            role,
-            kind,
-            text,
             message,
             outcome,
+            data,
+            ..Entry::new(tenths, role, kind, text)
         })
     }
 }

@@ -1,15 +1,18 @@
 //! What the kernel showed during a run, in the transcript: the packets, like Wireshark,
-//! with the TCP state changes they cause, their counts, and the `netstat` tables.
+//! with the TCP state changes they cause, their counts, and the `netstat` tables. Packet
+//! and row entries carry their [`PacketLine`] and [`SocketRow`], which write their text.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use super::order::{Timeline, micros, tenths};
 use super::{Entry, Event, Names};
-use crate::record::cstr;
-use crate::record::{NotKept, Packet, Protocol, Sample, SocketEntry};
+use crate::record::{
+    Endpoint, NotKept, Packet, PacketLine, Protocol, Sample, Segment, SocketEntry, SocketRow,
+    StateChange,
+};
 
-use crate::observe::tcp::{self, Decoded, Kind, State, Tracker};
+use crate::observe::tcp::{self, Change, Decoded, Kind, Tracker};
 use crate::scenario::{Plan, When};
 
 /// A conversation: two endpoints and the protocol between them.
@@ -45,18 +48,19 @@ struct Flow {
 
 /// A line saying what the capture did not keep, past its budget, if anything.
 pub(crate) fn not_kept(not_kept: NotKept, tenths: u64) -> Option<Entry> {
-    (not_kept.packets > 0).then(|| Entry {
-        tenths,
-        role: "capture".into(),
-        kind: "count",
-        text: format!(
-            "{} more packets not kept ({} MiB): over the capture's limit of {} packets or {} MiB",
-            not_kept.packets,
-            not_kept.bytes >> 20,
-            crate::observe::capture::KEEP_PACKETS,
-            crate::observe::capture::KEEP_BYTES >> 20
-        ),
-        ..Entry::default()
+    (not_kept.packets > 0).then(|| {
+        Entry::new(
+            tenths,
+            "capture",
+            crate::record::Kind::Count,
+            format!(
+                "{} more packets not kept ({} MiB): over the capture's limit of {} packets or {} MiB",
+                not_kept.packets,
+                not_kept.bytes >> 20,
+                crate::observe::capture::KEEP_PACKETS,
+                crate::observe::capture::KEEP_BYTES >> 20
+            ),
+        )
     })
 }
 
@@ -116,40 +120,13 @@ impl Reader {
         });
         flow.packets += 1;
         let changes = self.tracker.packet(&decoded);
-        let (role, mut text) = describe(&decoded, flow, names, plan, protocol);
-        // Data on the wire is a message, whoever sent it: rubric checks read it even when no
-        // reference program was there to receive it.
-        let message = (!decoded.payload.is_empty()
-            && !matches!(decoded.kind, Kind::PortUnreachable { .. }))
-        .then(|| {
-            super::Message::new(
-                endpoint_role(names, plan, protocol, decoded.dst),
-                &decoded.payload,
-            )
-        });
-        if !changes.is_empty() {
-            let states: Vec<String> = changes
-                .iter()
-                .map(|c| {
-                    format!(
-                        "{} {}",
-                        endpoint_role(names, plan, Protocol::Tcp, c.local),
-                        c.to.name()
-                    )
-                })
-                .collect();
-            text.push_str(&format!("  · {}", states.join(", ")));
-        }
-        let entry = Entry {
-            tenths: 0,
-            role: role.unwrap_or_else(|| {
-                sender.map_or_else(|| "?".into(), |a| plan.actors[a].role.clone())
-            }),
-            kind: "pkt",
-            text,
-            message,
-            ..Entry::default()
+        let line = describe(&decoded, flow, names, plan, protocol, &changes);
+        let role = if matches!(line.segment, Segment::PortUnreachable { .. }) {
+            "kernel".to_string()
+        } else {
+            sender.map_or_else(|| "?".into(), |a| plan.actors[a].role.clone())
         };
+        let entry = Entry::for_packet(0, role, line);
         Some(Read { key, sender, entry })
     }
 }
@@ -233,33 +210,29 @@ pub(super) fn packets(
                 }
                 text
             };
-            Entry {
-                tenths: tenths(flow.latest),
-                role: "capture".into(),
-                kind: "count",
+            Entry::new(
+                tenths(flow.latest),
+                "capture",
+                crate::record::Kind::Count,
                 text,
-                ..Entry::default()
-            }
+            )
         })
         .collect();
     (entries, counts)
 }
 
-/// The sender's role (when it is not the port's owner) and the text of a packet line.
+/// What a packet line says, counted in its conversation's numbers.
 fn describe(
     d: &Decoded,
     flow: &mut Flow,
     names: &Names,
     plan: &Plan,
     protocol: Protocol,
-) -> (Option<String>, String) {
-    let to = endpoint_role(names, plan, protocol, d.dst);
-    let payload = if d.payload.is_empty() {
-        String::new()
-    } else {
-        format!(" {}", cstr::display(&d.payload))
-    };
-    match &d.kind {
+    changes: &[Change],
+) -> PacketLine {
+    let endpoint = |protocol, address| endpoint(names, plan, protocol, address);
+    let mut to = endpoint(protocol, d.dst);
+    let segment = match &d.kind {
         Kind::Tcp { flags, seq, ack } => {
             if flags.syn {
                 flow.isn.insert(d.src, *seq);
@@ -275,36 +248,67 @@ fn describe(
                     .get(&of)
                     .map_or(value, |isn| value.wrapping_sub(*isn))
             };
-            let mut text = format!("tcp → {to} {} seq={}", flags.label(), relative(*seq, d.src));
-            if flags.ack {
-                text.push_str(&format!(" ack={}", relative(*ack, d.dst)));
+            Segment::Tcp {
+                flags: *flags,
+                seq: relative(*seq, d.src),
+                ack: flags.ack.then(|| relative(*ack, d.dst)),
             }
-            text.push_str(&format!(" len={}{payload}", d.payload.len()));
-            (None, text)
         }
-        Kind::Udp => {
+        // Not decoded: `read` leaves such packets out.
+        Kind::Udp | Kind::Other => {
             flow.datagrams += 1;
-            (None, format!("udp → {to} len={}{payload}", d.payload.len()))
+            Segment::Datagram
         }
         Kind::PortUnreachable { about } => {
             flow.unreachable += 1;
-            let from = endpoint_role(names, plan, Protocol::Udp, about.0);
-            let text = format!(
-                "icmp → {from} port unreachable: nobody on udp {}",
-                names.address(about.1)
-            );
-            (Some("kernel".into()), text)
+            to = endpoint(Protocol::Udp, about.0);
+            let nobody = Endpoint {
+                role: None,
+                ..endpoint(Protocol::Udp, about.1)
+            };
+            Segment::PortUnreachable { nobody }
         }
-        Kind::Other => (None, String::new()),
+    };
+    let from = match segment {
+        Segment::PortUnreachable { .. } => Endpoint {
+            address: d.src,
+            shown: "kernel".into(),
+            role: None,
+        },
+        _ => endpoint(protocol, d.src),
+    };
+    let changes = changes
+        .iter()
+        .map(|c| StateChange {
+            socket: endpoint(Protocol::Tcp, c.local),
+            state: c.to,
+        })
+        .collect();
+    PacketLine {
+        protocol,
+        from,
+        to,
+        segment,
+        payload: d.payload.clone(),
+        changes,
+    }
+}
+
+/// An endpoint, with its owner's role when an actor owns it.
+fn endpoint(names: &Names, plan: &Plan, protocol: Protocol, address: SocketAddr) -> Endpoint {
+    Endpoint {
+        address,
+        shown: names.address(address),
+        role: names
+            .owners
+            .get(&(protocol, address.port()))
+            .map(|&actor| plan.actors[actor].role.clone()),
     }
 }
 
 /// An endpoint named by its owner's role, or by its address when nobody owns it.
 fn endpoint_role(names: &Names, plan: &Plan, protocol: Protocol, address: SocketAddr) -> String {
-    match names.owners.get(&(protocol, address.port())) {
-        Some(&actor) => plan.actors[actor].role.clone(),
-        None => names.address(address),
-    }
+    endpoint(names, plan, protocol, address).name().to_string()
 }
 
 fn flow_name(names: &Names, plan: &Plan, key: &FlowKey) -> String {
@@ -359,32 +363,33 @@ impl ActorClocks {
 /// The entries of one checkpoint's socket table, like `netstat -tuan`.
 pub(super) fn table(plan: &Plan, names: &Names, sample: &Sample, tenths: u64) -> Vec<Entry> {
     let checkpoint = &plan.checkpoints[sample.checkpoint];
-    let mut rows: Vec<(String, String)> = sample
+    // Sorted as the lines read.
+    let mut rows: Vec<(String, SocketRow, String)> = sample
         .sockets
         .iter()
         .filter(|s| s.protocol == Protocol::Tcp || s.local.port() != 0)
-        .map(|s| (owner(plan, names, s), row(names, s)))
+        .map(|s| {
+            let row = row(names, s);
+            let text = row.to_string();
+            (owner(plan, names, s), row, text)
+        })
         .collect();
-    rows.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0)));
-    let mut entries = vec![Entry {
+    rows.sort_by(|a, b| a.2.cmp(&b.2).then(a.0.cmp(&b.0)));
+    let mut entries = vec![Entry::new(
         tenths,
-        role: "netstat".into(),
-        kind: "table",
-        text: format!(
+        "netstat",
+        crate::record::Kind::Table,
+        format!(
             "{}: {} socket{}",
             checkpoint.label,
             rows.len(),
             if rows.len() == 1 { "" } else { "s" }
         ),
-        ..Entry::default()
-    }];
-    entries.extend(rows.into_iter().map(|(role, text)| Entry {
-        tenths,
-        role,
-        kind: "sock",
-        text,
-        ..Entry::default()
-    }));
+    )];
+    entries.extend(
+        rows.into_iter()
+            .map(|(role, row, _)| Entry::for_socket(tenths, role, row)),
+    );
     entries
 }
 
@@ -395,26 +400,18 @@ fn owner(plan: &Plan, names: &Names, socket: &SocketEntry) -> String {
         .map_or_else(|| "?".into(), |&a| plan.actors[a].role.clone())
 }
 
-/// `tcp  0  0  127.0.0.1:4000  127.0.0.1:[client.port]  CLOSE_WAIT`, as netstat lays it out.
-fn row(names: &Names, socket: &SocketEntry) -> String {
+/// A socket's row, its addresses as the transcript writes them.
+fn row(names: &Names, socket: &SocketEntry) -> SocketRow {
     let remote = if socket.remote.port() == 0 {
         format!("{}:*", socket.remote.ip())
     } else {
         names.address(socket.remote)
     };
-    let state = match socket.protocol {
-        Protocol::Tcp => State::from_proc(socket.state).map_or("?", State::name),
-        Protocol::Udp if socket.remote.port() != 0 => "ESTABLISHED",
-        Protocol::Udp => "",
-    };
-    format!(
-        "{:<4} {:>6} {:>6}  {:<24} {:<24} {state}",
-        socket.protocol.name(),
-        socket.recv_queue,
-        socket.send_queue,
-        names.address(socket.local),
-        remote
-    )
+    SocketRow {
+        socket: socket.clone(),
+        local: names.address(socket.local),
+        remote,
+    }
 }
 
 /// Where each checkpoint goes in the events' canonical order.

@@ -1,5 +1,6 @@
 //! The crate's shape: the top-level modules of `src/` use one another without a cycle,
-//! so that each stage can be read, and tested, knowing only the ones below it.
+//! so that each stage can be read, and tested, knowing only the ones below it; and the
+//! stages that read transcripts read what their entries carry, not their text.
 //!
 //! The graph comes from the sources: a module uses another when its code outside
 //! `#[cfg(test)]` names `crate::other` (or reaches it through `super::`). Comments and
@@ -63,6 +64,192 @@ fn the_parser_sees_through_comments_strings_and_tests() {
         .map(String::from)
         .into();
     assert_eq!(found, want);
+}
+
+/// The stages that read transcripts (diagrams, checks, HTML and reports), which read what an
+/// entry carries (`kind`, `data`, `message`, `outcome`), and never parse its text back.
+const READERS: &[&str] = &["diagram", "check", "html.rs", "report.rs"];
+
+/// Methods that read into a string: called on a `.text` field, they parse a line back.
+const PARSING: &[&str] = &[
+    "split_once",
+    "rsplit_once",
+    "split",
+    "rsplit",
+    "splitn",
+    "rsplitn",
+    "split_whitespace",
+    "split_terminator",
+    "split_at",
+    "strip_prefix",
+    "strip_suffix",
+    "starts_with",
+    "ends_with",
+    "contains",
+    "find",
+    "rfind",
+    "matches",
+    "rmatches",
+    "match_indices",
+    "trim",
+    "trim_start",
+    "trim_end",
+    "trim_matches",
+    "trim_start_matches",
+    "trim_end_matches",
+    "parse",
+    "lines",
+    "chars",
+    "char_indices",
+    "bytes",
+    "get",
+    "replace",
+    "to_lowercase",
+    "to_uppercase",
+    "eq_ignore_ascii_case",
+];
+
+/// Methods that hand a string on as it is, to what follows them.
+const PASSING: &[&str] = &[
+    "as_str",
+    "as_ref",
+    "clone",
+    "to_string",
+    "to_owned",
+    "borrow",
+];
+
+/// Functions of the readers that take text only to write it out (escaping, fitting).
+const WRITERS: &[&str] = &["esc", "escape", "escape_xml", "fit", "xml_text"];
+
+/// The diagram used to read packet lines back (`tcp → server [SYN] seq=0 len=0  · client
+/// SYN_SENT`), and the checks to look for `udp → ` and `htons` in them; entries carry that
+/// as data now. What a program printed (`Entry::printed`) and what a message said
+/// (`Message::text`) are data themselves, matched with patterns once bound to a name; an
+/// entry's `.text` field is never parsed in place, nor handed to a function of the module
+/// (a parser of its own).
+#[test]
+fn readers_of_transcripts_do_not_parse_entry_text() {
+    let src = root().join("src");
+    let mut files = Vec::new();
+    collect(&src, &mut files);
+    let mut found = Vec::new();
+    for file in &files {
+        let relative = file.strip_prefix(&src).expect("under src/");
+        let first = relative.components().next().expect("a component");
+        if !READERS.iter().any(|r| first.as_os_str() == *r) {
+            continue;
+        }
+        let text = std::fs::read_to_string(file).expect("a source file reads");
+        for what in text_parsing(&strip(&text)) {
+            found.push(format!("{}: {what}", relative.display()));
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "transcript readers parse entry text; read the entry's data instead \
+         (`Entry::packet`, `Data::Socket`, `Data::NotStarted`, `Entry::printed` for output):\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn the_text_guard_knows_the_old_parsers_from_reading_data() {
+    let old = r#"
+        fn flags(text: &str) -> Option<&str> { text.find('[') }
+        fn f(e: &Entry) {
+            let fin = flags(&e.text).is_some();
+            let a = e.text.rsplit_once("  · ");
+            let b = p.text.starts_with("udp → ");
+            let c = r.text.as_str().contains("htons");
+            let d = netstat_row(&entry.text);
+        }
+        fn netstat_row(text: &str) -> Option<(String, String)> { None }
+    "#;
+    let found = text_parsing(&strip(old));
+    assert_eq!(
+        found,
+        [
+            "`.text` handed to `flags`",
+            "`.text.rsplit_once`",
+            "`.text.starts_with`",
+            "`.text.contains`",
+            "`.text` handed to `netstat_row`",
+        ]
+    );
+    let reading = r#"
+        fn esc(text: &str) -> String { text.into() }
+        fn g(e: &Entry, view: &View) {
+            let note = format!("start {}", e.text);
+            let label = e.text.clone();
+            let usage = view.of(role, Kind::Err).filter_map(Entry::printed).any(|l| l.contains("usage"));
+            let fin = e.packet().and_then(PacketLine::flags).is_some_and(|f| f.fin);
+            let texts: Vec<&str> = messages.map(|m| m.text.as_str()).collect();
+            let n = pattern.captures(&message.text);
+            let page = esc(page.text);
+            let bare = |text: &str| text.trim().to_string();
+            let quoted = bare(&message.text);
+        }
+    "#;
+    assert_eq!(text_parsing(&strip(reading)), Vec::<String>::new());
+}
+
+/// Where code parses a `.text` field: a reading method called on it (through methods that
+/// pass it on), or the field handed to a function the code itself declares.
+fn text_parsing(code: &str) -> Vec<String> {
+    let tokens = tokenize(code);
+    let declared: BTreeSet<&str> = tokens
+        .windows(2)
+        .filter(|w| w[0] == "fn" && is_ident(&w[1]))
+        .map(|w| w[1].as_str())
+        .filter(|name| !WRITERS.contains(name))
+        .collect();
+    let mut found = Vec::new();
+    for i in 1..tokens.len() {
+        let field = tokens[i - 1] == "." && tokens[i] == "text";
+        if !field || tokens.get(i + 1).is_some_and(|t| t == "(") {
+            continue;
+        }
+        // Methods called on it, through those that pass it on.
+        let mut j = i + 1;
+        while tokens.get(j).is_some_and(|t| t == ".") && tokens.get(j + 2).is_some_and(|t| t == "(")
+        {
+            let method = tokens[j + 1].as_str();
+            if PARSING.contains(&method) {
+                found.push(format!("`.text.{method}`"));
+                break;
+            }
+            if !PASSING.contains(&method) {
+                break;
+            }
+            // Past the call's arguments: `()` for these methods.
+            j += 4;
+        }
+        // The call whose arguments it is in.
+        let mut depth = 0usize;
+        for k in (0..i).rev() {
+            match tokens[k].as_str() {
+                ")" | "]" | "}" => depth += 1,
+                "(" if depth == 0 => {
+                    if let Some(name) = k.checked_sub(1).map(|n| tokens[n].as_str())
+                        && declared.contains(name)
+                    {
+                        found.push(format!("`.text` handed to `{name}`"));
+                    }
+                    break;
+                }
+                "(" | "[" | "{" => {
+                    if depth == 0 {
+                        break;
+                    }
+                    depth -= 1;
+                }
+                ";" if depth == 0 => break,
+                _ => {}
+            }
+        }
+    }
+    found
 }
 
 /// The graph of the modules under `src`: each `src/NAME.rs` or `src/NAME/` is a module;
