@@ -18,7 +18,7 @@ pub enum Platform {
     PrairieLearn,
 }
 
-/// Why a package could not be made.
+/// Why a package, or a submission's results for a platform, could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum AutograderError {
     /// The course, or one of its scenarios, is missing or invalid (a usage error).
@@ -128,7 +128,7 @@ pub fn write_results(
     out: &Path,
     outcomes: &[Outcome],
     one: bool,
-) -> Result<Vec<PathBuf>, String> {
+) -> Result<Vec<PathBuf>, AutograderError> {
     let mut written = Vec::new();
     for (submission, list) in crate::grade::by_submission(outcomes) {
         let path = if one {
@@ -142,11 +142,19 @@ pub fn write_results(
             Platform::PrairieLearn => prairielearn(&list),
         };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            std::fs::create_dir_all(dir).map_err(|source| AutograderError::Io {
+                what: "create",
+                path: dir.to_path_buf(),
+                source,
+            })?;
         }
-        std::fs::write(&path, text + "\n")
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        if let Err(source) = std::fs::write(&path, text + "\n") {
+            return Err(AutograderError::Io {
+                what: "write",
+                path,
+                source,
+            });
+        }
         written.push(path);
     }
     Ok(written)
@@ -271,7 +279,8 @@ pub fn prairielearn_info(dir: &Path) -> String {
 
 /// The binary, the course and its scenarios; and the course's path in the package.
 fn contents(course: &Path, exe: &Path) -> Result<(String, Vec<Entry>), AutograderError> {
-    let parsed = crate::grade::load_course(course).map_err(AutograderError::Course)?;
+    let parsed =
+        crate::grade::load_course(course).map_err(|e| AutograderError::Course(e.to_string()))?;
     let course_file = std::fs::canonicalize(course).map_err(|e| {
         AutograderError::Course(format!("cannot find course {}: {e}", course.display()))
     })?;

@@ -1,4 +1,7 @@
-//! The command line: `labrun SCENARIO…` and `labrun ref PROGRAM …`, with their exit codes.
+//! The command line: `labrun SCENARIO…`, `labrun grade`, `labrun ref PROGRAM …` and the
+//! others. Each command returns what it came to ([`crate::session`]): a summary or an
+//! error; [`exit_code`] alone turns it into the exit code, at the end (ripgrep's
+//! `main`/`try_main`).
 
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
@@ -8,12 +11,18 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::actor::{ExternalCommand, RefParams, RefProgram, run_standalone};
+use crate::autograder::AutograderError;
 use crate::diagram::Diagram;
 use crate::engine::{self, RunOptions};
+use crate::grade::{ClassSummary, GradeError};
 use crate::html::{Page, Reference};
+use crate::merge::MergeError;
 use crate::sandbox;
 use crate::sandbox::users::UidRange;
 use crate::scenario::{self, Plan, ScenarioError};
+use crate::session::{
+    ChildEnd, Compared, Error, ScenarioRun, ScenarioVerdict, Summary, UsageError,
+};
 use crate::snapshot::{self, UpdateMode, Verdict};
 use crate::transcript;
 
@@ -275,49 +284,228 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     scenario::duration::parse(text)
 }
 
-/// Runs the command line and returns the process exit code.
+/// Runs the command line and returns the process exit code: the command gives a summary
+/// or an error, and `finish` prints it and maps it to the code, once.
 pub fn main(cli: Cli) -> i32 {
     crate::scratch::sweep_dead();
+    finish(try_main(cli))
+}
+
+/// Runs the command: what it prints along the way (transcripts, progress, warnings) it
+/// prints itself; what it came to is the value it returns.
+fn try_main(cli: Cli) -> Result<Summary, Error> {
     match cli.command {
         Some(Command::Ref(command)) => run_ref(command),
         Some(Command::Grade(args)) => run_grade(&args),
-        Some(Command::Doctor(DoctorArgs { probe: Some(kind) })) => crate::doctor::run_probe(kind),
+        Some(Command::Doctor(DoctorArgs { probe: Some(kind) })) => Ok(Summary::Probe {
+            allowed: crate::doctor::run_probe(kind),
+        }),
         Some(Command::Doctor(DoctorArgs { probe: None })) => {
-            let text = crate::doctor::diagnose().text();
-            let _ = std::io::stdout().lock().write_all(text.as_bytes());
-            exit::OK
+            Ok(Summary::Diagnosis(crate::doctor::diagnose().text()))
         }
         Some(Command::Autograder(command)) => run_autograder(&command),
         Some(Command::MergeGrades { out, partials }) => {
-            match crate::merge::merge(&out, &partials) {
-                Ok(count) => {
-                    tell!("labrun: {count} submissions merged into {}", out.display());
-                    exit::OK
-                }
-                Err(e @ crate::merge::MergeError::Write(_)) => {
-                    tell!("labrun: {e}");
-                    exit::ERROR
-                }
-                Err(e) => {
-                    tell!("labrun: {e}");
-                    exit::USAGE
-                }
-            }
+            let count = crate::merge::merge(&out, &partials).map_err(Error::Merge)?;
+            Ok(Summary::Merged { count, out })
         }
         None if cli.run.scenarios.len() > 1 => run_each(&cli.run),
-        None => run_one(&cli.run, &cli.run.scenarios[0]),
+        None => run_one(&cli.run, &cli.run.scenarios[0]).map(Summary::Scenario),
     }
 }
 
-fn run_grade(args: &GradeArgs) -> i32 {
-    crate::signals::catch();
-    let course = match crate::grade::load_course(&args.course) {
-        Ok(course) => course,
-        Err(message) => {
-            tell!("labrun: {message}");
-            return exit::USAGE;
+/// Prints what a command came to, its verdict or its error, and returns its exit code:
+/// the one place where both are decided.
+fn finish(result: Result<Summary, Error>) -> i32 {
+    match &result {
+        Ok(summary) => print_summary(summary),
+        // The diagnostics of a scenario are lines of their own, each with its position.
+        Err(Error::Scenario(ScenarioError::Invalid(diagnostics))) => tell_raw!("{diagnostics}"),
+        Err(error) => tell!("labrun: {error}"),
+    }
+    exit_code(&result)
+}
+
+/// The exit code of what a command came to, as the README's table gives them: 0 when
+/// everything matched or passed, 1 when something differed or failed, 2 for invalid
+/// input, 3 when labrun could not do its work, 130 and 143 for SIGINT and SIGTERM.
+pub fn exit_code(result: &Result<Summary, Error>) -> i32 {
+    let failed_unless = |ok: bool| if ok { exit::OK } else { exit::FAILED };
+    match result {
+        Ok(Summary::Scenario(run)) => match &run.verdict {
+            ScenarioVerdict::Matched { .. } | ScenarioVerdict::Updated { .. } => exit::OK,
+            ScenarioVerdict::Differed { .. } | ScenarioVerdict::NoSnapshot { .. } => exit::FAILED,
+            ScenarioVerdict::Unchecked { timed_out } => failed_unless(!timed_out),
+            ScenarioVerdict::Rubric { passed, .. } => failed_unless(*passed),
+            ScenarioVerdict::Interrupted { signal } => crate::signals::exit_code(*signal),
+        },
+        Ok(Summary::Scenarios {
+            interrupted: Some(signal),
+            ..
+        })
+        | Ok(Summary::ClassInterrupted { signal, .. }) => crate::signals::exit_code(*signal),
+        // Each labrun decided its own code; the worst of them is the run's.
+        Ok(Summary::Scenarios {
+            ends,
+            interrupted: None,
+        }) => ends
+            .iter()
+            .map(|end| match end {
+                ChildEnd::Exited(code) => *code,
+                ChildEnd::Killed | ChildEnd::NotStarted => exit::ERROR,
+            })
+            .fold(exit::OK, i32::max),
+        Ok(Summary::Class { summary, .. }) => failed_unless(summary.all_pass()),
+        Ok(Summary::Merged { .. } | Summary::Packaged { .. } | Summary::Diagnosis(_)) => exit::OK,
+        Ok(Summary::Probe { allowed }) => failed_unless(*allowed),
+        Ok(Summary::Program { status }) => *status,
+        Err(error) => match error {
+            Error::Scenario(_)
+            | Error::Usage(_)
+            | Error::UidRange(_)
+            | Error::Course(_)
+            | Error::Grade(GradeError::Invalid(_))
+            | Error::Autograder(AutograderError::Course(_)) => exit::USAGE,
+            Error::Merge(MergeError::Write(_)) => exit::ERROR,
+            Error::Merge(_) => exit::USAGE,
+            Error::Grade(GradeError::Files(_))
+            | Error::Slice(_)
+            | Error::Autograder(AutograderError::Io { .. })
+            | Error::OwnExecutable(_)
+            | Error::Runtime(_)
+            | Error::Network(_)
+            | Error::StaticResolver { .. }
+            | Error::Engine(_)
+            | Error::Snapshot(_)
+            | Error::NoCaptureToWrite { .. }
+            | Error::Write { .. } => exit::ERROR,
+        },
+    }
+}
+
+/// Prints a summary's last lines: a scenario's verdict, a class's count, what was written.
+fn print_summary(summary: &Summary) {
+    match summary {
+        Summary::Scenario(run) => print_scenario(run),
+        Summary::Class { summary, out } => tell!(
+            "labrun: {} of {} submissions pass; feedback and summary in {}",
+            summary.passed,
+            summary.submissions,
+            out.display()
+        ),
+        Summary::ClassInterrupted { signal, outcomes } => {
+            print_interrupted_grade(outcomes, *signal)
         }
+        Summary::Merged { count, out } => {
+            tell!("labrun: {count} submissions merged into {}", out.display());
+        }
+        Summary::Packaged {
+            platform: crate::autograder::Platform::Gradescope,
+            out,
+        } => tell!(
+            "labrun: wrote {}: upload it as the autograder of a Gradescope programming assignment",
+            out.display()
+        ),
+        Summary::Packaged {
+            platform: crate::autograder::Platform::PrairieLearn,
+            out,
+        } => {
+            tell!(
+                "labrun: wrote {}: put it in the course's serverFilesCourse/, and in the question's info.json:",
+                out.display()
+            );
+            say!("{}", crate::autograder::prairielearn_info(out));
+        }
+        Summary::Diagnosis(text) => {
+            let _ = std::io::stdout().lock().write_all(text.as_bytes());
+        }
+        // Each labrun printed its own verdict; a probe and a lab program print as they go.
+        Summary::Scenarios { .. } | Summary::Probe { .. } | Summary::Program { .. } => {}
+    }
+}
+
+/// A scenario's verdict: the line that says it, and the difference with the snapshot.
+fn print_scenario(run: &ScenarioRun) {
+    let name = &run.name;
+    let took = format!("{:.1}s", run.elapsed.as_secs_f64());
+    let color = crate::term::color_on_stderr();
+    let (ok, cross) = if color {
+        ("\x1b[32m✓\x1b[0m", "\x1b[31m✗\x1b[0m")
+    } else {
+        ("✓", "✗")
     };
+    match &run.verdict {
+        ScenarioVerdict::Matched {
+            snapshot,
+            compared: Compared::Whole { .. },
+        } => tell!(
+            "{ok} {name}: transcript matches {} ({took})",
+            snapshot.display()
+        ),
+        ScenarioVerdict::Matched {
+            snapshot,
+            compared: Compared::ButPackets,
+        } => tell!(
+            "✓ {name}: transcript matches {} but for the packets, which this run could not capture ({took})",
+            snapshot.display()
+        ),
+        ScenarioVerdict::Updated { snapshot } => {
+            tell!("{ok} {name}: wrote {} ({took})", snapshot.display());
+        }
+        ScenarioVerdict::Differed {
+            snapshot,
+            expected,
+            actual,
+            compared,
+        } => {
+            if let Compared::Whole { pending } = compared {
+                tell!(
+                    "{cross} {name}: transcript differs from {} ({took}); - snapshot, + this run:",
+                    snapshot.display()
+                );
+                tell_raw!("{}", snapshot::diff(expected, actual, color));
+                hint_pending(pending.as_deref());
+            } else {
+                tell!(
+                    "✗ {name}: transcript differs from {} ({took}; packets not compared: no capture); - snapshot, + this run:",
+                    snapshot.display()
+                );
+                tell_raw!("{}", snapshot::diff(expected, actual, color));
+            }
+        }
+        ScenarioVerdict::NoSnapshot { snapshot, compared } => {
+            if let Compared::Whole { pending } = compared {
+                tell!(
+                    "{cross} {name}: no snapshot at {} ({took})",
+                    snapshot.display()
+                );
+                hint_pending(pending.as_deref());
+            } else {
+                tell!(
+                    "✗ {name}: no snapshot at {} ({took}); this run has no packet capture to write one",
+                    snapshot.display()
+                );
+            }
+        }
+        ScenarioVerdict::Unchecked { .. } => {}
+        ScenarioVerdict::Rubric { help, .. } => {
+            if let Some((expected, actual)) = help {
+                tell!(
+                    "  (help, not the verdict) differences with the reference transcript, - reference, + this run:"
+                );
+                tell_raw!("{}", snapshot::diff(expected, actual, color));
+            }
+        }
+        ScenarioVerdict::Interrupted { signal } => tell!(
+            "labrun: {name}: interrupted by {} after {:.1}s; its programs are stopped, and what ran so far is above (not compared with anything)",
+            crate::signals::name(*signal),
+            run.elapsed.as_secs_f64()
+        ),
+    }
+}
+
+fn run_grade(args: &GradeArgs) -> Result<Summary, Error> {
+    crate::signals::catch();
+    let course = crate::grade::load_course(&args.course)?;
     let mut distinct = args.submissions.clone();
     distinct.sort();
     distinct.dedup();
@@ -329,33 +517,19 @@ fn run_grade(args: &GradeArgs) -> i32 {
             a.file_name() == b.file_name()
         };
         if clash {
-            tell!(
-                "labrun: --gradescope and --prairielearn would write the same file{}; give them different names",
-                if one {
-                    ""
-                } else {
-                    " in each submission's folder"
-                }
-            );
-            return exit::USAGE;
+            return Err(UsageError::SameResultsFile {
+                per_submission: !one,
+            }
+            .into());
         }
     }
-    for submission in &args.submissions {
-        if !submission.is_dir() {
-            tell!(
-                "labrun: submission {} is not a folder",
-                submission.display()
-            );
-            return exit::USAGE;
+    if let Some(submission) = args.submissions.iter().find(|s| !s.is_dir()) {
+        return Err(UsageError::NotAFolder {
+            path: submission.clone(),
         }
+        .into());
     }
-    let uid_range = match sandbox::users::range_from(args.uid_range) {
-        Ok(range) => range,
-        Err(message) => {
-            tell!("labrun: {message}");
-            return exit::USAGE;
-        }
-    };
+    let uid_range = sandbox::users::range_from(args.uid_range)?;
     let options = crate::grade::GradeOptions {
         uid_range,
         jobs: args.jobs,
@@ -366,37 +540,17 @@ fn run_grade(args: &GradeArgs) -> i32 {
         progress: std::io::stderr().is_terminal(),
         color: crate::term::color_on_stderr(),
     };
-    if let Err(e) = crate::grade::check_out(&args.out) {
-        tell!("labrun: {e}");
-        return exit::ERROR;
-    }
+    crate::grade::check_out(&args.out)?;
     // Until this grade has written its results, its folder is no slice to merge.
-    if let Err(e) = crate::merge::forget_slice(&args.out) {
-        tell!("labrun: {e}");
-        return exit::ERROR;
-    }
-    let outcomes =
-        match crate::grade::grade_class(&args.course, &course, &args.submissions, &options) {
-            Ok(outcomes) => outcomes,
-            Err(e @ crate::grade::GradeError::Invalid(_)) => {
-                tell!("labrun: {e}");
-                return exit::USAGE;
-            }
-            Err(e @ crate::grade::GradeError::Files(_)) => {
-                tell!("labrun: {e}");
-                return exit::ERROR;
-            }
-        };
+    crate::merge::forget_slice(&args.out).map_err(Error::Slice)?;
+    let outcomes = crate::grade::grade_class(&args.course, &course, &args.submissions, &options)?;
     if let Some(line) = outcomes.iter().find_map(|o| o.isolation.as_deref()) {
         tell!("{line}");
     }
     if let Some(signal) = crate::signals::received() {
-        return interrupted_grade(&outcomes, signal);
+        return Ok(Summary::ClassInterrupted { signal, outcomes });
     }
-    if let Err(message) = crate::grade::write_results(&args.out, &outcomes) {
-        tell!("labrun: {message}");
-        return exit::ERROR;
-    }
+    crate::grade::write_results(&args.out, &outcomes)?;
     let platforms = [
         (crate::autograder::Platform::Gradescope, &args.gradescope),
         (
@@ -405,52 +559,29 @@ fn run_grade(args: &GradeArgs) -> i32 {
         ),
     ];
     for (platform, file) in platforms {
-        if let Some(file) = file
-            && let Err(message) =
-                crate::autograder::write_results(platform, file, &args.out, &outcomes, one)
-        {
-            tell!("labrun: {message}");
-            return exit::ERROR;
+        if let Some(file) = file {
+            crate::autograder::write_results(platform, file, &args.out, &outcomes, one)?;
         }
     }
     // Last: a slice.json says that everything above is there, for merge-grades.
-    let slice = crate::merge::Slice::of_grade(
+    crate::merge::Slice::of_grade(
         &args.course,
         &args.scenarios,
         args.partition,
         &args.submissions,
         &outcomes,
-    );
-    if let Err(e) = slice.and_then(|slice| slice.write(&args.out)) {
-        tell!("labrun: {e}");
-        return exit::ERROR;
-    }
-    let mut submissions: Vec<&str> = outcomes.iter().map(|o| o.submission.as_str()).collect();
-    submissions.dedup();
-    let passed = submissions
-        .iter()
-        .filter(|s| {
-            outcomes
-                .iter()
-                .filter(|o| &o.submission == *s)
-                .all(|o| o.verdict == "pass")
-        })
-        .count();
-    tell!(
-        "labrun: {passed} of {} submissions pass; feedback and summary in {}",
-        submissions.len(),
-        args.out.display()
-    );
-    if passed == submissions.len() {
-        exit::OK
-    } else {
-        exit::FAILED
-    }
+    )
+    .and_then(|slice| slice.write(&args.out))
+    .map_err(Error::Slice)?;
+    Ok(Summary::Class {
+        summary: ClassSummary::of(&outcomes),
+        out: args.out.clone(),
+    })
 }
 
 /// `labrun grade` stopped by a signal: what was graded so far, and no summary written (a
 /// summary of part of the class would read as the class's).
-fn interrupted_grade(outcomes: &[crate::grade::Outcome], signal: i32) -> i32 {
+fn print_interrupted_grade(outcomes: &[crate::grade::Outcome], signal: i32) {
     let done: Vec<&crate::grade::Outcome> =
         outcomes.iter().filter(|o| o.verdict != "error").collect();
     tell!(
@@ -473,55 +604,28 @@ fn interrupted_grade(outcomes: &[crate::grade::Outcome], signal: i32) -> i32 {
             .collect();
         tell!("  {name}: {score}/{max} so far ({})", graded.join(", "));
     }
-    crate::signals::exit_code(signal)
 }
 
-fn run_autograder(command: &AutograderCommand) -> i32 {
-    use crate::autograder::{self, AutograderError};
-    let exe = match std::env::current_exe() {
-        Ok(exe) => exe,
-        Err(e) => {
-            tell!("labrun: cannot find its own executable: {e}");
-            return exit::ERROR;
-        }
-    };
-    let (result, out) = match command {
+fn run_autograder(command: &AutograderCommand) -> Result<Summary, Error> {
+    use crate::autograder::{self, Platform};
+    let exe = std::env::current_exe().map_err(Error::OwnExecutable)?;
+    let (platform, out) = match command {
         AutograderCommand::Gradescope { course, out } => {
-            (autograder::gradescope_zip(course, &exe, out), out)
+            autograder::gradescope_zip(course, &exe, out)?;
+            (Platform::Gradescope, out)
         }
         AutograderCommand::Prairielearn { course, out } => {
-            (autograder::prairielearn_folder(course, &exe, out), out)
+            autograder::prairielearn_folder(course, &exe, out)?;
+            (Platform::PrairieLearn, out)
         }
     };
-    match result {
-        Ok(()) => {
-            match command {
-                AutograderCommand::Gradescope { .. } => tell!(
-                    "labrun: wrote {}: upload it as the autograder of a Gradescope programming assignment",
-                    out.display()
-                ),
-                AutograderCommand::Prairielearn { .. } => {
-                    tell!(
-                        "labrun: wrote {}: put it in the course's serverFilesCourse/, and in the question's info.json:",
-                        out.display()
-                    );
-                    say!("{}", autograder::prairielearn_info(out));
-                }
-            }
-            exit::OK
-        }
-        Err(AutograderError::Course(message)) => {
-            tell!("labrun: {message}");
-            exit::USAGE
-        }
-        Err(e) => {
-            tell!("labrun: {}", error_chain(&e));
-            exit::ERROR
-        }
-    }
+    Ok(Summary::Packaged {
+        platform,
+        out: out.clone(),
+    })
 }
 
-fn run_ref(command: RefCommand) -> i32 {
+fn run_ref(command: RefCommand) -> Result<Summary, Error> {
     let server = |program, a: ServerArgs| {
         let params = RefParams {
             id: a.id,
@@ -546,18 +650,20 @@ fn run_ref(command: RefCommand) -> i32 {
         };
         run_standalone(program, params)
     };
-    match command {
+    let status = match command {
         RefCommand::UdpServer(a) => server(RefProgram::UdpServer, a),
         RefCommand::TcpServer(a) => server(RefProgram::TcpServer, a),
         RefCommand::UdpClient(a) => client(RefProgram::UdpClient, a),
         RefCommand::TcpClient(a) => client(RefProgram::TcpClient, a),
         RefCommand::ResolveName { name } => {
-            resolve_standalone(crate::scenario::Lookup::Name, &name)
+            Ok(resolve_standalone(crate::scenario::Lookup::Name, &name))
         }
         RefCommand::ResolveAddr { addr } => {
-            resolve_standalone(crate::scenario::Lookup::Address, &addr)
+            Ok(resolve_standalone(crate::scenario::Lookup::Address, &addr))
         }
     }
+    .map_err(Error::Runtime)?;
+    Ok(Summary::Program { status })
 }
 
 fn resolve_standalone(lookup: crate::scenario::Lookup, query: &str) -> i32 {
@@ -573,35 +679,36 @@ fn resolve_standalone(lookup: crate::scenario::Lookup, query: &str) -> i32 {
 }
 
 /// Several scenarios: each runs in a labrun process of its own, so that each gets a fresh
-/// network namespace; the exit code is the worst of theirs.
-fn run_each(args: &RunArgs) -> i32 {
-    let exe = match std::env::current_exe() {
-        Ok(exe) => exe,
-        Err(e) => {
-            tell!("labrun: cannot find its own executable: {e}");
-            return exit::ERROR;
-        }
-    };
-    let mut worst = exit::OK;
+/// network namespace, and prints its own verdict; the exit code is the worst of theirs.
+fn run_each(args: &RunArgs) -> Result<Summary, Error> {
+    let exe = std::env::current_exe().map_err(Error::OwnExecutable)?;
+    let mut ends = Vec::new();
     for scenario in &args.scenarios {
         let mut command = std::process::Command::new(&exe);
         command
             .args(pass_through(args))
             .args(per_scenario(args, scenario))
             .arg(scenario);
-        let code = match run_child(&mut command) {
-            Ok(status) => status.code().unwrap_or(exit::ERROR),
+        let end = match run_child(&mut command) {
+            Ok(status) => status.code().map_or(ChildEnd::Killed, ChildEnd::Exited),
             Err(e) => {
+                // Said now, among the scenarios' own verdicts; the others still run.
                 tell!("labrun: cannot run {}: {e}", scenario.display());
-                exit::ERROR
+                ChildEnd::NotStarted
             }
         };
+        ends.push(end);
         if let Some(signal) = crate::signals::received() {
-            return crate::signals::exit_code(signal);
+            return Ok(Summary::Scenarios {
+                ends,
+                interrupted: Some(signal),
+            });
         }
-        worst = worst.max(code);
     }
-    worst
+    Ok(Summary::Scenarios {
+        ends,
+        interrupted: None,
+    })
 }
 
 /// Runs a labrun of its own for one scenario; a SIGINT or SIGTERM labrun gets is passed on
@@ -710,51 +817,24 @@ fn pass_through(args: &RunArgs) -> Vec<OsString> {
     out
 }
 
-fn run_one(args: &RunArgs, path: &Path) -> i32 {
+/// One scenario, in this process: prints its transcript (or diagram) and the run's
+/// warnings as it goes, and returns its verdict.
+fn run_one(args: &RunArgs, path: &Path) -> Result<ScenarioRun, Error> {
     // Ctrl-C stops the programs and removes the run's directory, then prints what ran.
     crate::signals::catch();
-    let plan = match scenario::load(path) {
-        Ok(plan) => plan,
-        Err(ScenarioError::Invalid(diagnostics)) => {
-            tell_raw!("{diagnostics}");
-            return exit::USAGE;
-        }
-        Err(e) => {
-            tell!("labrun: {}", error_chain(&e));
-            return exit::USAGE;
-        }
-    };
-    let externals = match externals(&plan, &args.with) {
-        Ok(externals) => externals,
-        Err(message) => {
-            tell!("labrun: {message}");
-            return exit::USAGE;
-        }
-    };
+    let plan = scenario::load(path)?;
+    let externals = externals(&plan, &args.with)?;
     let external = externals.iter().any(Option::is_some);
     // Before any namespace: the pool keeps a way to the machine's /proc.
     let own_users = if external {
-        let range = match sandbox::users::range_from(args.uid_range) {
-            Ok(range) => range,
-            Err(message) => {
-                tell!("labrun: {message}");
-                return exit::USAGE;
-            }
-        };
+        let range = sandbox::users::range_from(args.uid_range)?;
         sandbox::users::enable(range).map_err(|why| tracing::debug!("no users of their own: {why}"))
     } else {
         Err(())
     };
-    let network = match sandbox::network::set_up(&needs(&plan, &externals, !args.no_capture)) {
-        Ok(network) => network,
-        Err(e) => {
-            tell!("labrun: {e}");
-            return exit::ERROR;
-        }
-    };
-    if let Some(message) = static_resolver(&plan, &externals, &network) {
-        tell!("labrun: {message}");
-        return exit::ERROR;
+    let network = sandbox::network::set_up(&needs(&plan, &externals, !args.no_capture))?;
+    if let Some(program) = static_resolver(&plan, &externals, &network) {
+        return Err(Error::StaticResolver { program });
     }
     let mut lacks = Vec::new();
     if external {
@@ -808,12 +888,11 @@ fn run_one(args: &RunArgs, path: &Path) -> i32 {
     if leftovers > 0 {
         tell!("labrun: stopped {leftovers} process(es) the programs left behind");
     }
-    let record = match record {
-        Ok(record) => record,
-        Err(e) => {
-            tell!("labrun: {}", error_chain(&e));
-            return exit::ERROR;
-        }
+    let record = record?;
+    let run = |verdict| ScenarioRun {
+        name: plan.name.clone(),
+        elapsed: record.elapsed,
+        verdict,
     };
     let transcript = transcript::normalize(&plan, &record);
     let text = transcript.to_text();
@@ -837,29 +916,23 @@ fn run_one(args: &RunArgs, path: &Path) -> i32 {
     }
     // A signal that came as the run was ending is still a signal.
     if let Some(signal) = record.interrupted.or_else(crate::signals::received) {
-        tell!(
-            "labrun: {}: interrupted by {} after {:.1}s; its programs are stopped, and what ran so far is above (not compared with anything)",
-            plan.name,
-            crate::signals::name(signal),
-            record.elapsed.as_secs_f64()
-        );
-        return crate::signals::exit_code(signal);
+        return Ok(run(ScenarioVerdict::Interrupted { signal }));
     }
     if let Some(error) = &record.capture_error {
         tell!("labrun: warning: {error}");
     }
     if let Some(path) = &args.pcap {
-        match crate::observe::capture::write_pcap(path, &record.packets) {
-            Ok(()) => tell!(
-                "labrun: {} packets written to {}",
-                record.packets.len(),
-                path.display()
-            ),
-            Err(e) => {
-                tell!("labrun: cannot write {}: {e}", path.display());
-                return exit::ERROR;
+        crate::observe::capture::write_pcap(path, &record.packets).map_err(|source| {
+            Error::Write {
+                path: path.clone(),
+                source,
             }
-        }
+        })?;
+        tell!(
+            "labrun: {} packets written to {}",
+            record.packets.len(),
+            path.display()
+        );
     }
     if record.timed_out {
         tell!(
@@ -893,7 +966,7 @@ fn run_one(args: &RunArgs, path: &Path) -> i32 {
         );
         let graded = report.as_ref().map_or(&[][..], |r| &r.graded[..]);
         let path = dir.join(crate::html::page_name(&plan.name, graded));
-        match write_page(
+        if let Err(source) = write_page(
             args,
             &plan,
             &transcript,
@@ -902,80 +975,65 @@ fn run_one(args: &RunArgs, path: &Path) -> i32 {
             warnings,
             &path,
         ) {
-            Ok(()) if args.quiet => {}
-            Ok(()) => tell!("labrun: report page written to {}", path.display()),
-            Err(e) => {
-                tell!("labrun: cannot write {}: {e}", path.display());
-                return exit::ERROR;
-            }
+            return Err(Error::Write { path, source });
+        }
+        if !args.quiet {
+            tell!("labrun: report page written to {}", path.display());
         }
     }
     if let Some(report) = report {
-        return rubric_verdict(args, &plan, &text, &report);
+        return rubric_verdict(args, &plan, &text, &report).map(run);
     }
     if args.no_snapshot {
-        return if record.timed_out {
-            exit::FAILED
-        } else {
-            exit::OK
-        };
+        return Ok(run(ScenarioVerdict::Unchecked {
+            timed_out: record.timed_out,
+        }));
     }
     let captured = options.capture && record.capture_error.is_none();
     if captured {
-        verdict(args, &plan, &text, record.elapsed)
+        verdict(args, &plan, &text).map(run)
     } else {
-        verdict_without_capture(args, &plan, &text, record.elapsed)
+        verdict_without_capture(args, &plan, &text).map(run)
     }
 }
 
 /// A run without a packet capture is compared with its snapshot but for the packets: what
 /// the kernel's socket tables and the programs showed must still match.
-fn verdict_without_capture(args: &RunArgs, plan: &Plan, text: &str, elapsed: Duration) -> i32 {
+fn verdict_without_capture(
+    args: &RunArgs,
+    plan: &Plan,
+    text: &str,
+) -> Result<ScenarioVerdict, Error> {
     let path = snapshot::path_for(&plan.path, &plan.name, args.snapshot_dir.as_deref());
-    let took = format!("{:.1}s", elapsed.as_secs_f64());
     if args.update {
-        tell!(
-            "labrun: {}: not written to {}: this run has no packet capture, and the snapshot would lose its packets",
-            plan.name,
-            path.display()
-        );
-        return exit::ERROR;
+        return Err(Error::NoCaptureToWrite {
+            name: plan.name.clone(),
+            snapshot: path,
+        });
     }
-    let expected = match snapshot::read(&path) {
-        Ok(Some(expected)) => expected,
-        Ok(None) => {
-            tell!(
-                "✗ {}: no snapshot at {} ({took}); this run has no packet capture to write one",
-                plan.name,
-                path.display()
-            );
-            return exit::FAILED;
-        }
-        Err(e) => {
-            tell!("labrun: {}", error_chain(&e));
-            return exit::ERROR;
-        }
+    let Some(expected) = snapshot::read(&path)? else {
+        return Ok(ScenarioVerdict::NoSnapshot {
+            snapshot: path,
+            compared: Compared::ButPackets,
+        });
     };
     let (expected, actual) = (
         snapshot::without_capture(&expected),
         snapshot::without_capture(text),
     );
-    if expected == actual {
-        tell!(
-            "✓ {}: transcript matches {} but for the packets, which this run could not capture ({took})",
-            plan.name,
-            path.display()
-        );
-        return exit::OK;
-    }
-    let color = crate::term::color_on_stderr();
-    tell!(
-        "✗ {}: transcript differs from {} ({took}; packets not compared: no capture); - snapshot, + this run:",
-        plan.name,
-        path.display()
-    );
-    tell_raw!("{}", snapshot::diff(&expected, &actual, color));
-    exit::FAILED
+    Ok(if expected == actual {
+        ScenarioVerdict::Matched {
+            snapshot: path,
+            compared: Compared::ButPackets,
+        }
+    } else {
+        ScenarioVerdict::Differed {
+            snapshot: path,
+            expected,
+            actual,
+            compared: Compared::ButPackets,
+        }
+    })
 }
 
 /// Moves the run into a pid namespace of its own, where one can be made (see
@@ -1038,7 +1096,12 @@ fn write_page(
 
 /// With `--with`, the rubric decides: every check must pass. The difference with the
 /// reference transcript is shown as help.
-fn rubric_verdict(args: &RunArgs, plan: &Plan, text: &str, report: &crate::check::Report) -> i32 {
+fn rubric_verdict(
+    args: &RunArgs,
+    plan: &Plan,
+    text: &str,
+    report: &crate::check::Report,
+) -> Result<ScenarioVerdict, Error> {
     let color = crate::term::color_on_stderr();
     tell_raw!("{}", crate::report::terminal(report, color));
     let outputs = [
@@ -1048,34 +1111,31 @@ fn rubric_verdict(args: &RunArgs, plan: &Plan, text: &str, report: &crate::check
     ];
     for (path, content) in outputs {
         if let Some(path) = path
-            && let Err(e) = std::fs::write(path, content + "\n")
+            && let Err(source) = std::fs::write(path, content + "\n")
         {
-            tell!("labrun: cannot write {}: {e}", path.display());
-            return exit::ERROR;
+            return Err(Error::Write {
+                path: path.clone(),
+                source,
+            });
         }
     }
+    let mut help = None;
     if !args.no_snapshot {
         let path = snapshot::path_for(&plan.path, &plan.name, args.snapshot_dir.as_deref());
+        let actual = snapshot::normalize(text);
         if let Ok(Some(expected)) = snapshot::read(&path)
-            && expected != snapshot::normalize(text)
+            && expected != actual
         {
-            tell!(
-                "  (help, not the verdict) differences with the reference transcript, - reference, + this run:"
-            );
-            tell_raw!(
-                "{}",
-                snapshot::diff(&expected, &snapshot::normalize(text), color)
-            );
+            help = Some((expected, actual));
         }
     }
-    if report.verdict == crate::check::Verdict::Pass {
-        exit::OK
-    } else {
-        exit::FAILED
-    }
+    Ok(ScenarioVerdict::Rubric {
+        passed: report.verdict == crate::check::Verdict::Pass,
+        help,
+    })
 }
 
-fn verdict(args: &RunArgs, plan: &Plan, text: &str, elapsed: Duration) -> i32 {
+fn verdict(args: &RunArgs, plan: &Plan, text: &str) -> Result<ScenarioVerdict, Error> {
     let path = snapshot::path_for(&plan.path, &plan.name, args.snapshot_dir.as_deref());
     let mode = if args.update {
         UpdateMode::Always
@@ -1083,54 +1143,26 @@ fn verdict(args: &RunArgs, plan: &Plan, text: &str, elapsed: Duration) -> i32 {
         UpdateMode::Auto
     };
     let source = plan.path.display().to_string();
-    let color = crate::term::color_on_stderr();
-    let (ok, cross) = if color {
-        ("\x1b[32m✓\x1b[0m", "\x1b[31m✗\x1b[0m")
-    } else {
-        ("✓", "✗")
-    };
-    let took = format!("{:.1}s", elapsed.as_secs_f64());
-    match snapshot::check(&path, &source, text, mode) {
-        Ok(Verdict::Matches) => {
-            tell!(
-                "{ok} {}: transcript matches {} ({took})",
-                plan.name,
-                path.display()
-            );
-            exit::OK
-        }
-        Ok(Verdict::Written) => {
-            tell!("{ok} {}: wrote {} ({took})", plan.name, path.display());
-            exit::OK
-        }
-        Ok(Verdict::Differs { pending, .. }) => {
+    Ok(match snapshot::check(&path, &source, text, mode)? {
+        Verdict::Matches => ScenarioVerdict::Matched {
+            snapshot: path,
+            compared: Compared::Whole { pending: None },
+        },
+        Verdict::Written => ScenarioVerdict::Updated { snapshot: path },
+        Verdict::Differs { pending, .. } => {
             let expected = snapshot::read(&path).ok().flatten().unwrap_or_default();
-            tell!(
-                "{cross} {}: transcript differs from {} ({took}); - snapshot, + this run:",
-                plan.name,
-                path.display()
-            );
-            tell_raw!(
-                "{}",
-                snapshot::diff(&expected, &snapshot::normalize(text), color)
-            );
-            hint_pending(pending.as_deref());
-            exit::FAILED
+            ScenarioVerdict::Differed {
+                snapshot: path,
+                expected,
+                actual: snapshot::normalize(text),
+                compared: Compared::Whole { pending },
+            }
         }
-        Ok(Verdict::Missing { pending }) => {
-            tell!(
-                "{cross} {}: no snapshot at {} ({took})",
-                plan.name,
-                path.display()
-            );
-            hint_pending(pending.as_deref());
-            exit::FAILED
-        }
-        Err(e) => {
-            tell!("labrun: {}", error_chain(&e));
-            exit::ERROR
-        }
-    }
+        Verdict::Missing { pending } => ScenarioVerdict::NoSnapshot {
+            snapshot: path,
+            compared: Compared::Whole { pending },
+        },
+    })
 }
 
 fn hint_pending(pending: Option<&Path>) {
@@ -1157,54 +1189,58 @@ fn needs(plan: &Plan, externals: &[Option<ExternalCommand>], capture: bool) -> s
     }
 }
 
-/// Why an external resolver cannot be graded here: it is statically linked, so it ignores
-/// `LD_PRELOAD` and would read the machine's `/etc/hosts`, not the run's.
+/// The external resolver that cannot be graded here, if any: it is statically linked, so
+/// it ignores `LD_PRELOAD` and would read the machine's `/etc/hosts`, not the run's.
 fn static_resolver(
     plan: &Plan,
     externals: &[Option<ExternalCommand>],
     network: &sandbox::Network,
-) -> Option<String> {
+) -> Option<PathBuf> {
     if !matches!(network.hosts, sandbox::Hosts::Tables { .. }) {
         return None;
     }
-    plan.actors.iter().zip(externals).find_map(|(actor, external)| {
-        let external = external.as_ref()?;
-        let resolver = matches!(actor.kind, scenario::ActorKind::Resolver { .. });
-        (resolver && crate::actor::elf::is_static(&external.program)).then(|| {
-            format!(
-                "{} is statically linked: without a private /etc/hosts (none can be made here) it would read the machine's, so its answers cannot be graded; link it dynamically (no -static) or run labrun where it may create namespaces",
-                external.program.display()
-            )
+    plan.actors
+        .iter()
+        .zip(externals)
+        .find_map(|(actor, external)| {
+            let external = external.as_ref()?;
+            let resolver = matches!(actor.kind, scenario::ActorKind::Resolver { .. });
+            (resolver && crate::actor::elf::is_static(&external.program))
+                .then(|| external.program.clone())
         })
-    })
 }
 
 /// Reads `--with ROLE=PROGRAM` options into one program per actor.
-fn externals(plan: &Plan, with: &[String]) -> Result<Vec<Option<ExternalCommand>>, String> {
+fn externals(plan: &Plan, with: &[String]) -> Result<Vec<Option<ExternalCommand>>, UsageError> {
     let mut externals = vec![None; plan.actors.len()];
     for option in with {
         let Some((role, program)) = option.split_once('=') else {
-            return Err(format!(
-                "`--with {option}` must be ROLE=PROGRAM, such as `server=./serveur`"
-            ));
+            return Err(UsageError::WithNotRole {
+                option: option.clone(),
+            });
         };
         let role = role.trim();
         let indexes: Vec<usize> = (0..plan.actors.len())
             .filter(|&i| plan.actors[i].role == role)
             .collect();
         let Some(&index) = indexes.first() else {
-            let mut roles: Vec<&str> = plan.actors.iter().map(|a| a.role.as_str()).collect();
+            let mut roles: Vec<String> = plan.actors.iter().map(|a| a.role.clone()).collect();
             roles.dedup();
-            return Err(format!(
-                "unknown role `{role}` in `--with`; the roles of {} are: {}",
-                plan.name,
-                roles.join(", ")
-            ));
+            return Err(UsageError::UnknownRole {
+                role: role.to_string(),
+                scenario: plan.name.clone(),
+                roles,
+            });
         };
         if externals[index].is_some() {
-            return Err(format!("role `{role}` is given twice with `--with`"));
+            return Err(UsageError::RoleTwice {
+                role: role.to_string(),
+            });
         }
-        let command = ExternalCommand::parse(program).map_err(|e| format!("--with {role}: {e}"))?;
+        let command = ExternalCommand::parse(program).map_err(|source| UsageError::Program {
+            role: role.to_string(),
+            source,
+        })?;
         // A resolver's role runs once per query: the program plays every one of them.
         for i in indexes {
             externals[i] = Some(command.clone());
@@ -1213,13 +1249,419 @@ fn externals(plan: &Plan, with: &[String]) -> Result<Vec<Option<ExternalCommand>
     Ok(externals)
 }
 
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::grade::Outcome;
+
+    fn scenario(verdict: ScenarioVerdict) -> Result<Summary, Error> {
+        Ok(Summary::Scenario(ScenarioRun {
+            name: "tcp_basic".into(),
+            elapsed: Duration::from_millis(10),
+            verdict,
+        }))
     }
-    text
+
+    fn snap() -> PathBuf {
+        PathBuf::from("snapshots/tcp_basic.snap")
+    }
+
+    fn io() -> std::io::Error {
+        std::io::Error::from(std::io::ErrorKind::PermissionDenied)
+    }
+
+    fn outcome(submission: &str, verdict: &str) -> Outcome {
+        Outcome {
+            submission: submission.into(),
+            scenario: "tcp_basic".into(),
+            role: "server".into(),
+            verdict: verdict.into(),
+            score: 0,
+            max_score: 10,
+            feedback: String::new(),
+            checks: Vec::new(),
+            finished: Duration::ZERO,
+            isolation: None,
+        }
+    }
+
+    #[test]
+    fn a_scenario_exits_by_its_verdict() {
+        let whole = Compared::Whole { pending: None };
+        let cases = [
+            (
+                ScenarioVerdict::Matched {
+                    snapshot: snap(),
+                    compared: whole.clone(),
+                },
+                exit::OK,
+            ),
+            (
+                ScenarioVerdict::Matched {
+                    snapshot: snap(),
+                    compared: Compared::ButPackets,
+                },
+                exit::OK,
+            ),
+            (ScenarioVerdict::Updated { snapshot: snap() }, exit::OK),
+            (
+                ScenarioVerdict::Differed {
+                    snapshot: snap(),
+                    expected: "a".into(),
+                    actual: "b".into(),
+                    compared: whole.clone(),
+                },
+                exit::FAILED,
+            ),
+            (
+                ScenarioVerdict::NoSnapshot {
+                    snapshot: snap(),
+                    compared: Compared::ButPackets,
+                },
+                exit::FAILED,
+            ),
+            (ScenarioVerdict::Unchecked { timed_out: false }, exit::OK),
+            (ScenarioVerdict::Unchecked { timed_out: true }, exit::FAILED),
+            (
+                ScenarioVerdict::Rubric {
+                    passed: true,
+                    help: Some(("a".into(), "b".into())),
+                },
+                exit::OK,
+            ),
+            (
+                ScenarioVerdict::Rubric {
+                    passed: false,
+                    help: None,
+                },
+                exit::FAILED,
+            ),
+            (
+                ScenarioVerdict::Interrupted {
+                    signal: libc::SIGINT,
+                },
+                exit::INTERRUPTED,
+            ),
+            (
+                ScenarioVerdict::Interrupted {
+                    signal: libc::SIGTERM,
+                },
+                exit::TERMINATED,
+            ),
+        ];
+        for (verdict, code) in cases {
+            let text = format!("{verdict:?}");
+            assert_eq!(exit_code(&scenario(verdict)), code, "{text}");
+        }
+    }
+
+    #[test]
+    fn several_scenarios_exit_with_the_worst_of_their_codes() {
+        let ends = |ends: &[ChildEnd]| {
+            exit_code(&Ok(Summary::Scenarios {
+                ends: ends.to_vec(),
+                interrupted: None,
+            }))
+        };
+        assert_eq!(ends(&[]), exit::OK);
+        assert_eq!(
+            ends(&[ChildEnd::Exited(0), ChildEnd::Exited(1)]),
+            exit::FAILED
+        );
+        assert_eq!(
+            ends(&[ChildEnd::Exited(2), ChildEnd::Exited(1)]),
+            exit::USAGE
+        );
+        assert_eq!(ends(&[ChildEnd::Exited(0), ChildEnd::Killed]), exit::ERROR);
+        assert_eq!(ends(&[ChildEnd::NotStarted]), exit::ERROR);
+        assert_eq!(ends(&[ChildEnd::Exited(143)]), exit::TERMINATED);
+        let stopped = Summary::Scenarios {
+            ends: vec![ChildEnd::Exited(0)],
+            interrupted: Some(libc::SIGINT),
+        };
+        assert_eq!(exit_code(&Ok(stopped)), exit::INTERRUPTED);
+    }
+
+    #[test]
+    fn a_class_exits_0_only_when_every_submission_passes() {
+        let class = |outcomes: &[Outcome]| {
+            exit_code(&Ok(Summary::Class {
+                summary: ClassSummary::of(outcomes),
+                out: "grades".into(),
+            }))
+        };
+        let (alice, bob) = (outcome("alice", "pass"), outcome("bob", "pass"));
+        assert_eq!(class(&[alice.clone(), bob.clone()]), exit::OK);
+        assert_eq!(class(&[alice, outcome("bob", "fail"), bob]), exit::FAILED);
+        assert_eq!(class(&[outcome("carol", "error")]), exit::FAILED);
+        let summary = ClassSummary::of(&[
+            outcome("alice", "pass"),
+            outcome("alice", "pass"),
+            outcome("bob", "fail"),
+        ]);
+        assert_eq!(
+            summary,
+            ClassSummary {
+                submissions: 2,
+                passed: 1
+            }
+        );
+        let stopped = Summary::ClassInterrupted {
+            signal: libc::SIGTERM,
+            outcomes: vec![outcome("alice", "pass")],
+        };
+        assert_eq!(exit_code(&Ok(stopped)), exit::TERMINATED);
+    }
+
+    #[test]
+    fn the_other_commands_exit_by_their_summary() {
+        let cases = [
+            (
+                Summary::Merged {
+                    count: 3,
+                    out: "grades".into(),
+                },
+                exit::OK,
+            ),
+            (
+                Summary::Packaged {
+                    platform: crate::autograder::Platform::Gradescope,
+                    out: "a.zip".into(),
+                },
+                exit::OK,
+            ),
+            (Summary::Diagnosis("ok\n".into()), exit::OK),
+            (Summary::Probe { allowed: true }, exit::OK),
+            (Summary::Probe { allowed: false }, exit::FAILED),
+            // A lab program run by hand exits as the C program would.
+            (Summary::Program { status: 2 }, 2),
+        ];
+        for (summary, code) in cases {
+            let text = format!("{summary:?}");
+            assert_eq!(exit_code(&Ok(summary)), code, "{text}");
+        }
+    }
+
+    #[test]
+    fn invalid_input_is_2() {
+        let errors: Vec<Error> = vec![
+            ScenarioError::TooLong {
+                path: "s.toml".into(),
+                limit: 1,
+            }
+            .into(),
+            ScenarioError::Read {
+                path: "s.toml".into(),
+                source: io(),
+            }
+            .into(),
+            UsageError::RoleTwice {
+                role: "server".into(),
+            }
+            .into(),
+            UsageError::NotAFolder {
+                path: "alice".into(),
+            }
+            .into(),
+            crate::sandbox::users::RangeError {
+                reason: "`x` is not a uid".into(),
+            }
+            .into(),
+            crate::grade::CourseError::Read {
+                path: "course.toml".into(),
+                source: io(),
+            }
+            .into(),
+            GradeError::Invalid("no scenario".into()).into(),
+            Error::Merge(MergeError::Missing {
+                missing: vec!["2/3".into()],
+                given: "1/3".into(),
+            }),
+            Error::Merge(MergeError::Read {
+                path: "slice".into(),
+                source: io(),
+            }),
+            AutograderError::Course("cannot find course c.toml".into()).into(),
+        ];
+        for error in errors {
+            assert_eq!(exit_code(&Err(error)), exit::USAGE);
+        }
+    }
+
+    #[test]
+    fn labrun_failing_at_its_own_work_is_3() {
+        let errors: Vec<Error> = vec![
+            GradeError::Files("cannot write to grades".into()).into(),
+            Error::Merge(MergeError::Write("cannot write to merged".into())),
+            // grade's own slice.json, even when what fails is reading the course again.
+            Error::Slice(MergeError::Invalid {
+                path: "course.toml".into(),
+                reason: "gone".into(),
+            }),
+            AutograderError::Io {
+                what: "create",
+                path: "out".into(),
+                source: io(),
+            }
+            .into(),
+            Error::OwnExecutable(io()),
+            Error::Runtime(io()),
+            crate::sandbox::network::NetworkError::Ports("none left".into()).into(),
+            Error::StaticResolver {
+                program: "./resolve".into(),
+            },
+            crate::engine::EngineError::Workdir(io()).into(),
+            crate::snapshot::SnapshotError::Write {
+                path: snap(),
+                source: io(),
+            }
+            .into(),
+            Error::NoCaptureToWrite {
+                name: "tcp_basic".into(),
+                snapshot: snap(),
+            },
+            Error::Write {
+                path: "capture.pcap".into(),
+                source: io(),
+            },
+        ];
+        for error in errors {
+            let text = format!("{error:?}");
+            assert_eq!(exit_code(&Err(error)), exit::ERROR, "{text}");
+        }
+    }
+
+    /// The case `labrun grade` once got wrong (exit 2): an `--out` folder that cannot be
+    /// made is labrun unable to do its work.
+    #[test]
+    fn an_out_folder_that_cannot_be_made_is_3() {
+        let dir = tempfile::tempdir().expect("a folder");
+        let file = dir.path().join("not-a-folder");
+        std::fs::write(&file, "").expect("a file");
+        let out = file.join("grades");
+        let error = crate::grade::check_out(&out).expect_err("no folder in a file");
+        assert_eq!(exit_code(&Err(error.into())), exit::ERROR);
+        let error = crate::autograder::write_results(
+            crate::autograder::Platform::Gradescope,
+            &out.join("results.json"),
+            &out,
+            &[outcome("alice", "pass")],
+            true,
+        )
+        .expect_err("no folder in a file");
+        let error = Error::from(error);
+        assert!(
+            error
+                .to_string()
+                .starts_with(&format!("cannot create {}: ", out.display())),
+            "{error}"
+        );
+        assert_eq!(exit_code(&Err(error)), exit::ERROR);
+    }
+
+    #[test]
+    fn errors_say_what_labrun_printed_before_they_were_typed() {
+        let cases: Vec<(Error, String)> = vec![
+            (
+                UsageError::SameResultsFile {
+                    per_submission: false,
+                }
+                .into(),
+                "--gradescope and --prairielearn would write the same file; give them different names".into(),
+            ),
+            (
+                UsageError::SameResultsFile {
+                    per_submission: true,
+                }
+                .into(),
+                "--gradescope and --prairielearn would write the same file in each submission's folder; give them different names".into(),
+            ),
+            (
+                UsageError::WithNotRole {
+                    option: "server".into(),
+                }
+                .into(),
+                "`--with server` must be ROLE=PROGRAM, such as `server=./serveur`".into(),
+            ),
+            (
+                UsageError::UnknownRole {
+                    role: "proxy".into(),
+                    scenario: "tcp_basic".into(),
+                    roles: vec!["server".into(), "client".into()],
+                }
+                .into(),
+                "unknown role `proxy` in `--with`; the roles of tcp_basic are: server, client"
+                    .into(),
+            ),
+            (
+                UsageError::Program {
+                    role: "server".into(),
+                    source: crate::actor::ExternalError::Empty,
+                }
+                .into(),
+                "--with server: the program is empty".into(),
+            ),
+            (
+                ScenarioError::Read {
+                    path: "s.toml".into(),
+                    source: io(),
+                }
+                .into(),
+                format!("cannot read scenario s.toml: {}", io()),
+            ),
+            (
+                crate::engine::EngineError::Workdir(io()).into(),
+                format!("cannot create a working directory for the run: {}", io()),
+            ),
+            (
+                Error::OwnExecutable(io()),
+                format!("cannot find its own executable: {}", io()),
+            ),
+            (
+                Error::Write {
+                    path: "capture.pcap".into(),
+                    source: io(),
+                },
+                format!("cannot write capture.pcap: {}", io()),
+            ),
+            (
+                crate::sandbox::users::RangeError {
+                    reason: "`x` is not a uid".into(),
+                }
+                .into(),
+                "LABRUN_UID_RANGE: `x` is not a uid".into(),
+            ),
+        ];
+        for (error, text) in cases {
+            assert_eq!(error.to_string(), text);
+        }
+    }
+
+    /// The README's table lists exactly the codes labrun exits with.
+    #[test]
+    fn the_readme_table_lists_the_exit_codes() {
+        let readme = include_str!("../README.md");
+        let table = readme
+            .split("### Exit codes")
+            .nth(1)
+            .expect("an exit-code section");
+        let codes: Vec<i32> = table
+            .lines()
+            .skip_while(|line| !line.starts_with('|'))
+            .take_while(|line| line.starts_with('|'))
+            .filter_map(|line| line.split('|').nth(1)?.trim().parse().ok())
+            .collect();
+        let want = [
+            exit::OK,
+            exit::FAILED,
+            exit::USAGE,
+            exit::ERROR,
+            exit::INTERRUPTED,
+            exit::TERMINATED,
+        ];
+        assert_eq!(codes, want);
+    }
 }

@@ -181,8 +181,8 @@ impl Diagnosis {
 }
 
 /// The probe process's side: tries `kind` and prints `ok HOW` or `no WHY`, one line per
-/// answer; exits 0 when the first answer is yes.
-pub fn run_probe(kind: Probe) -> i32 {
+/// answer; returns whether the first answer is yes (the process then exits 0, else 1).
+pub fn run_probe(kind: Probe) -> bool {
     use nix::sched::CloneFlags;
     let first = match kind {
         Probe::Network => {
@@ -210,16 +210,10 @@ pub fn run_probe(kind: Probe) -> i32 {
         }),
         Probe::Pid => unshare_either(CloneFlags::CLONE_NEWPID),
     };
-    let code = match &first {
-        Ok(how) => {
-            say!("ok {how}");
-            0
-        }
-        Err(why) => {
-            say!("no {why}");
-            1
-        }
-    };
+    match &first {
+        Ok(how) => say!("ok {how}"),
+        Err(why) => say!("no {why}"),
+    }
     if kind == Probe::Network && first.is_ok() {
         match crate::sandbox::quick_acks() {
             Ok(()) => say!("ok"),
@@ -230,7 +224,7 @@ pub fn run_probe(kind: Probe) -> i32 {
             Err(why) => say!("no {why}"),
         }
     }
-    code
+    first.is_ok()
 }
 
 /// Capabilities named in `<linux/capability.h>`, by bit.

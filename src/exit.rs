@@ -1,6 +1,6 @@
-//! labrun's exit codes, documented in the README's table: decided by the command line
-//! ([`crate::cli`]), also used where a process of labrun's leaves on its own (a run's pid
-//! namespace, a signal).
+//! labrun's exit codes, documented in the README's table: decided once, from what a command
+//! came to ([`crate::session`]), by [`crate::cli::exit_code`]; also used where a process of
+//! labrun's leaves on its own (a run's pid namespace, a signal).
 
 /// Every scenario ran and matched its snapshot.
 pub const OK: i32 = 0;

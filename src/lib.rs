@@ -49,7 +49,11 @@
 //! - [`signals`]: SIGINT and SIGTERM stop a run or a class cleanly (exit 130, 143).
 //! - [`scratch`]: labrun's scratch folders, one locked folder per process, swept when its
 //!   process is gone.
-//! - [`cli`]: the command line, what is printed, exit codes.
+//! - [`session`]: what a command came to, as values: a scenario's verdict, a class's
+//!   summary, what was merged or packaged, and typed errors (invalid input, or labrun unable
+//!   to do its work).
+//! - [`cli`]: the command line, what is printed, and the one function that maps a
+//!   command's summary or error to its exit code.
 //!
 //! At the bottom, using no stage:
 //!
@@ -109,6 +113,7 @@ pub mod report;
 pub mod sandbox;
 pub mod scenario;
 pub mod scratch;
+pub mod session;
 pub mod signals;
 pub mod snapshot;
 mod term;

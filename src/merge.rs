@@ -142,9 +142,9 @@ impl Slice {
         // other rubrics is another course.
         let graded = crate::grade::load_course(course)
             .map(|loaded| crate::grade::graded_scenarios(course, &loaded, &scenarios))
-            .map_err(|reason| MergeError::Invalid {
+            .map_err(|e| MergeError::Invalid {
                 path: course.to_path_buf(),
-                reason,
+                reason: e.to_string(),
             })?;
         // The class in grade's order: its submissions sorted by path, named by their folder.
         let mut paths = submissions.to_vec();
@@ -233,7 +233,7 @@ pub fn merge(out: &Path, partials: &[PathBuf]) -> Result<usize, MergeError> {
     let write = MergeError::Write;
     // Until the merge is whole, `out` is no slice (a merge of a merge).
     forget_slice(out)?;
-    crate::grade::write_results(out, &outcomes).map_err(write)?;
+    crate::grade::write_results(out, &outcomes).map_err(|e| write(e.to_string()))?;
     for (submission, folder) in &sources {
         let from = submission_folder(folder, submission);
         let to = submission_folder(out, submission);

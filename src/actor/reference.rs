@@ -120,8 +120,9 @@ pub(crate) async fn run(
 }
 
 /// Runs a reference program on the host, printing its lines as the C program would:
-/// `labrun ref tcp-server A 4000`.
-pub fn run_standalone(program: RefProgram, params: RefParams) -> i32 {
+/// `labrun ref tcp-server A 4000`. Returns the exit status the C program would have; an
+/// error when the async runtime cannot start.
+pub fn run_standalone(program: RefProgram, params: RefParams) -> io::Result<i32> {
     struct Print;
     impl Sink for Print {
         fn emit_in(&self, _lane: u32, event: EventKind) {
@@ -135,16 +136,9 @@ pub fn run_standalone(program: RefProgram, params: RefParams) -> i32 {
             }
         }
     }
-    let runtime = match tokio::runtime::Builder::new_current_thread()
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("labrun: cannot start the async runtime: {error}");
-            return 3;
-        }
-    };
+        .build()?;
     let outcome = runtime.block_on(async {
         let stop = CancellationToken::new();
         tokio::select! {
@@ -152,10 +146,10 @@ pub fn run_standalone(program: RefProgram, params: RefParams) -> i32 {
             _ = tokio::signal::ctrl_c() => Outcome::Stopped,
         }
     });
-    match outcome {
+    Ok(match outcome {
         Outcome::Exited { code } => code,
         _ => 0,
-    }
+    })
 }
 
 /// A line for stderr, then exit status 1: how the C programs give up.

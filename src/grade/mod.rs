@@ -169,10 +169,68 @@ pub struct Outcome {
 pub const ISOLATION_LINE: &str = "labrun: warning: this run has ";
 
 /// Reads a course file.
-pub fn load_course(path: &Path) -> Result<Course, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read course {}: {e}", path.display()))?;
-    toml::from_str(&text).map_err(|e| format!("invalid course {}: {e}", path.display()))
+pub fn load_course(path: &Path) -> Result<Course, CourseError> {
+    let text = std::fs::read_to_string(path).map_err(|source| CourseError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|source| CourseError::Invalid {
+        path: path.to_path_buf(),
+        source: Box::new(source),
+    })
+}
+
+/// Why a course file cannot be used: an invalid input (exit 2), whether it is missing or
+/// wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum CourseError {
+    #[error("cannot read course {}: {source}", .path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid course {}: {source}", .path.display())]
+    Invalid {
+        path: PathBuf,
+        #[source]
+        source: Box<toml::de::Error>,
+    },
+}
+
+/// What grading a class came to: how many of its submissions pass every direction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClassSummary {
+    /// The submissions graded.
+    pub submissions: usize,
+    /// Those whose every direction passed.
+    pub passed: usize,
+}
+
+impl ClassSummary {
+    /// The summary of `outcomes`, in submission order as [`grade_class`] gives them.
+    pub fn of(outcomes: &[Outcome]) -> Self {
+        let mut submissions: Vec<&str> = outcomes.iter().map(|o| o.submission.as_str()).collect();
+        submissions.dedup();
+        let passed = submissions
+            .iter()
+            .filter(|s| {
+                outcomes
+                    .iter()
+                    .filter(|o| &o.submission == *s)
+                    .all(|o| o.verdict == "pass")
+            })
+            .count();
+        ClassSummary {
+            submissions: submissions.len(),
+            passed,
+        }
+    }
+
+    /// Whether every submission passes.
+    pub fn all_pass(&self) -> bool {
+        self.passed == self.submissions
+    }
 }
 
 /// Why a class cannot be graded at all.
@@ -1169,8 +1227,10 @@ fn direction_points(scenario: &Path, role: &str) -> u64 {
 
 /// Writes `OUT/<submission>/feedback.txt`, `OUT/summary.csv`, `OUT/summary.json` and the
 /// class table `OUT/index.html`.
-pub fn write_results(out: &Path, outcomes: &[Outcome]) -> Result<(), String> {
-    let fail = |e: std::io::Error| format!("cannot write to {}: {e}", out.display());
+/// Every failure is labrun's own files ([`GradeError::Files`]).
+pub fn write_results(out: &Path, outcomes: &[Outcome]) -> Result<(), GradeError> {
+    let fail =
+        |e: std::io::Error| GradeError::Files(format!("cannot write to {}: {e}", out.display()));
     std::fs::create_dir_all(out).map_err(fail)?;
     let by_submission = by_submission(outcomes);
     let mut csv = String::from("submission,total,max,verdict");
@@ -1186,7 +1246,8 @@ pub fn write_results(out: &Path, outcomes: &[Outcome]) -> Result<(), String> {
         crate::grade::journal::write_atomic(
             &dir.join("feedback.txt"),
             feedback_text(submission, list).as_bytes(),
-        )?;
+        )
+        .map_err(GradeError::Files)?;
         let total: u64 = list.iter().map(|o| o.score).sum();
         let max: u64 = list.iter().map(|o| o.max_score).sum();
         let verdict = class_verdict(list);
@@ -1215,7 +1276,7 @@ pub fn write_results(out: &Path, outcomes: &[Outcome]) -> Result<(), String> {
     let json = serde_json::to_string_pretty(&serde_json::json!({ "submissions": summary }))
         .unwrap_or_default();
     std::fs::write(out.join("summary.json"), json + "\n").map_err(fail)?;
-    write_index(out, outcomes)
+    write_index(out, outcomes).map_err(GradeError::Files)
 }
 
 /// A submission's `feedback.txt`: each direction's verdict, score and feedback.

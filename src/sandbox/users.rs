@@ -79,16 +79,25 @@ impl std::str::FromStr for UidRange {
 }
 
 /// The range to use: the flag's, else the environment variable's, else the default.
-pub fn range_from(flag: Option<UidRange>) -> Result<UidRange, String> {
+pub fn range_from(flag: Option<UidRange>) -> Result<UidRange, RangeError> {
     if let Some(range) = flag {
         return Ok(range);
     }
     match std::env::var(RANGE_VARIABLE) {
-        Ok(text) if !text.trim().is_empty() => text
-            .parse()
-            .map_err(|e: String| format!("{RANGE_VARIABLE}: {e}")),
+        Ok(text) if !text.trim().is_empty() => {
+            text.parse().map_err(|reason: String| RangeError { reason })
+        }
         _ => Ok(DEFAULT_RANGE),
     }
+}
+
+/// `LABRUN_UID_RANGE` is no range of uids (an invalid input, like a wrong `--uid-range`,
+/// which clap refuses).
+#[derive(Debug, thiserror::Error)]
+#[error("{RANGE_VARIABLE}: {reason}")]
+pub struct RangeError {
+    /// What is wrong with the variable's value.
+    pub reason: String,
 }
 
 /// Sets up the pool for this process, once. Returns whether programs will run as users of
