@@ -171,6 +171,9 @@ pub(crate) enum Place {
     Container,
     /// An ordinary user without user namespaces: uid 65534, no capability.
     User,
+    /// An ordinary user with user namespaces (most distributions): uid 65534, no
+    /// capability, no filter.
+    UserNs,
 }
 
 /// `program` run in `place`; its exit code is the program's.
@@ -178,6 +181,7 @@ pub(crate) fn confined(place: Place, program: impl AsRef<std::ffi::OsStr>) -> Co
     let mode = match place {
         Place::Container => "container",
         Place::User => "user",
+        Place::UserNs => "userns",
     };
     let mut command = Command::new(fixture("confine/confine"));
     command.arg(mode).arg("--").arg(program);

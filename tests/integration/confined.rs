@@ -1,5 +1,5 @@
-//! labrun where graders run it: a Docker-default container and an ordinary user without
-//! user namespaces, both simulated by `tests/fixtures/confine/confine.c`.
+//! labrun where graders run it: a Docker-default container, an ordinary user without user
+//! namespaces and one with them, all simulated by `tests/fixtures/confine/confine.c`.
 
 use crate::common::{
     Place, Scratch, can_confine, confined, correct_submission, fixture, labrun_in, root,
@@ -47,6 +47,22 @@ fn the_simulated_places_refuse_what_graders_refuse() {
         !text.contains("userns"),
         "a user namespace was made: {text}"
     );
+    let with_namespaces = confined(Place::UserNs, "sh")
+        .args([
+            "-c",
+            "grep CapEff /proc/self/status; id -u; unshare -Urn true && echo userns; true",
+        ])
+        .output()
+        .expect("confine runs");
+    let text = stdout(&with_namespaces);
+    assert!(
+        with_namespaces.status.success(),
+        "{}",
+        stderr(&with_namespaces)
+    );
+    assert!(text.contains("CapEff:\t0000000000000000"), "{text}");
+    assert!(text.contains("65534\n"), "nobody: {text}");
+    assert!(text.contains("userns"), "no user namespace: {text}");
 }
 
 /// A whole labrun run ends in the simulated container, whatever its verdict: the wrapper
@@ -121,6 +137,26 @@ fn every_scenario_matches_its_snapshot_but_for_packets_as_an_ordinary_user() {
     assert!(err.contains("but for the packets"), "{err}");
 }
 
+/// An ordinary user with user namespaces makes the run's namespaces in one of its own:
+/// every transcript matches its snapshot, packets included, and no warning says a lack.
+#[test]
+fn every_scenario_matches_its_snapshot_as_a_user_with_user_namespaces() {
+    if !can_confine() {
+        return;
+    }
+    let problems = scenarios_against_snapshots(Place::UserNs, 1);
+    assert!(problems.is_empty(), "{}", problems.join("\n\n"));
+    let output = labrun_in(Place::UserNs)
+        .args(["scenarios/tcp_basic.toml", "--time-scale", "0"])
+        .env("CI", "1")
+        .output()
+        .expect("labrun runs");
+    let err = stderr(&output);
+    assert!(output.status.success(), "{err}");
+    assert!(!err.contains("warning"), "{err}");
+    assert!(!err.contains("but for the packets"), "{err}");
+}
+
 /// The transcript of a run in a container is the one a private network gives, byte for
 /// byte, at real time too (where the kernel's delayed ACKs would show).
 #[test]
@@ -142,13 +178,10 @@ fn a_container_run_at_real_time_is_the_private_networks_run() {
     assert_eq!(stdout(&output), private);
 }
 
-/// A class graded in parallel in a container: every direction of the course at once on the
-/// machine's one network, the lab's ports never clash, and correct programs get every point.
-#[test]
-fn a_correct_class_gets_the_full_score_in_a_container() {
-    if !can_confine() {
-        return;
-    }
+/// A class of correct submissions graded in parallel in `place`: every submission gets
+/// the full score and passes; the isolation is said once, for the class, and not in the
+/// students' feedback. Returns labrun's standard error.
+fn a_correct_class_gets_the_full_score(place: Place) -> String {
     let class = Scratch::new("confined-class");
     let mut submissions = Vec::new();
     for student in ["alice", "bob", "carol"] {
@@ -156,27 +189,70 @@ fn a_correct_class_gets_the_full_score_in_a_container() {
         correct_submission(&dir);
         submissions.push(dir.display().to_string());
     }
+    // An ordinary user writes its results where it may.
     let out = class.path().join("grades");
-    let output = labrun_in(Place::Container)
+    std::fs::create_dir(&out).expect("the results folder");
+    std::os::unix::fs::chown(&out, Some(65534), Some(65534)).expect("chown");
+    let output = labrun_in(place)
         .args(["grade", "courses/tp-sockets.toml", "--out"])
         .arg(&out)
         .args(&submissions)
         .output()
         .expect("labrun grade runs");
     let err = stderr(&output);
-    assert!(output.status.success(), "{err}");
+    assert!(output.status.success(), "{place:?}: {err}");
     let summary = std::fs::read_to_string(out.join("summary.csv")).expect("summary.csv");
     let rows: Vec<&str> = summary.lines().skip(1).collect();
     assert_eq!(rows.len(), 3, "{summary}");
     for row in rows {
         let fields: Vec<&str> = row.split(',').collect();
-        assert_eq!(fields[1], fields[2], "not the full score: {row}");
-        assert_eq!(fields[3], "pass", "{row}");
+        assert_eq!(
+            fields[1], fields[2],
+            "{place:?}: not the full score: {row}\n{err}"
+        );
+        assert_eq!(fields[3], "pass", "{place:?}: {row}");
     }
-    // The isolation is said once, for the class, and not in the students' feedback.
     assert!(err.matches("warning: this run has").count() <= 1, "{err}");
     let feedback = std::fs::read_to_string(out.join("alice/feedback.txt")).expect("feedback");
     assert!(!feedback.contains("warning: this run has"), "{feedback}");
+    err
+}
+
+/// A class graded in parallel in a container: every direction of the course at once on the
+/// machine's one network, the lab's ports never clash, and correct programs get every point.
+#[test]
+fn a_correct_class_gets_the_full_score_in_a_container() {
+    if !can_confine() {
+        return;
+    }
+    a_correct_class_gets_the_full_score(Place::Container);
+}
+
+/// The same class graded by an ordinary user without user namespaces (a university's lab
+/// machine on Ubuntu 24.04): no uid of its own for the programs, no capture, the machine's
+/// network; correct programs still get every point, and one line says what is missing.
+#[test]
+fn a_correct_class_gets_the_full_score_as_an_ordinary_user() {
+    if !can_confine() {
+        return;
+    }
+    let err = a_correct_class_gets_the_full_score(Place::User);
+    assert_eq!(err.matches("warning: this run has").count(), 1, "{err}");
+}
+
+/// And by an ordinary user with user namespaces: the private network of the full machine;
+/// what it lacks is a control group of its own to cap the programs' processes, and one
+/// line says so.
+#[test]
+fn a_correct_class_gets_the_full_score_as_a_user_with_user_namespaces() {
+    if !can_confine() {
+        return;
+    }
+    let err = a_correct_class_gets_the_full_score(Place::UserNs);
+    let warnings: Vec<&str> = err.lines().filter(|l| l.contains("warning")).collect();
+    assert_eq!(warnings.len(), 1, "{err}");
+    assert!(warnings[0].contains("a private network"), "{err}");
+    assert!(warnings[0].contains("control group"), "{err}");
 }
 
 /// Without a private `/etc/hosts`, an external resolver reads the scenario's hosts through
