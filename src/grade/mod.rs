@@ -264,6 +264,8 @@ pub fn grade_class(
 ) -> Result<Vec<Outcome>, GradeError> {
     // Builds included: a platform's execution time is the whole of it.
     let begun = Instant::now();
+    // Before any thread: the runs' namespaces get small socket tables of their own.
+    crate::sandbox::tables_for_runs();
     let exe = std::env::current_exe()
         .map_err(|e| GradeError::Files(format!("cannot find labrun itself: {e}")))?;
     let base = course_path.parent().unwrap_or(Path::new("."));
