@@ -1,4 +1,13 @@
 //! The scenario schema, checked by one walk over the spanned TOML tree.
+//!
+//! This file owns the walk (`Walk`, which gathers every diagnostic) and the top of a
+//! scenario (`name`, `description`, `[run]`); each section of the file has a module of its
+//! own, and they hand their part of the [`Plan`] back here:
+//!
+//! - `values`: typed reads of spanned values (strings, integers, durations, tables),
+//!   each mistake a positioned diagnostic with a suggestion.
+
+mod values;
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -14,6 +23,8 @@ use super::{
     ActorKind, ActorPlan, CheckPlan, Checkpoint, Concurrency, Expect, Host, Lookup, Milestone,
     MilestoneKind, Plan, Protocol, Show, StartRule, When,
 };
+
+use values::{header_span, quoted_list, unknown};
 
 const TOP_KEYS: &[&str] = &[
     "name",
@@ -94,7 +105,6 @@ const CLIENT_KEYS: &[&str] = &[
     "timeout",
     "args",
 ];
-
 const DEFAULT_RUN_TIMEOUT: Duration = Duration::from_secs(120);
 const DEFAULT_STOP_GRACE: Duration = Duration::from_secs(10);
 const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -134,8 +144,6 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<Plan, Diagnostics> {
         }
     }
 }
-
-type Value<'a> = Spanned<DeValue<'a>>;
 
 /// An actor as written, before references between actors are resolved.
 #[derive(Clone)]
@@ -566,29 +574,6 @@ impl Walk {
                     timeout: timeout.unwrap_or(DEFAULT_CLIENT_TIMEOUT.min(plan.timeout)),
                     args: args.clone(),
                 });
-            }
-        }
-    }
-
-    /// A list of strings.
-    fn strings(&mut self, t: &DeTable<'_>, key: &str) -> Vec<Spanned<String>> {
-        let Some(v) = t.get(key) else {
-            return Vec::new();
-        };
-        match v.get_ref() {
-            DeValue::Array(items) => items
-                .iter()
-                .filter_map(|item| match item.get_ref() {
-                    DeValue::String(s) => Some(Spanned::new(item.span(), s.to_string())),
-                    other => {
-                        self.type_error(item, key, "a string", other);
-                        None
-                    }
-                })
-                .collect(),
-            other => {
-                self.type_error(v, key, "a list of strings", other);
-                Vec::new()
             }
         }
     }
@@ -1043,164 +1028,6 @@ impl Walk {
         Some(Milestone { actor, what })
     }
 
-    /// The `[[key]]` tables of the document, each with its keys checked and its required
-    /// keys present (what is wrong is reported; tables that are not tables are skipped).
-    fn tables<'t, 'a>(
-        &mut self,
-        root: &'t DeTable<'a>,
-        key: &str,
-        allowed: &[&str],
-        required: &[&str],
-    ) -> Vec<(&'t DeTable<'a>, Range<usize>)> {
-        let Some(value) = root.get(key) else {
-            return Vec::new();
-        };
-        let items: Vec<&'t Value<'a>> = match value.get_ref() {
-            DeValue::Array(items) => items.iter().collect(),
-            DeValue::Table(_) => vec![value],
-            other => {
-                self.errors.push(
-                    Diagnostic::new(
-                        value.span(),
-                        format!("`{key}` must be a table, not {}", kind(other)),
-                    )
-                    .help(format!("write each {key} as a `[[{key}]]` table")),
-                );
-                return Vec::new();
-            }
-        };
-        let mut tables = Vec::new();
-        for item in items {
-            let Some(table) = item.get_ref().as_table() else {
-                self.errors.push(Diagnostic::new(
-                    item.span(),
-                    format!("each `{key}` must be a table, not {}", kind(item.get_ref())),
-                ));
-                continue;
-            };
-            let place = format!("in a [[{key}]]");
-            self.check_keys(table, allowed, &place);
-            self.require(table, item.span(), required, &format!("[[{key}]]"));
-            tables.push((table, item.span()));
-        }
-        tables
-    }
-
-    fn check_keys(&mut self, table: &DeTable<'_>, allowed: &[&str], place: &str) {
-        for (key, _) in table.iter() {
-            let name = key.get_ref().as_ref();
-            if !allowed.contains(&name) {
-                let mut d = Diagnostic::new(key.span(), format!("unknown key `{name}` {place}"));
-                d.help = Some(match suggest(name, allowed) {
-                    Some(best) => format!("did you mean `{best}`?"),
-                    None => format!("expected one of {}", quoted_list(allowed)),
-                });
-                self.errors.push(d);
-            }
-        }
-    }
-
-    fn require(&mut self, t: &DeTable<'_>, span: Range<usize>, keys: &[&str], what: &str) {
-        for key in keys {
-            if t.get(*key).is_none() {
-                self.errors.push(
-                    Diagnostic::new(
-                        header_span(span.clone()),
-                        format!("this {what} has no `{key}`"),
-                    )
-                    .help(format!("add `{key} = {}`", example(key))),
-                );
-            }
-        }
-    }
-
-    fn at(&mut self, t: &DeTable<'_>, key: &str, message: &str) {
-        if let Some(v) = t.get(key) {
-            self.errors.push(Diagnostic::new(v.span(), message));
-        }
-    }
-
-    fn table<'t, 'a>(&mut self, t: &'t DeTable<'a>, key: &str) -> Option<&'t DeTable<'a>> {
-        let v = t.get(key)?;
-        match v.get_ref() {
-            DeValue::Table(table) => Some(table),
-            other => {
-                self.type_error(v, key, "a table", other);
-                None
-            }
-        }
-    }
-
-    fn string(&mut self, t: &DeTable<'_>, key: &str) -> Option<Spanned<String>> {
-        let v = t.get(key)?;
-        match v.get_ref() {
-            DeValue::String(s) => Some(Spanned::new(v.span(), s.to_string())),
-            other => {
-                self.type_error(v, key, "a string", other);
-                None
-            }
-        }
-    }
-
-    fn integer(&mut self, t: &DeTable<'_>, key: &str) -> Option<Spanned<i64>> {
-        let v = t.get(key)?;
-        match v.get_ref() {
-            DeValue::Integer(i) => {
-                let digits = i.as_str().replace('_', "");
-                match i64::from_str_radix(digits.trim_start_matches('+'), i.radix()) {
-                    Ok(n) => Some(Spanned::new(v.span(), n)),
-                    Err(_) => {
-                        self.errors.push(Diagnostic::new(
-                            v.span(),
-                            format!("`{key}` is far too large"),
-                        ));
-                        None
-                    }
-                }
-            }
-            other => {
-                self.type_error(v, key, "an integer", other);
-                None
-            }
-        }
-    }
-
-    fn duration(&mut self, t: &DeTable<'_>, key: &str) -> Option<Duration> {
-        let v = t.get(key)?;
-        let text = match v.get_ref() {
-            DeValue::String(s) => s.to_string(),
-            DeValue::Integer(_) | DeValue::Float(_) => {
-                let raw = match v.get_ref() {
-                    DeValue::Integer(i) => i.as_str().to_string(),
-                    DeValue::Float(f) => f.as_str().to_string(),
-                    _ => String::new(),
-                };
-                self.errors.push(
-                    Diagnostic::new(
-                        v.span(),
-                        format!("`{key}` is a duration, written as a string with a unit"),
-                    )
-                    .help(format!("write `{key} = \"{raw}s\"` or `\"{raw}ms\"`")),
-                );
-                return None;
-            }
-            other => {
-                self.type_error(v, key, "a duration such as \"2s\"", other);
-                return None;
-            }
-        };
-        match duration::parse(&text) {
-            Ok(d) => Some(d),
-            Err(why) => {
-                self.errors.push(Diagnostic::new(
-                    v.span(),
-                    format!("invalid duration for `{key}`: {why}"),
-                ));
-                None
-            }
-        }
-    }
-
     fn protocol(&mut self, t: &DeTable<'_>) -> Option<Protocol> {
         let p = self.string(t, "protocol")?;
         match p.get_ref().to_ascii_lowercase().as_str() {
@@ -1245,40 +1072,6 @@ impl Walk {
             "labrun allows",
             ("the lab's programs make 3 exchanges", None),
         )
-    }
-
-    /// A whole number of `key` from 1 to `max`, or a positioned error: `helps` says how to
-    /// fix one below 1, and one above `max` (`more than the {max} {limit}`).
-    fn positive(
-        &mut self,
-        t: &DeTable<'_>,
-        key: &str,
-        max: i64,
-        limit: &str,
-        helps: (&str, Option<String>),
-    ) -> Option<u32> {
-        let n = self.integer(t, key)?;
-        match *n.get_ref() {
-            x if x <= 0 => {
-                self.errors.push(
-                    Diagnostic::new(n.span(), format!("`{key}` must be at least 1, not {x}"))
-                        .help(helps.0),
-                );
-                None
-            }
-            x if x > max => {
-                let mut d = Diagnostic::new(
-                    n.span(),
-                    format!("`{key}` is {x}, more than the {max} {limit}"),
-                );
-                if let Some(help) = helps.1 {
-                    d = d.help(help);
-                }
-                self.errors.push(d);
-                None
-            }
-            x => u32::try_from(x).ok(),
-        }
     }
 
     /// `concurrency = "iterative"` (the lab's server) or `"per-client"`.
@@ -1388,66 +1181,6 @@ impl Walk {
             );
         }
     }
-
-    fn type_error(&mut self, v: &Value<'_>, key: &str, expected: &str, found: &DeValue<'_>) {
-        self.errors.push(Diagnostic::new(
-            v.span(),
-            format!("`{key}` must be {expected}, not {}", kind(found)),
-        ));
-    }
-}
-
-fn unknown(found: &Spanned<String>, what: &str, known: &[&str]) -> Diagnostic {
-    let name = found.get_ref();
-    let d = Diagnostic::new(found.span(), format!("unknown {what} `{name}`"));
-    match suggest(name, known) {
-        Some(best) => d.help(format!("did you mean `{best}`?")),
-        None if known.is_empty() => d,
-        None => d.help(format!("expected one of {}", quoted_list(known))),
-    }
-}
-
-/// The closest known name, when it is close enough to be a likely typo.
-fn suggest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
-    known
-        .iter()
-        .map(|k| (strsim::normalized_damerau_levenshtein(name, k), *k))
-        .filter(|(score, _)| *score >= 0.6)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, k)| k)
-}
-
-fn quoted_list(items: &[&str]) -> String {
-    items
-        .iter()
-        .map(|i| format!("`{i}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-fn kind(value: &DeValue<'_>) -> &'static str {
-    match value {
-        DeValue::String(_) => "a string",
-        DeValue::Integer(_) => "an integer",
-        DeValue::Float(_) => "a float",
-        DeValue::Boolean(_) => "a boolean",
-        DeValue::Datetime(_) => "a date",
-        DeValue::Array(_) => "a list",
-        DeValue::Table(_) => "a table",
-    }
-}
-
-fn example(key: &str) -> &'static str {
-    match key {
-        "protocol" => "\"tcp\"",
-        "port" => "4000",
-        _ => "\"A\"",
-    }
-}
-
-/// A table's span covers its whole body; point at its first line only.
-fn header_span(span: Range<usize>) -> Range<usize> {
-    span.start..span.start + 1
 }
 
 /// The roles of a circle of start conditions, joined by arrows; a long one keeps its
