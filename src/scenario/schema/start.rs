@@ -9,8 +9,9 @@ use toml::de::{DeTable, DeValue};
 
 use crate::scenario::{ActorPlan, Diagnostic, Milestone, MilestoneKind};
 
+use super::Walk;
+use super::actors::Draft;
 use super::values::{quoted_list, unknown};
-use super::{Draft, Walk};
 
 impl Walk {
     /// Start conditions that wait on each other in a circle can never start.
