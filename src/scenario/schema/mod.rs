@@ -8,10 +8,12 @@
 //!   each mistake a positioned diagnostic with a suggestion.
 //! - `actors`: `[[server]]` and `[[client]]` tables, resolved into the plan's actors.
 //! - `start`: start conditions (`start-after`), their milestones, and circles of them.
+//! - `resolvers`: `[[resolver]]` tables (one actor per query) and `[[host]]` tables.
 //! - `checks`: `[[check]]` tables, the rubric.
 
 mod actors;
 mod checks;
+mod resolvers;
 mod start;
 mod values;
 
@@ -24,13 +26,9 @@ use toml::de::DeTable;
 
 use super::diagnostic::{Diagnostic, Diagnostics};
 use super::duration;
-use super::{
-    ActorKind, ActorPlan, Checkpoint, Host, Lookup, Milestone, MilestoneKind, Plan, Protocol,
-    StartRule, When,
-};
+use super::{Checkpoint, Plan, When};
 
-use actors::DEFAULT_CLIENT_TIMEOUT;
-use values::{header_span, unknown};
+use values::header_span;
 
 const TOP_KEYS: &[&str] = &[
     "name",
@@ -43,9 +41,6 @@ const TOP_KEYS: &[&str] = &[
     "netstat",
     "check",
 ];
-const HOST_KEYS: &[&str] = &["name", "aliases", "addresses"];
-const RESOLVER_KEYS: &[&str] = &["role", "lookup", "queries", "timeout", "args"];
-const RESOLVER_ARGS: &str = "{query}";
 const NETSTAT_KEYS: &[&str] = &["after", "at"];
 const RUN_KEYS: &[&str] = &["timeout", "stop-grace", "ready-timeout"];
 const DEFAULT_RUN_TIMEOUT: Duration = Duration::from_secs(120);
@@ -76,15 +71,6 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<Plan, Diagnostics> {
             })
         }
     }
-}
-
-/// A `[[resolver]]` as written, before it becomes one actor per query.
-struct ResolverDraft {
-    role: Spanned<String>,
-    lookup: Lookup,
-    queries: Vec<String>,
-    timeout: Option<Duration>,
-    args: Vec<String>,
 }
 
 struct Limits {
@@ -147,141 +133,6 @@ impl Walk {
         plan.checkpoints = self.checkpoints(root, &plan);
         plan.checks = self.checks(root, &plan);
         self.errors.is_empty().then_some(plan)
-    }
-
-    /// `[[host]]` tables: the run's private `/etc/hosts`.
-    fn hosts(&mut self, root: &DeTable<'_>) -> Option<Vec<Host>> {
-        root.get("host")?;
-        let mut hosts = Vec::new();
-        for (table, _) in self.tables(root, "host", HOST_KEYS, &["name", "addresses"]) {
-            let name = self.string(table, "name");
-            if let Some(name) = &name {
-                self.check_hostname(name);
-            }
-            let aliases = self.strings(table, "aliases");
-            for alias in &aliases {
-                self.check_hostname(alias);
-            }
-            let mut addresses = Vec::new();
-            for address in self.strings(table, "addresses") {
-                match address.get_ref().parse::<std::net::IpAddr>() {
-                    Ok(ip) => addresses.push(ip),
-                    Err(_) => self.errors.push(
-                        Diagnostic::new(
-                            address.span(),
-                            format!("`{}` is not an IP address", address.get_ref()),
-                        )
-                        .help("write addresses in dotted form, such as \"194.254.163.24\""),
-                    ),
-                }
-            }
-            if let Some(name) = name {
-                hosts.push(Host {
-                    name: name.into_inner(),
-                    aliases: aliases.into_iter().map(Spanned::into_inner).collect(),
-                    addresses,
-                });
-            }
-        }
-        Some(hosts)
-    }
-
-    fn check_hostname(&mut self, name: &Spanned<String>) {
-        let text = name.get_ref();
-        let valid = !text.is_empty()
-            && text.len() <= 253
-            && text
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_');
-        if !valid {
-            self.errors.push(Diagnostic::new(
-                name.span(),
-                format!("`{text}` is not a usable host name"),
-            ));
-        }
-    }
-
-    /// `[[resolver]]` tables, read but not yet expanded into actors.
-    fn resolvers(&mut self, root: &DeTable<'_>) -> Vec<ResolverDraft> {
-        let mut out = Vec::new();
-        for (table, span) in self.tables(root, "resolver", RESOLVER_KEYS, &["lookup", "queries"]) {
-            let role = self
-                .string(table, "role")
-                .unwrap_or_else(|| Spanned::new(header_span(span.clone()), "resolver".to_string()));
-            self.check_role_name(&role);
-            let lookup = match self.string(table, "lookup") {
-                Some(l) if l.get_ref() == "name" => Some(Lookup::Name),
-                Some(l) if l.get_ref() == "addr" => Some(Lookup::Address),
-                Some(l) => {
-                    self.errors.push(unknown(&l, "lookup", &["name", "addr"]));
-                    None
-                }
-                None => None,
-            };
-            let queries: Vec<String> = self
-                .strings(table, "queries")
-                .into_iter()
-                .map(Spanned::into_inner)
-                .collect();
-            if table.get("queries").is_some() && queries.is_empty() {
-                self.at(table, "queries", "a [[resolver]] needs at least one query");
-            }
-            let timeout = self.duration(table, "timeout");
-            let args = self.args(table, RESOLVER_ARGS);
-            if let (Some(lookup), Some(args)) = (lookup, args) {
-                out.push(ResolverDraft {
-                    role,
-                    lookup,
-                    queries,
-                    timeout,
-                    args,
-                });
-            }
-        }
-        out
-    }
-
-    /// One actor per query, each starting when the previous one has ended.
-    fn add_resolvers(&mut self, plan: &mut Plan, resolvers: Vec<ResolverDraft>) {
-        for ResolverDraft {
-            role,
-            lookup,
-            queries,
-            timeout,
-            args,
-        } in resolvers
-        {
-            if plan.actors.iter().any(|a| &a.role == role.get_ref()) {
-                self.errors.push(Diagnostic::new(
-                    role.span(),
-                    format!("duplicate role `{}`", role.get_ref()),
-                ));
-                continue;
-            }
-            let mut previous: Option<usize> = None;
-            for query in queries {
-                let after = previous
-                    .map(|actor| Milestone {
-                        actor,
-                        what: MilestoneKind::Exited,
-                    })
-                    .into_iter()
-                    .collect();
-                previous = Some(plan.actors.len());
-                plan.actors.push(ActorPlan {
-                    role: role.get_ref().clone(),
-                    id: String::new(),
-                    protocol: Protocol::Udp,
-                    kind: ActorKind::Resolver { lookup, query },
-                    start: StartRule {
-                        after,
-                        delay: Duration::ZERO,
-                    },
-                    timeout: timeout.unwrap_or(DEFAULT_CLIENT_TIMEOUT.min(plan.timeout)),
-                    args: args.clone(),
-                });
-            }
-        }
     }
 
     /// `[[netstat]]` tables: `after = "ROLE:MILESTONE"`, or `at = "7s"` or `at = "end"`.
