@@ -9,26 +9,24 @@
 //! - `actors`: `[[server]]` and `[[client]]` tables, resolved into the plan's actors.
 //! - `start`: start conditions (`start-after`), their milestones, and circles of them.
 //! - `resolvers`: `[[resolver]]` tables (one actor per query) and `[[host]]` tables.
+//! - `checkpoints`: `[[netstat]]` tables, when to take the socket table.
 //! - `checks`: `[[check]]` tables, the rubric.
 
 mod actors;
+mod checkpoints;
 mod checks;
 mod resolvers;
 mod start;
 mod values;
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
 use toml::Spanned;
 use toml::de::DeTable;
 
+use super::Plan;
 use super::diagnostic::{Diagnostic, Diagnostics};
-use super::duration;
-use super::{Checkpoint, Plan, When};
-
-use values::header_span;
 
 const TOP_KEYS: &[&str] = &[
     "name",
@@ -41,7 +39,6 @@ const TOP_KEYS: &[&str] = &[
     "netstat",
     "check",
 ];
-const NETSTAT_KEYS: &[&str] = &["after", "at"];
 const RUN_KEYS: &[&str] = &["timeout", "stop-grace", "ready-timeout"];
 const DEFAULT_RUN_TIMEOUT: Duration = Duration::from_secs(120);
 const DEFAULT_STOP_GRACE: Duration = Duration::from_secs(10);
@@ -133,57 +130,6 @@ impl Walk {
         plan.checkpoints = self.checkpoints(root, &plan);
         plan.checks = self.checks(root, &plan);
         self.errors.is_empty().then_some(plan)
-    }
-
-    /// `[[netstat]]` tables: `after = "ROLE:MILESTONE"`, or `at = "7s"` or `at = "end"`.
-    fn checkpoints(&mut self, root: &DeTable<'_>, plan: &Plan) -> Vec<Checkpoint> {
-        let index: HashMap<&str, usize> = plan
-            .actors
-            .iter()
-            .enumerate()
-            .map(|(i, a)| (a.role.as_str(), i))
-            .collect();
-        let roles: Vec<&str> = plan.actors.iter().map(|a| a.role.as_str()).collect();
-        let mut checkpoints = Vec::new();
-        for (table, span) in self.tables(root, "netstat", NETSTAT_KEYS, &[]) {
-            let after = self.string(table, "after");
-            let at = self.string(table, "at");
-            let checkpoint = match (after, at) {
-                (Some(after), None) => self.milestone(&after, &index, &roles).map(|m| Checkpoint {
-                    label: format!("after {}", after.get_ref()),
-                    when: When::After(m),
-                }),
-                (None, Some(at)) if at.get_ref() == "end" => Some(Checkpoint {
-                    label: "at end".into(),
-                    when: When::End,
-                }),
-                (None, Some(at)) => match duration::parse(at.get_ref()) {
-                    Ok(d) => Some(Checkpoint {
-                        label: format!("at {}", duration::display(d)),
-                        when: When::At(d),
-                    }),
-                    Err(why) => {
-                        self.errors.push(
-                            Diagnostic::new(at.span(), format!("invalid `at`: {why}"))
-                                .help("write a scenario time such as \"7s\", or \"end\""),
-                        );
-                        None
-                    }
-                },
-                _ => {
-                    self.errors.push(
-                        Diagnostic::new(
-                            header_span(span),
-                            "a [[netstat]] needs exactly one of `after` and `at`",
-                        )
-                        .help("write `after = \"server:ready\"`, `at = \"7s\"` or `at = \"end\"`"),
-                    );
-                    None
-                }
-            };
-            checkpoints.extend(checkpoint);
-        }
-        checkpoints
     }
 }
 
