@@ -3,37 +3,39 @@
 //! The engine starts each actor when its start conditions hold, collects what every actor
 //! reports on one channel, and stops the servers once their clients are done. It never
 //! prints: every event goes to the caller's observer, then into the returned record.
+//!
+//! This file owns the loop of a run and its record; the rest is in:
+//!
+//! - `drive`: each actor's task, from its start delay to its end (the async part).
+//! - `quiet`: when the run is quiet, for the virtual clock and the checkpoints.
+//! - `owners`: which of the run's programs owns a port, and the run's own sockets.
+//! - `ports`: on a shared network, the real ports in the plan and the declared ones in
+//!   the record.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::actor::ExternalCommand;
 use crate::actor::pace::{Pace, VirtualClock};
-use crate::actor::{ExternalCommand, RefParams, RefProgram, Sink, external, reference};
 use crate::observe::capture::Capture;
 use crate::observe::procnet;
-use crate::record::{
-    Event, EventKind, NotKept, Outcome, Packet, Protocol, RunRecord, Sample, Seen, SocketEntry,
-    TCP_ESTABLISHED, TCP_LISTEN,
-};
+use crate::record::{Event, EventKind, NotKept, Packet, Protocol, RunRecord, Sample, Seen};
 use crate::sandbox::Hosts;
 use crate::sandbox::ports::PortMap;
-use crate::scenario::{ActorKind, ActorPlan, Concurrency, MilestoneKind, Plan, When};
+use crate::scenario::{MilestoneKind, Plan, When};
 
+use owners::Owners;
+use quiet::SETTLE_EXTERNAL;
+
+mod drive;
+mod owners;
 mod ports;
-
-/// How long an external program may take to stop after SIGTERM before SIGKILL.
-const STOP_PATIENCE: Duration = Duration::from_millis(500);
-/// At time scale 0, how long the run must stay quiet before the virtual clock moves on
-/// when the kernel cannot tell that nothing is on its way (see [`Engine::settled`]): long
-/// enough for everything the last step caused to have happened.
-const SETTLE_REFERENCE: Duration = Duration::from_millis(2);
-/// The same when external programs take part: they are real processes to schedule.
-const SETTLE_EXTERNAL: Duration = Duration::from_millis(10);
+mod quiet;
 
 /// Settings of one run that do not come from the scenario file.
 #[derive(Clone, Debug)]
@@ -154,98 +156,6 @@ enum Message {
     Packet(Packet),
     /// A checkpoint's time has come.
     Checkpoint(usize),
-}
-
-struct ChannelSink {
-    actor: usize,
-    tx: mpsc::UnboundedSender<Message>,
-    owners: Arc<Owners>,
-}
-
-impl Sink for ChannelSink {
-    fn emit_in(&self, lane: u32, event: EventKind) {
-        match &event {
-            EventKind::Sent { protocol, peer, .. } | EventKind::Received { protocol, peer, .. } => {
-                self.owners.learn((*protocol, peer.port()), &self.tx);
-            }
-            EventKind::Ready {
-                protocol, local, ..
-            } => self.owners.claim((*protocol, local.port())),
-            _ => {}
-        }
-        let _ = self
-            .tx
-            .send(Message::Event(self.actor, lane, Instant::now(), event));
-    }
-}
-
-/// Which external program owns a port a reference actor talks to. The lookup runs in the
-/// reference actor's own task, before it goes on: the program at the other end is still
-/// running then (it waits for the reply), whereas by the time the engine gets to the
-/// event a quick client may have exited and taken its socket with it.
-#[derive(Default)]
-struct Owners {
-    inner: std::sync::Mutex<OwnersInner>,
-}
-
-#[derive(Default)]
-struct OwnersInner {
-    /// Each external program's actor index and pid, from its spawn on.
-    pids: Vec<(usize, u32)>,
-    looked_up: HashSet<(Protocol, u16)>,
-}
-
-impl Owners {
-    fn add(&self, actor: usize, pid: u32) {
-        if let Ok(mut inner) = self.inner.lock() {
-            inner.pids.push((actor, pid));
-        }
-    }
-
-    /// A port whose owner is known from its owner's own ready event: no need to look.
-    fn claim(&self, key: (Protocol, u16)) {
-        if let Ok(mut inner) = self.inner.lock() {
-            inner.looked_up.insert(key);
-        }
-    }
-
-    /// [`Owners::learn`] for both ports of a captured TCP or UDP frame.
-    fn learn_from(&self, frame: &[u8], tx: &mpsc::UnboundedSender<Message>) {
-        let Some((number, from, to)) = crate::observe::frame::flow(frame) else {
-            return;
-        };
-        let protocol = match number {
-            6 => Protocol::Tcp,
-            17 => Protocol::Udp,
-            _ => return,
-        };
-        for port in [from, to] {
-            self.learn((protocol, port), tx);
-        }
-    }
-
-    /// Looks a port up once, and reports its owner as a [`EventKind::Port`] event.
-    fn learn(&self, key: (Protocol, u16), tx: &mpsc::UnboundedSender<Message>) {
-        let Ok(mut inner) = self.inner.lock() else {
-            return;
-        };
-        if inner.pids.is_empty() || !inner.looked_up.insert(key) {
-            return;
-        }
-        let owner = inner.pids.iter().find_map(|&(actor, pid)| {
-            procnet::sockets_of(&[pid], key.0)
-                .iter()
-                .any(|e| e.local.port() == key.1)
-                .then_some(actor)
-        });
-        if let Some(actor) = owner {
-            let port = EventKind::Port {
-                protocol: key.0,
-                port: key.1,
-            };
-            let _ = tx.send(Message::Event(actor, 0, Instant::now(), port));
-        }
-    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -558,31 +468,6 @@ impl<'a> Engine<'a> {
         }
     }
 
-    /// Keeps, of a network's sockets, the run's: those on one of its ports (a server's, a
-    /// client's connection to it, what is left in TIME_WAIT), and those of its actors (a
-    /// reference client's, by its port; an external program's, by its descriptors).
-    fn keep_own(&self, sockets: &mut Vec<SocketEntry>, map: &PortMap) {
-        let own: HashSet<u16> = map.own().collect();
-        let programs: HashSet<u64> = self
-            .slots
-            .iter()
-            .filter(|s| s.status == Status::Running)
-            .filter_map(|s| s.pid)
-            .flat_map(procnet::socket_inodes)
-            .collect();
-        sockets.retain(|s| {
-            own.contains(&s.local.port())
-                || own.contains(&s.remote.port())
-                // A port an actor of the run claimed, while that actor runs: once it has
-                // ended, the port may be another program's.
-                || self
-                    .known_ports
-                    .get(&(s.protocol, s.local.port()))
-                    .is_some_and(|&a| self.slots[a].status == Status::Running)
-                || (s.inode != 0 && programs.contains(&s.inode))
-        });
-    }
-
     /// Stops everything at once, as the run's timeout does, because of `signal`.
     fn halt(&mut self, signal: i32) {
         if self.interrupted() != 0 {
@@ -599,111 +484,6 @@ impl<'a> Engine<'a> {
 
     fn interrupted(&self) -> i32 {
         self.interrupted.load(std::sync::atomic::Ordering::SeqCst)
-    }
-
-    /// What the engine does when its timer is due: the run's timeout, the starts waiting
-    /// for an actor to become ready, and, once the run is quiet, the checkpoints due and the
-    /// virtual clock.
-    async fn woken(&mut self, deadline: Instant, settle: Option<Instant>) {
-        // A start may have waited long enough for an actor to become ready.
-        self.dirty = true;
-        if Instant::now() >= deadline && !self.timed_out {
-            self.timed_out = true;
-            for slot in &self.slots {
-                slot.kill.cancel();
-            }
-        }
-        if settle.is_some_and(|s| Instant::now() >= s) {
-            if self.settled().await {
-                // A checkpoint may hold back starts: those come before the clock moves.
-                if !self.due.is_empty() {
-                    self.take_due_samples();
-                } else if let Pace::Virtual(clock) = &self.pace {
-                    clock.advance();
-                }
-            }
-            self.last_activity = Instant::now();
-        }
-    }
-
-    /// When the virtual clock may move on, if it has sleepers, or the checkpoints due be
-    /// taken.
-    fn settle_at(&self) -> Option<Instant> {
-        let sleepers = matches!(&self.pace, Pace::Virtual(clock) if clock.has_sleepers());
-        if !sleepers && self.due.is_empty() {
-            return None;
-        }
-        Some(self.last_activity + self.quiet_period())
-    }
-
-    /// How long the run must have been quiet before [`Engine::settled`] is asked.
-    fn quiet_period(&self) -> Duration {
-        if self.externals_running() {
-            SETTLE_EXTERNAL
-        } else if self.patient {
-            SETTLE_REFERENCE
-        } else {
-            Duration::ZERO
-        }
-    }
-
-    /// Lets every task that is ready run first, then tells whether the run is quiet:
-    /// everything the last step caused has happened and been reported.
-    ///
-    /// With reference actors only, every actor is a task of this runtime: once none has
-    /// anything left to do and nothing was reported meanwhile, the only work left can be
-    /// the kernel's, packets on their way through the loopback (in the backlog of some
-    /// CPU's softirq, where a busy machine may leave them for milliseconds). When no CPU
-    /// has any, the run is quiet now, and no time is spent waiting: this is what makes a
-    /// zero-delay run take milliseconds. When some CPU has (any namespace's packets count:
-    /// the kernel does not say whose they are), or the kernel does not tell, or external
-    /// programs are running (processes of their own), the run must stay quiet for a whole
-    /// quiet period instead ([`SETTLE_REFERENCE`], [`SETTLE_EXTERNAL`]).
-    async fn settled(&mut self) -> bool {
-        if !self.rx.is_empty() {
-            return false;
-        }
-        // Each yield lets the runtime poll for I/O: a message read wakes its reader, whose
-        // reply wakes the next one.
-        for _ in 0..8 {
-            tokio::task::yield_now().await;
-        }
-        if !self.rx.is_empty() {
-            return false;
-        }
-        // An actor holds the clock: what it waits for is the kernel's, soon.
-        if matches!(&self.pace, Pace::Virtual(clock) if clock.held()) {
-            self.patient = true;
-            return false;
-        }
-        if self.patient || self.externals_running() {
-            let quiet = self.last_activity.elapsed() >= self.quiet_period();
-            if quiet {
-                self.patient = false;
-            }
-            return quiet;
-        }
-        let offloaded = self.offloaded.load(std::sync::atomic::Ordering::SeqCst) > 0;
-        if !offloaded && procnet::loopback_idle() {
-            return true;
-        }
-        self.patient = true;
-        false
-    }
-
-    /// Whether external programs take part and may still be running.
-    fn externals_running(&self) -> bool {
-        !self.programs_done && self.options.externals.iter().any(Option::is_some)
-    }
-
-    fn next_wake(&self, deadline: Instant) -> Instant {
-        let next = self.ready_check.map_or(deadline, |at| at.min(deadline));
-        if self.timed_out {
-            // Already killing everything: just wait for the actors to report.
-            Instant::now() + Duration::from_secs(3600)
-        } else {
-            next
-        }
     }
 
     fn record(
@@ -862,212 +642,6 @@ impl<'a> Engine<'a> {
             MilestoneKind::Exited => format!("`{role}` never ended"),
         }
     }
-
-    /// Why an actor is still not ready, with what its sockets show.
-    fn not_ready(&self, actor: usize) -> String {
-        let plan = &self.plan.actors[actor];
-        let waited = crate::scenario::duration::display(self.plan.ready_timeout);
-        let (protocol, port) = (plan.protocol, plan.port());
-        let mut reason = if plan.is_server() {
-            let verb = if protocol == Protocol::Tcp {
-                "listening"
-            } else {
-                "bound"
-            };
-            format!(
-                "`{}` was not ready after {waited}: nothing {verb} on {} port {port}",
-                plan.role,
-                protocol.name()
-            )
-        } else {
-            format!("`{}` was not ready after {waited}", plan.role)
-        };
-        if let Some(pid) = self.slots[actor].pid {
-            let ports: Vec<u16> = procnet::sockets_of(&[pid], protocol)
-                .iter()
-                .filter(|e| protocol == Protocol::Udp || e.state == TCP_LISTEN)
-                .map(|e| e.local.port())
-                .collect();
-            if let Some(&other) = ports.first() {
-                reason.push_str(&format!("; it is on port {other}"));
-                if other == port.swap_bytes() {
-                    reason.push_str(&format!(
-                        ", which is {port} with its two bytes swapped: was htons() forgotten?"
-                    ));
-                }
-            }
-        }
-        reason
-    }
-
-    fn launch(&mut self, i: usize, after: Vec<usize>, tracker: &tokio_util::task::TaskTracker) {
-        let actor = self.plan.actors[i].clone();
-        let slot = &self.slots[i];
-        let sink: Arc<dyn Sink> = Arc::new(ChannelSink {
-            actor: i,
-            tx: self.tx.clone(),
-            owners: Arc::clone(&self.owners),
-        });
-        let owners = Arc::clone(&self.owners);
-        let pace = self.pace.clone();
-        let (stop, kill) = (slot.stop.clone(), slot.kill.clone());
-        let delay = actor.start.delay;
-        let external = self.options.externals.get(i).cloned().flatten();
-        let template = external
-            .as_ref()
-            .and_then(|e| e.args.clone())
-            .unwrap_or_else(|| actor.args.clone());
-        let args = actor.expand_args(&template);
-        let grace = self.plan.stop_grace;
-        let run_timeout = self.plan.timeout;
-        let workdir = self.workdir.clone();
-        let tx = self.tx.clone();
-        let offloaded = Arc::clone(&self.offloaded);
-        let interrupted = Arc::clone(&self.interrupted);
-        let (tables, env) = match (&self.options.hosts, &self.plan.hosts) {
-            (Hosts::Tables { wrapper }, Some(hosts)) => {
-                let env = vec![
-                    (
-                        "LD_PRELOAD".to_string(),
-                        wrapper
-                            .as_ref()
-                            .map_or_else(String::new, |w| w.display().to_string()),
-                    ),
-                    (
-                        "NSS_WRAPPER_HOSTS".to_string(),
-                        self.workdir.join(HOSTS_FILE).display().to_string(),
-                    ),
-                ];
-                (Some(hosts.clone()), env)
-            }
-            _ => (None, Vec::new()),
-        };
-        tracker.spawn(async move {
-            tokio::select! {
-                () = pace.sleep(delay) => {}
-                () = kill.cancelled() => {
-                    sink.emit(EventKind::NotStarted { reason: "the run timed out before it started".into() });
-                    return;
-                }
-            }
-            sink.emit(EventKind::Started {
-                args: args.clone(),
-                external: external.is_some(),
-                after,
-                delay,
-            });
-            let outcome = match external {
-                None => {
-                    let controls = Controls { stop, kill, run_timeout, interrupted, offloaded };
-                    run_reference(&actor, pace, tables, Arc::clone(&sink), controls).await
-                }
-                Some(command) => {
-                    let context = ExternalRun {
-                        actor: &actor,
-                        args: &args,
-                        workdir: &workdir,
-                        grace,
-                        index: i,
-                        env: &env,
-                        interrupted: &interrupted,
-                        tx,
-                        owners,
-                        run_timeout,
-                    };
-                    context.run(&command, Arc::clone(&sink), stop, kill).await
-                }
-            };
-            sink.emit(EventKind::Exited { outcome });
-        });
-    }
-}
-
-/// How the engine ends an actor: `stop` once its clients are done (servers), `kill` when
-/// the whole run goes over `run_timeout`.
-struct Controls {
-    stop: CancellationToken,
-    kill: CancellationToken,
-    run_timeout: Duration,
-    /// The signal that stopped the run, when `kill` is for that and not for the timeout.
-    interrupted: Arc<std::sync::atomic::AtomicI32>,
-    /// Counts the work the actor has running outside the runtime.
-    offloaded: Arc<std::sync::atomic::AtomicUsize>,
-}
-
-async fn run_reference(
-    actor: &ActorPlan,
-    pace: Pace,
-    tables: Option<Vec<crate::scenario::Host>>,
-    sink: Arc<dyn Sink>,
-    controls: Controls,
-) -> Outcome {
-    let Controls {
-        stop,
-        kill,
-        run_timeout,
-        interrupted,
-        offloaded,
-    } = controls;
-    let killed = || killed(&interrupted, run_timeout);
-    if let ActorKind::Resolver { lookup, query } = &actor.kind {
-        let resolve = resolve(*lookup, query.clone(), tables, Arc::clone(&sink), offloaded);
-        return tokio::select! {
-            outcome = resolve => outcome,
-            () = kill.cancelled() => killed(),
-        };
-    }
-    let program = RefProgram::for_role(actor.protocol, actor.is_server());
-    let concurrency = match actor.kind {
-        ActorKind::Server { concurrency, .. } => concurrency,
-        _ => Concurrency::Iterative,
-    };
-    let params = match &actor.kind {
-        ActorKind::Server {
-            port,
-            exchanges,
-            reply_delay,
-            close_delay,
-            ..
-        } => RefParams {
-            id: actor.id.clone(),
-            host: "0.0.0.0".into(),
-            port: *port,
-            exchanges: *exchanges,
-            reply_delay: *reply_delay,
-            close_delay: *close_delay,
-            pause: Duration::ZERO,
-        },
-        ActorKind::Resolver { .. } => return Outcome::Exited { code: 0 },
-        ActorKind::Client {
-            host,
-            port,
-            exchanges,
-            pause,
-            ..
-        } => RefParams {
-            id: actor.id.clone(),
-            host: host.clone(),
-            port: *port,
-            exchanges: *exchanges,
-            reply_delay: Duration::ZERO,
-            close_delay: Duration::ZERO,
-            pause: *pause,
-        },
-    };
-    let timeout = actor.timeout;
-    tokio::select! {
-        outcome = reference::run(program, params, concurrency, pace, sink, stop) => outcome,
-        () = own_timeout(timeout, run_timeout) => Outcome::TimedOut { after: timeout },
-        () = kill.cancelled() => killed(),
-    }
-}
-
-/// Why an actor was killed with everything else: the run's timeout, or a signal.
-fn killed(interrupted: &std::sync::atomic::AtomicI32, run_timeout: Duration) -> Outcome {
-    match interrupted.load(std::sync::atomic::Ordering::SeqCst) {
-        0 => Outcome::RunTimedOut { after: run_timeout },
-        signal => Outcome::Interrupted { signal },
-    }
 }
 
 /// SIGINT and SIGTERM, as they come (none where they cannot be listened for).
@@ -1100,171 +674,5 @@ impl Signals {
             () = one(&mut self.interrupt) => libc::SIGINT,
             () = one(&mut self.terminate) => libc::SIGTERM,
         }
-    }
-}
-
-/// An actor's own timeout, when it is shorter than the run's. When it is not, the run's
-/// timeout is the one that ends the actor, and the transcript says so: the two timers
-/// firing in the same instant must not decide which of the two reasons it gives.
-async fn own_timeout(timeout: Duration, run_timeout: Duration) {
-    if timeout < run_timeout {
-        tokio::time::sleep(timeout).await;
-    } else {
-        std::future::pending::<()>().await;
-    }
-}
-
-/// The reference programs of exercise 1.1, with the lab's lines.
-async fn resolve(
-    lookup: crate::scenario::Lookup,
-    query: String,
-    tables: Option<Vec<crate::scenario::Host>>,
-    sink: Arc<dyn Sink>,
-    offloaded: Arc<std::sync::atomic::AtomicUsize>,
-) -> Outcome {
-    use crate::record::Stream;
-    // The run is not quiet while a lookup runs on a thread of its own, until its lines
-    // are reported.
-    let _offloaded = Offloaded::start(offloaded);
-    let lines = tokio::task::spawn_blocking(move || {
-        crate::actor::resolver::run(lookup, &query, tables.as_deref())
-    })
-    .await;
-    let Ok((lines, code)) = lines else {
-        return Outcome::Exited { code: 3 };
-    };
-    for (stream, text) in lines {
-        let stream = if stream {
-            Stream::Stdout
-        } else {
-            Stream::Stderr
-        };
-        sink.emit(EventKind::Line { stream, text });
-    }
-    Outcome::Exited { code }
-}
-
-/// One piece of work running outside the runtime, counted until dropped.
-struct Offloaded(Arc<std::sync::atomic::AtomicUsize>);
-
-impl Offloaded {
-    fn start(count: Arc<std::sync::atomic::AtomicUsize>) -> Self {
-        count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        Offloaded(count)
-    }
-}
-
-impl Drop for Offloaded {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-    }
-}
-
-struct ExternalRun<'a> {
-    actor: &'a ActorPlan,
-    args: &'a [String],
-    workdir: &'a std::path::Path,
-    grace: Duration,
-    index: usize,
-    /// Environment variables the program gets besides labrun's.
-    env: &'a [(String, String)],
-    interrupted: &'a std::sync::atomic::AtomicI32,
-    tx: mpsc::UnboundedSender<Message>,
-    owners: Arc<Owners>,
-    run_timeout: Duration,
-}
-
-impl ExternalRun<'_> {
-    async fn run(
-        self,
-        command: &ExternalCommand,
-        sink: Arc<dyn Sink>,
-        stop: CancellationToken,
-        kill: CancellationToken,
-    ) -> Outcome {
-        let workdir = self.workdir.join(&self.actor.role);
-        if let Err(e) = std::fs::create_dir_all(&workdir) {
-            return Outcome::SpawnFailed {
-                reason: format!("cannot create its working directory: {e}"),
-            };
-        }
-        let mut running = match external::spawn(
-            &command.program,
-            self.args,
-            &workdir,
-            self.env,
-            Arc::clone(&sink),
-        ) {
-            Ok(running) => running,
-            Err(reason) => return Outcome::SpawnFailed { reason },
-        };
-        let pid = running.pid();
-        self.owners.add(self.index, pid);
-        let _ = self.tx.send(Message::Pid(self.index, pid));
-        // A resolver has no socket to wait for.
-        let poller = (!matches!(self.actor.kind, ActorKind::Resolver { .. }))
-            .then(|| tokio::spawn(poll_ready(self.actor.clone(), pid, Arc::clone(&sink))));
-        let timeout = self.actor.timeout;
-        let outcome = tokio::select! {
-            outcome = running.wait() => outcome,
-            () = stop.cancelled() => {
-                // Its clients are done: stop it once it is back waiting for a client (what
-                // the reference server does), or after the grace period.
-                let give_up = Instant::now() + self.grace;
-                let watch = procnet::InputWatch::new(pid);
-                loop {
-                    if Instant::now() >= give_up || watch.waits() {
-                        break running.stop(STOP_PATIENCE).await;
-                    }
-                    tokio::select! {
-                        outcome = running.wait() => break outcome,
-                        () = tokio::time::sleep(Duration::from_millis(5)) => {}
-                        () = kill.cancelled() => break running.stop(STOP_PATIENCE).await,
-                    }
-                }
-            }
-            () = own_timeout(timeout, self.run_timeout) => {
-                running.stop(STOP_PATIENCE).await;
-                Outcome::TimedOut { after: timeout }
-            }
-            () = kill.cancelled() => {
-                running.stop(STOP_PATIENCE).await;
-                killed(self.interrupted, self.run_timeout)
-            }
-        };
-        if let Some(poller) = poller {
-            poller.abort();
-        }
-        running.finish().await;
-        outcome
-    }
-}
-
-/// Watches an external program's sockets until it is ready, as its role defines ready.
-async fn poll_ready(actor: ActorPlan, pid: u32, sink: Arc<dyn Sink>) {
-    let (protocol, port) = (actor.protocol, actor.port());
-    let server = actor.is_server();
-    let mut interval = Duration::from_millis(1);
-    loop {
-        let found =
-            procnet::sockets_of(&[pid], protocol)
-                .into_iter()
-                .find(|e| match (server, protocol) {
-                    (true, Protocol::Tcp) => e.state == TCP_LISTEN && e.local.port() == port,
-                    (true, Protocol::Udp) => e.local.port() == port,
-                    (false, Protocol::Tcp) => e.state == TCP_ESTABLISHED && e.remote.port() == port,
-                    (false, Protocol::Udp) => e.local.port() != 0,
-                });
-        if let Some(entry) = found {
-            let peer = (!server).then_some(entry.remote).filter(|p| p.port() != 0);
-            sink.emit(EventKind::Ready {
-                protocol,
-                local: entry.local,
-                peer,
-            });
-            return;
-        }
-        tokio::time::sleep(interval).await;
-        interval = (interval * 2).min(Duration::from_millis(5));
     }
 }
