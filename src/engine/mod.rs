@@ -7,6 +7,7 @@
 //! This file owns the loop of a run and its record; the rest is in:
 //!
 //! - `drive`: each actor's task, from its start delay to its end (the async part).
+//! - `schedule`: which actor starts when, as a plain state machine with tests of its own.
 //! - `quiet`: when the run is quiet, for the virtual clock and the checkpoints.
 //! - `owners`: which of the run's programs owns a port, and the run's own sockets.
 //! - `ports`: on a shared network, the real ports in the plan and the declared ones in
@@ -31,11 +32,13 @@ use crate::scenario::{MilestoneKind, Plan, When};
 
 use owners::Owners;
 use quiet::SETTLE_EXTERNAL;
+use schedule::{Decision, Moment, Scheduler, Why};
 
 mod drive;
 mod owners;
 mod ports;
 mod quiet;
+mod schedule;
 
 /// Settings of one run that do not come from the scenario file.
 #[derive(Clone, Debug)]
@@ -158,23 +161,14 @@ enum Message {
     Checkpoint(usize),
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Status {
-    Pending,
-    Running,
-    Done,
-}
-
+/// How the engine reaches one actor's task; where the actor is in its life is the
+/// [`Scheduler`]'s.
 struct Slot {
-    status: Status,
-    /// `seq` of the events that reached each milestone: started, ready, exited.
-    reached: [Option<usize>; 3],
     /// Servers stop when this is cancelled and they are idle.
     stop: CancellationToken,
     /// Everything stops at once when this is cancelled (run timeout).
     kill: CancellationToken,
     pid: Option<u32>,
-    waiting_since: Option<Instant>,
 }
 
 struct Engine<'a> {
@@ -188,7 +182,8 @@ struct Engine<'a> {
     start: Instant,
     known_ports: HashMap<(Protocol, u16), usize>,
     owners: Arc<Owners>,
-    shutting_down: bool,
+    /// Which actor starts when.
+    scheduler: Scheduler,
     timed_out: bool,
     /// SIGINT or SIGTERM came: everything is being stopped, as at the run's timeout.
     interrupted: Arc<std::sync::atomic::AtomicI32>,
@@ -205,25 +200,10 @@ struct Engine<'a> {
     samples: Vec<Sample>,
     /// Checkpoints due, with their trigger, waiting for the sockets to settle.
     due: Vec<(usize, Option<usize>)>,
-    /// The actors not started yet, in plan order: what [`Engine::schedule`] looks at.
-    pending: Vec<usize>,
-    /// How many actors are done, and how many clients are not.
-    done: usize,
-    clients_left: usize,
     /// Whether something a start may wait for has happened since the last schedule: with
     /// a thousand actors, looking at every start condition after every event would cost
     /// more than the run.
     dirty: bool,
-    /// When the earliest start waiting for an actor to become ready gives up.
-    ready_check: Option<Instant>,
-}
-
-fn milestone_index(kind: MilestoneKind) -> usize {
-    match kind {
-        MilestoneKind::Started => 0,
-        MilestoneKind::Ready => 1,
-        MilestoneKind::Exited => 2,
-    }
 }
 
 impl<'a> Engine<'a> {
@@ -233,12 +213,9 @@ impl<'a> Engine<'a> {
             .actors
             .iter()
             .map(|_| Slot {
-                status: Status::Pending,
-                reached: [None; 3],
                 stop: CancellationToken::new(),
                 kill: CancellationToken::new(),
                 pid: None,
-                waiting_since: None,
             })
             .collect();
         Engine {
@@ -252,7 +229,7 @@ impl<'a> Engine<'a> {
             start: Instant::now(),
             known_ports: HashMap::new(),
             owners: Arc::default(),
-            shutting_down: false,
+            scheduler: Scheduler::new(plan),
             timed_out: false,
             interrupted: Arc::default(),
             pace: if options.time_scale > 0.0 {
@@ -270,11 +247,7 @@ impl<'a> Engine<'a> {
             capture_stop: CancellationToken::new(),
             samples: Vec::new(),
             due: Vec::new(),
-            pending: (0..plan.actors.len()).collect(),
-            done: 0,
-            clients_left: plan.actors.iter().filter(|a| !a.is_server()).count(),
             dirty: true,
-            ready_check: None,
         }
     }
 
@@ -295,7 +268,7 @@ impl<'a> Engine<'a> {
                 self.dirty = false;
                 self.schedule(&tracker, observer);
             }
-            if self.done == self.slots.len() {
+            if self.scheduler.all_done() {
                 break;
             }
             let settle = self.settle_at();
@@ -496,14 +469,14 @@ impl<'a> Engine<'a> {
     ) {
         let seq = self.events.len();
         match &kind {
-            EventKind::Started { .. } => self.slots[actor].reached[0] = Some(seq),
+            EventKind::Started { .. } => self.scheduler.started(actor, seq),
             EventKind::Ready {
                 protocol, local, ..
             } => {
                 self.known_ports
                     .entry((*protocol, local.port()))
                     .or_insert(actor);
-                self.slots[actor].reached[1].get_or_insert(seq);
+                self.scheduler.ready(actor, seq);
             }
             EventKind::Port { protocol, port } => {
                 self.known_ports.entry((*protocol, *port)).or_insert(actor);
@@ -512,20 +485,15 @@ impl<'a> Engine<'a> {
                 // An actor that will never start decides the starts that wait on it:
                 // look at them again (they may come earlier in plan order).
                 self.dirty = true;
-                self.slots[actor].reached[2] = Some(seq);
-                if self.slots[actor].status != Status::Done {
-                    self.slots[actor].status = Status::Done;
-                    self.done += 1;
-                    if !self.plan.actors[actor].is_server() {
-                        self.clients_left -= 1;
-                    }
-                }
+                self.scheduler.ended(actor, seq);
             }
             _ => {}
         }
         let reached = match &kind {
             EventKind::Started { .. } => Some(MilestoneKind::Started),
-            EventKind::Ready { .. } if self.slots[actor].reached[1] == Some(seq) => {
+            EventKind::Ready { .. }
+                if self.scheduler.reached(actor, MilestoneKind::Ready) == Some(seq) =>
+            {
                 Some(MilestoneKind::Ready)
             }
             EventKind::Exited { .. } => Some(MilestoneKind::Exited),
@@ -550,86 +518,48 @@ impl<'a> Engine<'a> {
         self.events.push(event);
     }
 
+    /// Carries out what the [`Scheduler`] decides now: the starts, the actors that will
+    /// never start (with why, in words), the servers' stop.
     fn schedule(
         &mut self,
         tracker: &tokio_util::task::TaskTracker,
         observer: &mut dyn FnMut(Seen<'_>),
     ) {
-        self.ready_check = None;
-        let pending = std::mem::take(&mut self.pending);
-        for &i in &pending {
-            if self.slots[i].status != Status::Pending {
-                continue;
-            }
-            let actor = &self.plan.actors[i];
-            let mut after = Vec::new();
-            let mut blocked: Option<String> = None;
-            let mut waiting_on_ready = false;
-            for m in &actor.start.after {
-                let other = &self.slots[m.actor];
-                match other.reached[milestone_index(m.what)] {
-                    Some(seq) => after.push(seq),
-                    None if other.status == Status::Done || self.timed_out => {
-                        blocked = Some(self.never_reached(m.actor, m.what));
-                    }
-                    None => {
-                        waiting_on_ready |=
-                            m.what == MilestoneKind::Ready && other.status == Status::Running
+        let moment = Moment {
+            now: Instant::now(),
+            timed_out: self.timed_out,
+            checkpoint_due: !self.due.is_empty(),
+            next_seq: self.events.len(),
+        };
+        for decision in self.scheduler.decide(self.plan, moment) {
+            match decision {
+                Decision::Launch { actor, after } => self.launch(actor, after, tracker),
+                Decision::NotStarted { actor, why } => {
+                    let reason = match why {
+                        Why::NeverReached { actor, what } => self.never_reached(actor, what),
+                        Why::NotReady { actor } => self.not_ready(actor),
+                        Why::ClientsDone => {
+                            "its clients were done before it could start".to_string()
+                        }
+                    };
+                    // The scheduler counted the actor as ended by this very event.
+                    debug_assert_eq!(
+                        self.scheduler.reached(actor, MilestoneKind::Exited),
+                        Some(self.events.len())
+                    );
+                    self.record(
+                        actor,
+                        0,
+                        Instant::now(),
+                        EventKind::NotStarted { reason },
+                        observer,
+                    );
+                }
+                Decision::StopServers => {
+                    for slot in &self.slots {
+                        slot.stop.cancel();
                     }
                 }
-            }
-            if blocked.is_none() && waiting_on_ready {
-                let since = *self.slots[i].waiting_since.get_or_insert_with(Instant::now);
-                let give_up = since + self.plan.ready_timeout;
-                self.ready_check = Some(self.ready_check.map_or(give_up, |at| at.min(give_up)));
-                if since.elapsed() >= self.plan.ready_timeout {
-                    let waited = actor.start.after.iter().find(|m| {
-                        m.what == MilestoneKind::Ready && self.slots[m.actor].reached[1].is_none()
-                    });
-                    if let Some(m) = waited {
-                        blocked = Some(self.not_ready(m.actor));
-                    }
-                }
-            }
-            if let Some(reason) = blocked {
-                self.record(
-                    i,
-                    0,
-                    Instant::now(),
-                    EventKind::NotStarted { reason },
-                    observer,
-                );
-                continue;
-            }
-            // A checkpoint waiting to be taken sees the sockets before anyone else starts.
-            if after.len() == actor.start.after.len() && self.due.is_empty() {
-                after.sort_unstable();
-                self.slots[i].status = Status::Running;
-                self.slots[i].waiting_since = None;
-                self.launch(i, after, tracker);
-            }
-        }
-        self.pending = pending
-            .into_iter()
-            .filter(|&i| self.slots[i].status == Status::Pending)
-            .collect();
-        if self.clients_left == 0 && !self.shutting_down {
-            self.shutting_down = true;
-            for slot in &self.slots {
-                slot.stop.cancel();
-            }
-        }
-        // A server that never got to start cannot be waited for once its clients are done.
-        if self.shutting_down {
-            for i in std::mem::take(&mut self.pending) {
-                let reason = "its clients were done before it could start".to_string();
-                self.record(
-                    i,
-                    0,
-                    Instant::now(),
-                    EventKind::NotStarted { reason },
-                    observer,
-                );
             }
         }
     }

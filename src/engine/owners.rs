@@ -12,7 +12,8 @@ use crate::observe::procnet;
 use crate::record::{EventKind, Protocol, SocketEntry, TCP_LISTEN};
 use crate::sandbox::ports::PortMap;
 
-use super::{Engine, Message, Status};
+use super::schedule::Status;
+use super::{Engine, Message};
 
 /// Which external program owns a port a reference actor talks to. The lookup runs in the
 /// reference actor's own task, before it goes on: the program at the other end is still
@@ -92,8 +93,9 @@ impl Engine<'_> {
         let programs: HashSet<u64> = self
             .slots
             .iter()
-            .filter(|s| s.status == Status::Running)
-            .filter_map(|s| s.pid)
+            .enumerate()
+            .filter(|&(i, _)| self.scheduler.status(i) == Status::Running)
+            .filter_map(|(_, s)| s.pid)
             .flat_map(procnet::socket_inodes)
             .collect();
         sockets.retain(|s| {
@@ -104,7 +106,7 @@ impl Engine<'_> {
                 || self
                     .known_ports
                     .get(&(s.protocol, s.local.port()))
-                    .is_some_and(|&a| self.slots[a].status == Status::Running)
+                    .is_some_and(|&a| self.scheduler.status(a) == Status::Running)
                 || (s.inode != 0 && programs.contains(&s.inode))
         });
     }

@@ -113,7 +113,10 @@ impl Engine<'_> {
     }
 
     pub(super) fn next_wake(&self, deadline: Instant) -> Instant {
-        let next = self.ready_check.map_or(deadline, |at| at.min(deadline));
+        let next = self
+            .scheduler
+            .ready_check()
+            .map_or(deadline, |at| at.min(deadline));
         if self.timed_out {
             // Already killing everything: just wait for the actors to report.
             Instant::now() + Duration::from_secs(3600)
