@@ -18,11 +18,11 @@ mod print;
 mod reference;
 mod run;
 
+pub use crate::session::PROTECTION_LACKING;
 pub use args::{
     AutograderCommand, Cli, ClientArgs, Command, DiagramFormat, DoctorArgs, Format, GradeArgs,
     RefCommand, RunArgs, ServerArgs,
 };
-pub use run::PROTECTION_LACKING;
 
 use crate::autograder::AutograderError;
 use crate::grade::GradeError;

@@ -1,11 +1,116 @@
-//! What the command line prints at the end of a command: a scenario's verdict and its
-//! difference with the snapshot, a class's count, what was merged or written.
+//! What the command line prints: what a scenario's run shows as it goes ([`Terminal`],
+//! the session's reporter on the terminal), and at the end what a command came to: a
+//! scenario's verdict and its difference with the snapshot, a class's count, what was
+//! merged or written.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::Path;
 
-use crate::session::{Compared, ScenarioRun, ScenarioVerdict, Summary};
+use super::args::{DiagramFormat, Format, RunArgs};
+use crate::check::Report;
+use crate::diagram::Diagram;
+use crate::engine::EngineError;
+use crate::record::RunRecord;
+use crate::scenario::{self, Plan};
+use crate::session::{
+    Compared, Notice, Reporter, RunEngine, ScenarioRun, ScenarioVerdict, Summary,
+};
 use crate::snapshot;
+use crate::transcript::{self, Transcript};
+
+/// A scenario's run on the terminal: the live view when standard output is one, then the
+/// transcript, the diagram or the JSON on standard output; notices and the rubric's report
+/// on standard error.
+pub(crate) struct Terminal {
+    format: Format,
+    diagram: Option<DiagramFormat>,
+    quiet: bool,
+    /// The events went by live: the transcript leaves them out.
+    live: bool,
+}
+
+impl Terminal {
+    pub(crate) fn new(args: &RunArgs) -> Self {
+        Terminal {
+            format: args.format,
+            diagram: args.diagram,
+            quiet: args.quiet,
+            live: false,
+        }
+    }
+}
+
+impl Reporter for Terminal {
+    fn watch(
+        &mut self,
+        plan: &Plan,
+        time_scale: f64,
+        engine: &mut RunEngine<'_>,
+    ) -> Result<RunRecord, EngineError> {
+        self.live = self.format == Format::Text
+            && !self.quiet
+            && self.diagram.is_none()
+            && std::io::stdout().is_terminal();
+        if self.live {
+            let color = std::env::var_os("NO_COLOR").is_none();
+            transcript::watch(plan, time_scale, color, |observer| engine(observer))
+        } else {
+            engine(&mut |_| {})
+        }
+    }
+
+    fn transcript(&mut self, transcript: &Transcript, text: &str) {
+        let stdout = std::io::stdout();
+        if let Some(format) = self.diagram {
+            let diagram = Diagram::new(transcript);
+            let out = match format {
+                DiagramFormat::Text => crate::diagram::terminal(&diagram),
+                DiagramFormat::Mermaid => crate::diagram::mermaid(&diagram),
+                DiagramFormat::Svg => crate::diagram::svg(&diagram),
+            };
+            let _ = stdout.lock().write_all(out.as_bytes());
+        } else if !self.quiet {
+            let out = match (self.format, self.live) {
+                // The events went by live; what the kernel showed comes once the run is over.
+                (Format::Text, true) => transcript.observations_text(),
+                (Format::Text, false) => text.to_owned(),
+                (Format::Json, _) => transcript.to_json() + "\n",
+            };
+            // A closed pipe (`| head`) is not an error worth reporting.
+            let _ = stdout.lock().write_all(out.as_bytes());
+        }
+    }
+
+    fn notice(&mut self, notice: Notice<'_>) {
+        match notice {
+            Notice::Isolation { line } => tell!("{line}"),
+            Notice::RealTime { ignored } => tell!(
+                "labrun: note: external programs run in real time, and so does this run (--time-scale {ignored} ignored)"
+            ),
+            Notice::Leftovers { count } => {
+                tell!("labrun: stopped {count} process(es) the programs left behind");
+            }
+            Notice::CaptureFailed { error } => tell!("labrun: warning: {error}"),
+            Notice::PacketsWritten { count, path } => {
+                tell!("labrun: {count} packets written to {}", path.display());
+            }
+            Notice::TimedOut { name, timeout } => tell!(
+                "labrun: {name}: the run went over its timeout of {} and was stopped",
+                scenario::duration::display(timeout)
+            ),
+            Notice::PageWritten { path } => {
+                if !self.quiet {
+                    tell!("labrun: report page written to {}", path.display());
+                }
+            }
+        }
+    }
+
+    fn rubric(&mut self, report: &Report) {
+        let color = crate::term::color_on_stderr();
+        tell_raw!("{}", crate::report::terminal(report, color));
+    }
+}
 
 /// Prints a summary's last lines: a scenario's verdict, a class's count, what was written.
 pub(crate) fn summary(summary: &Summary) {
