@@ -51,9 +51,11 @@
 //!   process is gone.
 //! - [`session`]: what a command came to, as values: a scenario's verdict, a class's
 //!   summary, what was merged or packaged, and typed errors (invalid input, or labrun unable
-//!   to do its work).
-//! - [`cli`]: the command line, what is printed, and the one function that maps a
-//!   command's summary or error to its exit code.
+//!   to do its work); and one scenario's run into its verdict, printing nothing (what it
+//!   shows as it goes goes to a reporter).
+//! - [`cli`]: the command line, one file per command family, the terminal's reporter and
+//!   what is printed, and the one function that maps a command's summary or error to its
+//!   exit code.
 //!
 //! At the bottom, using no stage:
 //!

@@ -6,7 +6,16 @@
 //! a signal stopped it all); an error says that the work could not be done, and of
 //! which kind: the input is invalid (exit 2: the command line, a scenario, a course, the
 //! slices given to `merge-grades`) or labrun itself could not do its work (exit 3: its
-//! files, its runtime, the machine). Nothing here runs or prints.
+//! files, its runtime, the machine).
+//!
+//! `run_scenario` runs one scenario into its [`ScenarioRun`]; what it shows as it goes
+//! (the live view, the transcript, warnings, files written) it hands to a `Reporter`,
+//! and prints nothing itself.
+
+mod run;
+
+pub use run::PROTECTION_LACKING;
+pub(crate) use run::{Notice, Reporter, RunEngine, Settings, run_scenario};
 
 use std::path::PathBuf;
 use std::time::Duration;
