@@ -49,7 +49,7 @@ struct Test {
 }
 
 /// Gradescope's `results.json` for one submission's outcomes (all its directions).
-pub fn gradescope(outcomes: &[&Outcome]) -> String {
+pub(crate) fn gradescope(outcomes: &[&Outcome]) -> String {
     let tests: Vec<serde_json::Value> = tests(outcomes)
         .into_iter()
         .map(|t| {
@@ -82,7 +82,7 @@ pub fn gradescope(outcomes: &[&Outcome]) -> String {
 ///
 /// `gradable` is false only when labrun itself could not run a direction (a verdict of
 /// `error`): the student's attempt is then not counted against them.
-pub fn prairielearn(outcomes: &[&Outcome]) -> String {
+pub(crate) fn prairielearn(outcomes: &[&Outcome]) -> String {
     let score: u64 = outcomes.iter().map(|o| o.score).sum();
     let max: u64 = outcomes.iter().map(|o| o.max_score).sum();
     let broken: Vec<String> = outcomes
@@ -122,7 +122,7 @@ pub fn prairielearn(outcomes: &[&Outcome]) -> String {
 
 /// Writes each submission's results for `platform`: to `file` when `one` (a single
 /// submission graded), else to `OUT/SUBMISSION/<file's name>`. Returns the files written.
-pub fn write_results(
+pub(crate) fn write_results(
     platform: Platform,
     file: &Path,
     out: &Path,
@@ -169,7 +169,7 @@ struct Entry {
 
 /// Writes the zip Gradescope takes: `setup.sh` and `run_autograder` at its root, the labrun
 /// binary `exe`, the course and the scenarios it grades (their relative layout kept).
-pub fn gradescope_zip(course: &Path, exe: &Path, zip: &Path) -> Result<(), AutograderError> {
+pub(crate) fn gradescope_zip(course: &Path, exe: &Path, zip: &Path) -> Result<(), AutograderError> {
     use zip::write::SimpleFileOptions;
     let (course_in_package, mut entries) = contents(course, exe)?;
     let quoted = shell_quote(&course_in_package);
@@ -213,7 +213,11 @@ pub fn gradescope_zip(course: &Path, exe: &Path, zip: &Path) -> Result<(), Autog
 /// Writes PrairieLearn's grader folder `dir` (to go in the course's `serverFilesCourse`):
 /// `run.sh`, the labrun binary, the course and its scenarios. An existing folder is
 /// replaced only if it is one labrun made (it holds `run.sh` and `labrun`), or empty.
-pub fn prairielearn_folder(course: &Path, exe: &Path, dir: &Path) -> Result<(), AutograderError> {
+pub(crate) fn prairielearn_folder(
+    course: &Path,
+    exe: &Path,
+    dir: &Path,
+) -> Result<(), AutograderError> {
     let (course_in_package, mut entries) = contents(course, exe)?;
     let quoted = shell_quote(&course_in_package);
     entries.insert(
@@ -260,7 +264,7 @@ pub fn prairielearn_folder(course: &Path, exe: &Path, dir: &Path) -> Result<(), 
 }
 
 /// The `info.json` settings of a question graded by the folder `dir`.
-pub fn prairielearn_info(dir: &Path) -> String {
+pub(crate) fn prairielearn_info(dir: &Path) -> String {
     let name = dir
         .file_name()
         .map_or_else(|| "labrun".into(), |n| n.to_string_lossy().into_owned());

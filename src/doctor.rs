@@ -22,7 +22,7 @@ pub enum Probe {
 
 /// The answer to one question about the machine.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Item {
+pub(crate) struct Item {
     pub name: &'static str,
     pub available: bool,
     /// How, or why not.
@@ -32,7 +32,7 @@ pub struct Item {
 /// Everything `labrun doctor` prints: the items, the isolation runs get, the ways to the full
 /// isolation (empty when runs have it).
 #[derive(Clone, Debug)]
-pub struct Diagnosis {
+pub(crate) struct Diagnosis {
     pub exe: PathBuf,
     pub items: Vec<Item>,
     pub isolation: String,
@@ -40,7 +40,7 @@ pub struct Diagnosis {
 }
 
 /// Looks at the machine. Never fails: what cannot be found out is reported as such.
-pub fn diagnose() -> Diagnosis {
+pub(crate) fn diagnose() -> Diagnosis {
     let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("labrun"));
     let caps = Capabilities::read();
     let root = nix::unistd::geteuid().is_root();
@@ -153,7 +153,7 @@ pub fn diagnose() -> Diagnosis {
 
 impl Diagnosis {
     /// The plain text `labrun doctor` prints: one line per item.
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         let mut out = format!(
             "labrun {} at {}\n",
             env!("CARGO_PKG_VERSION"),
@@ -182,7 +182,7 @@ impl Diagnosis {
 
 /// The probe process's side: tries `kind` and prints `ok HOW` or `no WHY`, one line per
 /// answer; returns whether the first answer is yes (the process then exits 0, else 1).
-pub fn run_probe(kind: Probe) -> bool {
+pub(crate) fn run_probe(kind: Probe) -> bool {
     use nix::sched::CloneFlags;
     let first = match kind {
         Probe::Network => {

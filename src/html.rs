@@ -13,7 +13,7 @@ use crate::transcript::Transcript;
 
 /// How the run compares with its reference snapshot.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Reference {
+pub(crate) enum Reference {
     /// No snapshot to compare with.
     Missing,
     Matches,
@@ -25,7 +25,7 @@ pub enum Reference {
 
 /// What a run's page shows.
 #[derive(Clone, Debug)]
-pub struct Page<'a> {
+pub(crate) struct Page<'a> {
     pub transcript: &'a Transcript,
     /// The transcript's text form, as in the snapshot.
     pub text: &'a str,
@@ -40,7 +40,7 @@ pub struct Page<'a> {
 
 /// One line of a class's index page.
 #[derive(Clone, Debug)]
-pub struct IndexRow {
+pub(crate) struct IndexRow {
     pub submission: String,
     pub verdict: String,
     pub score: u64,
@@ -51,7 +51,7 @@ pub struct IndexRow {
 
 /// One run in a class's index.
 #[derive(Clone, Debug)]
-pub struct IndexCell {
+pub(crate) struct IndexCell {
     pub score: u64,
     pub max_score: u64,
     pub verdict: String,
@@ -64,7 +64,7 @@ pub struct IndexCell {
 
 /// The file name of a run's page: `tcp_sleep.html`, or `tcp_basic-server.html` when the
 /// run graded the program playing `server` (a course may grade both sides of a scenario).
-pub fn page_name(scenario: &str, graded: &[String]) -> String {
+pub(crate) fn page_name(scenario: &str, graded: &[String]) -> String {
     let mut name = file_safe(scenario);
     for role in graded {
         name.push('-');
@@ -75,7 +75,7 @@ pub fn page_name(scenario: &str, graded: &[String]) -> String {
 }
 
 /// The page of one run.
-pub fn page(page: &Page<'_>) -> String {
+pub(crate) fn page(page: &Page<'_>) -> String {
     let transcript = page.transcript;
     let diagram = Diagram::new(transcript);
     let (verdict, class) = match (page.report, &page.reference) {
@@ -84,7 +84,7 @@ pub fn page(page: &Page<'_>) -> String {
                 format!("pass, {}/{}", report.score, report.max_score),
                 "pass",
             ),
-            Verdict::Fail | Verdict::Error => (
+            Verdict::Fail => (
                 format!("fail, {}/{}", report.score, report.max_score),
                 "fail",
             ),
@@ -178,7 +178,7 @@ pub fn page(page: &Page<'_>) -> String {
 
 /// The index of a graded class: one line per submission, a column per scenario and role,
 /// each cell linking to the run's page.
-pub fn index(columns: &[(String, String)], rows: &[IndexRow]) -> String {
+pub(crate) fn index(columns: &[(String, String)], rows: &[IndexRow]) -> String {
     let mut out = head("labrun: class results");
     let passed = rows.iter().filter(|r| r.verdict == "pass").count();
     let _ = writeln!(
@@ -241,7 +241,7 @@ pub fn index(columns: &[(String, String)], rows: &[IndexRow]) -> String {
 }
 
 /// Text for HTML content and quoted attributes.
-pub fn esc(text: &str) -> String {
+pub(crate) fn esc(text: &str) -> String {
     diagram::escape_xml(text)
 }
 

@@ -12,6 +12,18 @@
 //!             programs on a pseudo-terminal)   who owns a port; the capture)
 //! ```
 //!
+//! Around that flow, the commands, each ending in a value that one function turns into the
+//! exit code:
+//!
+//! ```text
+//! labrun SCENARIO ──cli──> session::run_scenario (the flow above; what it shows goes to a
+//!                          Reporter) ──> ScenarioRun ─┐
+//! labrun grade ─────cli──> grade (builds; one labrun child per submission × direction;
+//!                          journal, feedback, summaries) ──> ClassSummary ─┼──> Summary or
+//! labrun merge-grades, autograder, doctor ──cli──> merge, autograder, doctor ┘    Error
+//!                                                       ──cli::exit_code──> exit code
+//! ```
+//!
 //! The data on the arrows lives at the bottom, in [`record`], which uses no stage; each
 //! stage uses only the ones before it and the modules below them all. (A test,
 //! `tests/integration/layout.rs`, computes the module graph and fails on a cycle.)
@@ -94,29 +106,29 @@ macro_rules! say {
     }};
 }
 
-pub mod actor;
-pub mod autograder;
-pub mod check;
+pub(crate) mod actor;
+pub(crate) mod autograder;
+pub(crate) mod check;
 pub mod cli;
-pub mod diagram;
-pub mod doctor;
-pub mod engine;
+pub(crate) mod diagram;
+pub(crate) mod doctor;
+pub(crate) mod engine;
 pub mod exit;
 #[doc(hidden)]
 pub mod fuzz;
-pub mod grade;
-pub mod html;
+pub(crate) mod grade;
+pub(crate) mod html;
 mod instance;
-pub mod merge;
+pub(crate) mod merge;
 mod netlink;
-pub mod observe;
-pub mod record;
-pub mod report;
+pub(crate) mod observe;
+pub(crate) mod record;
+pub(crate) mod report;
 pub mod sandbox;
 pub mod scenario;
 pub mod scratch;
-pub mod session;
+pub(crate) mod session;
 pub mod signals;
 pub mod snapshot;
 mod term;
-pub mod transcript;
+pub(crate) mod transcript;

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::grade::{Outcome, Partition, submission_folder};
 
 /// The name of a slice's description in its `--out` folder.
-pub const SLICE_FILE: &str = "slice.json";
+pub(crate) const SLICE_FILE: &str = "slice.json";
 
 /// What one `labrun grade` graded, written beside its summary as `slice.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -183,7 +183,7 @@ impl Slice {
 
 /// Removes `OUT/slice.json` left by an earlier grade: until this one has written its
 /// results, the folder is no slice.
-pub fn forget_slice(out: &Path) -> Result<(), MergeError> {
+pub(crate) fn forget_slice(out: &Path) -> Result<(), MergeError> {
     let path = out.join(SLICE_FILE);
     match std::fs::remove_file(&path) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(MergeError::Write(format!(
@@ -197,7 +197,7 @@ pub fn forget_slice(out: &Path) -> Result<(), MergeError> {
 /// Merges the slices' `--out` folders into `out`: the class's summaries and table, every
 /// student's feedback file, pages and results files, and a `slice.json` of the whole
 /// class. Returns how many submissions it holds.
-pub fn merge(out: &Path, partials: &[PathBuf]) -> Result<usize, MergeError> {
+pub(crate) fn merge(out: &Path, partials: &[PathBuf]) -> Result<usize, MergeError> {
     let slices = partials
         .iter()
         .map(|folder| Ok((folder.clone(), read_slice(folder)?)))

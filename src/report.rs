@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use crate::check::{Report, Verdict};
 
 /// The checks as a person reads them: ✓/✗, points, what was seen, the hint.
-pub fn terminal(report: &Report, color: bool) -> String {
+pub(crate) fn terminal(report: &Report, color: bool) -> String {
     let paint = |code: &str, text: &str| {
         if color {
             format!("\x1b[{code}m{text}\x1b[0m")
@@ -45,12 +45,12 @@ pub fn terminal(report: &Report, color: bool) -> String {
 }
 
 /// The documented JSON report (see the README).
-pub fn json(report: &Report) -> String {
+pub(crate) fn json(report: &Report) -> String {
     serde_json::to_string_pretty(report).unwrap_or_default()
 }
 
 /// A JUnit XML test suite: one test case per check.
-pub fn junit(report: &Report) -> String {
+pub(crate) fn junit(report: &Report) -> String {
     use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
     let mut suite = TestSuite::new(xml_text(&report.scenario));
     for check in &report.checks {
@@ -97,7 +97,7 @@ fn xml_text(text: &str) -> String {
 }
 
 /// Gradescope's autograder `results.json`.
-pub fn gradescope(report: &Report) -> String {
+pub(crate) fn gradescope(report: &Report) -> String {
     let tests: Vec<serde_json::Value> = report
         .checks
         .iter()

@@ -33,7 +33,7 @@ const MAX_OUTPUT: u64 = 1 << 20;
 /// A program given with `--with ROLE=PROGRAM`: the program, and its own argument template
 /// when the user gave a full command line.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ExternalCommand {
+pub(crate) struct ExternalCommand {
     pub program: PathBuf,
     /// `Some` when the command line had arguments: they replace the role's template.
     pub args: Option<Vec<String>>,
@@ -57,7 +57,7 @@ pub enum ExternalError {
 impl ExternalCommand {
     /// Reads `PROGRAM` or `PROGRAM ARG…` (arguments split on spaces, with `{id}`, `{host}`,
     /// `{port}` filled in at run time), and checks that the program can be run.
-    pub fn parse(text: &str) -> Result<Self, ExternalError> {
+    pub(crate) fn parse(text: &str) -> Result<Self, ExternalError> {
         let mut words = text.split_whitespace();
         let program = words.next().ok_or(ExternalError::Empty)?;
         let rest: Vec<String> = words.map(String::from).collect();

@@ -10,10 +10,10 @@ pub(crate) mod elf;
 pub(crate) mod external;
 pub(crate) mod pace;
 pub(crate) mod reference;
-pub mod resolver;
+pub(crate) mod resolver;
 
-pub use external::{ExternalCommand, ExternalError};
-pub use reference::{RefParams, RefProgram, run_standalone};
+pub(crate) use external::{ExternalCommand, ExternalError};
+pub(crate) use reference::{RefParams, RefProgram, run_standalone};
 
 use crate::record::EventKind;
 

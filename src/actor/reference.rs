@@ -47,7 +47,7 @@ const MANY_RECEIVE_BUFFER: usize = 4 << 20;
 
 /// One of the lab's programs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RefProgram {
+pub(crate) enum RefProgram {
     UdpServer,
     UdpClient,
     TcpServer,
@@ -56,7 +56,7 @@ pub enum RefProgram {
 
 impl RefProgram {
     /// The program for a protocol and side.
-    pub fn for_role(protocol: Protocol, server: bool) -> Self {
+    pub(crate) fn for_role(protocol: Protocol, server: bool) -> Self {
         match (protocol, server) {
             (Protocol::Udp, true) => Self::UdpServer,
             (Protocol::Udp, false) => Self::UdpClient,
@@ -66,7 +66,7 @@ impl RefProgram {
     }
 
     /// The lab's file name, used as `argv[0]` in error lines.
-    pub fn lab_name(self) -> &'static str {
+    pub(crate) fn lab_name(self) -> &'static str {
         match self {
             Self::UdpServer => "serveuru",
             Self::UdpClient => "clientu",
@@ -78,7 +78,7 @@ impl RefProgram {
 
 /// Everything a reference program needs besides its sockets.
 #[derive(Clone, Debug)]
-pub struct RefParams {
+pub(crate) struct RefParams {
     pub id: String,
     pub host: String,
     pub port: u16,
@@ -122,7 +122,7 @@ pub(crate) async fn run(
 /// Runs a reference program on the host, printing its lines as the C program would:
 /// `labrun ref tcp-server A 4000`. Returns the exit status the C program would have; an
 /// error when the async runtime cannot start.
-pub fn run_standalone(program: RefProgram, params: RefParams) -> io::Result<i32> {
+pub(crate) fn run_standalone(program: RefProgram, params: RefParams) -> io::Result<i32> {
     struct Print;
     impl Sink for Print {
         fn emit_in(&self, _lane: u32, event: EventKind) {

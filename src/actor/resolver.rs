@@ -16,7 +16,7 @@ use crate::scenario::Host;
 /// With `tables`, the lookup reads the scenario's `[[host]]` tables as the C library reads
 /// the run's private `/etc/hosts` made of them: for a run that cannot have a file of its own
 /// at `/etc/hosts` (no mount namespace), with the same answers.
-pub fn run(
+pub(crate) fn run(
     lookup: crate::scenario::Lookup,
     query: &str,
     tables: Option<&[Host]>,
@@ -50,7 +50,7 @@ pub fn run(
 
 /// What a lookup found: the lab's three kinds of lines.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HostEntry {
+pub(crate) struct HostEntry {
     pub official: String,
     pub aliases: Vec<String>,
     pub addresses: Vec<Ipv4Addr>,
@@ -58,7 +58,7 @@ pub struct HostEntry {
 
 impl HostEntry {
     /// The lines the lab's programs print.
-    pub fn lines(&self) -> Vec<String> {
+    pub(crate) fn lines(&self) -> Vec<String> {
         let mut lines = vec![format!("Nom officiel : {}", self.official)];
         lines.extend(self.aliases.iter().map(|a| format!("Alias : {a}")));
         lines.extend(self.addresses.iter().map(|a| format!("Adresse : {a}")));
@@ -73,7 +73,7 @@ impl HostEntry {
 /// its aliases only on the first: asked by an alias, a table answers with its first
 /// address only, as the C library and nss_wrapper do. (nss_wrapper differs for a dotted
 /// address, which it looks up in the file where the C library copies it.)
-pub fn name_in(hosts: &[Host], name: &str) -> Result<HostEntry, String> {
+pub(crate) fn name_in(hosts: &[Host], name: &str) -> Result<HostEntry, String> {
     if let Ok(address) = name.parse::<Ipv4Addr>() {
         return Ok(HostEntry {
             official: name.to_string(),
@@ -109,7 +109,7 @@ pub fn name_in(hosts: &[Host], name: &str) -> Result<HostEntry, String> {
 
 /// `gethostbyaddr(address)` on the same file: the first line with that address, its name,
 /// and the aliases it carries (only the first line of a table has them).
-pub fn address_in(hosts: &[Host], address: Ipv4Addr) -> Result<HostEntry, String> {
+pub(crate) fn address_in(hosts: &[Host], address: Ipv4Addr) -> Result<HostEntry, String> {
     hosts
         .iter()
         .find_map(|host| {
@@ -159,7 +159,7 @@ unsafe extern "C" {
 }
 
 /// `gethostbyname(name)`; `Err` carries the resolver's reason.
-pub fn by_name(name: &str) -> Result<HostEntry, String> {
+pub(crate) fn by_name(name: &str) -> Result<HostEntry, String> {
     let name = CString::new(name).map_err(|_| "the name contains a NUL byte".to_string())?;
     lookup(&|ret, buf, len, result, error| {
         // SAFETY: every pointer is valid for the call; `buf` has `len` bytes.
@@ -168,7 +168,7 @@ pub fn by_name(name: &str) -> Result<HostEntry, String> {
 }
 
 /// `gethostbyaddr(address)`; `Err` carries the resolver's reason.
-pub fn by_address(address: Ipv4Addr) -> Result<HostEntry, String> {
+pub(crate) fn by_address(address: Ipv4Addr) -> Result<HostEntry, String> {
     let octets = address.octets();
     lookup(&|ret, buf, len, result, error| {
         // SAFETY: `octets` is a 4-byte IPv4 address in network order, as AF_INET wants.

@@ -33,18 +33,18 @@ pub struct CheckResult {
     pub hint: Option<String>,
 }
 
-/// Pass, fail, or error (the run itself could not be graded).
+/// Pass or fail. (A run that could not be graded at all has no rubric verdict: `labrun
+/// grade` calls it `error` in its own outcomes.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Verdict {
+pub(crate) enum Verdict {
     Pass,
     Fail,
-    Error,
 }
 
 /// The rubric's verdict on one run.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Report {
+pub(crate) struct Report {
     pub scenario: String,
     pub verdict: Verdict,
     pub score: u32,
@@ -56,7 +56,7 @@ pub struct Report {
 
 /// Grades the programs playing `graded` roles with the plan's checks for them; `None` when
 /// the plan has no check for any of them.
-pub fn grade(plan: &Plan, transcript: &Transcript, graded: &[String]) -> Option<Report> {
+pub(crate) fn grade(plan: &Plan, transcript: &Transcript, graded: &[String]) -> Option<Report> {
     let checks: Vec<&CheckPlan> = plan
         .checks
         .iter()

@@ -11,7 +11,7 @@ use super::{ArrowKind, Diagram, Item, NoteKind};
 use crate::record::seconds;
 
 /// The diagram as a Mermaid `sequenceDiagram`, without the Markdown fence.
-pub fn mermaid(diagram: &Diagram) -> String {
+pub(crate) fn mermaid(diagram: &Diagram) -> String {
     let mut out = String::from("sequenceDiagram\n");
     let _ = writeln!(
         out,

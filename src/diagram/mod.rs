@@ -17,10 +17,10 @@ mod mermaid;
 mod svg;
 mod terminal;
 
-pub use mermaid::mermaid;
+pub(crate) use mermaid::mermaid;
 pub(crate) use svg::escape as escape_xml;
-pub use svg::svg;
-pub use terminal::terminal;
+pub(crate) use svg::svg;
+pub(crate) use terminal::terminal;
 
 use std::collections::HashMap;
 
@@ -29,7 +29,7 @@ use crate::transcript::{Entry, Kind, Transcript};
 
 /// A sequence diagram: lanes left to right, rows top to bottom.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Diagram {
+pub(crate) struct Diagram {
     pub scenario: String,
     pub lanes: Vec<Lane>,
     pub rows: Vec<Row>,
@@ -37,7 +37,7 @@ pub struct Diagram {
 
 /// A lifeline.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Lane {
+pub(crate) struct Lane {
     pub name: String,
     /// A role of the scenario, with a process that starts and ends; otherwise a party only
     /// seen on the wire (the `kernel` answering with ICMP, an address nobody owns).
@@ -46,7 +46,7 @@ pub struct Lane {
 
 /// One row of a diagram, at a scenario time.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Row {
+pub(crate) struct Row {
     /// Scenario time in tenths of a second.
     pub tenths: u64,
     pub item: Item,
@@ -54,7 +54,7 @@ pub struct Row {
 
 /// What a row shows.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Item {
+pub(crate) enum Item {
     Arrow(Arrow),
     /// Socket states that change at this point, each on its lane.
     States(Vec<(usize, String)>),
@@ -71,7 +71,7 @@ pub enum Item {
 
 /// A packet or a message from one lane to another.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Arrow {
+pub(crate) struct Arrow {
     pub from: usize,
     pub to: usize,
     pub kind: ArrowKind,
@@ -84,7 +84,7 @@ pub struct Arrow {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ArrowKind {
+pub(crate) enum ArrowKind {
     /// A packet captured on the run's loopback.
     Packet,
     /// A message as a reference program saw it (runs without a capture).
@@ -93,7 +93,7 @@ pub enum ArrowKind {
 
 /// What kind of packet an arrow is, for its colour: the first that applies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Flavour {
+pub(crate) enum Flavour {
     /// An ICMP error.
     Icmp,
     /// A TCP segment with RST.
@@ -120,7 +120,7 @@ impl Flavour {
     }
 
     /// Its name, as the SVG's `data-kind`.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Flavour::Icmp => "icmp",
             Flavour::Rst => "rst",
@@ -133,7 +133,7 @@ impl Flavour {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum NoteKind {
+pub(crate) enum NoteKind {
     Start,
     Ready,
     Output,
@@ -144,7 +144,7 @@ pub enum NoteKind {
 
 /// A socket's state as the run showed it, for the socket-state timeline.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StateMark {
+pub(crate) struct StateMark {
     pub tenths: u64,
     pub role: String,
     /// Which socket: `with server` for a packet's connection, `local → remote` for netstat.
@@ -184,7 +184,7 @@ impl Life {
 
 impl Diagram {
     /// The diagram of a transcript.
-    pub fn new(transcript: &Transcript) -> Self {
+    pub(crate) fn new(transcript: &Transcript) -> Self {
         let mut lanes = Lanes::default();
         for entry in &transcript.entries {
             if matches!(entry.kind, Kind::Start | Kind::Skip) {
@@ -341,7 +341,7 @@ impl Diagram {
     }
 
     /// How many arrows are packets.
-    pub fn packet_arrows(&self) -> usize {
+    pub(crate) fn packet_arrows(&self) -> usize {
         self.rows
             .iter()
             .filter(|r| matches!(&r.item, Item::Arrow(a) if a.kind == ArrowKind::Packet))
@@ -351,7 +351,7 @@ impl Diagram {
 
 /// Every socket state the run showed, in time order: the changes packets caused and the
 /// rows of the checkpoints' tables.
-pub fn socket_states(transcript: &Transcript) -> Vec<StateMark> {
+pub(crate) fn socket_states(transcript: &Transcript) -> Vec<StateMark> {
     let mut marks = Vec::new();
     for entry in &transcript.entries {
         if entry.kind == Kind::Sock

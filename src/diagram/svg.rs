@@ -16,7 +16,7 @@ const TOP: usize = 56;
 const CHAR: usize = 7;
 
 /// The diagram as an `<svg>` element, ready to inline in HTML or to save as a file.
-pub fn svg(diagram: &Diagram) -> String {
+pub(crate) fn svg(diagram: &Diagram) -> String {
     let lanes = diagram.lanes.len().max(1);
     let gap = if lanes <= 3 { 300 } else { 220 };
     let xs: Vec<usize> = (0..lanes).map(|i| TIME_COLUMN + MARGIN + i * gap).collect();

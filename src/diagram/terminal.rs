@@ -18,7 +18,7 @@ pub(crate) const WIDTH: usize = 100;
 const TIME: usize = 7;
 
 /// The diagram as lines of text.
-pub fn terminal(diagram: &Diagram) -> String {
+pub(crate) fn terminal(diagram: &Diagram) -> String {
     let layout = Layout::new(&diagram.lanes);
     let mut life: Vec<Life> = diagram.lanes.iter().map(Life::at_start).collect();
     let mut out: Vec<String> = Vec::new();

@@ -44,7 +44,7 @@ mod schedule;
 
 /// Settings of one run that do not come from the scenario file.
 #[derive(Clone, Debug)]
-pub struct RunOptions {
+pub(crate) struct RunOptions {
     /// Multiplies the reference actors' declared delays; 0 means no waiting.
     pub time_scale: f64,
     /// The external program playing each actor, by actor index; `None` for the reference.
@@ -71,7 +71,7 @@ pub enum EngineError {
 
 /// Runs `plan`, calling `observer` with each event as it is recorded and each packet as it
 /// is captured.
-pub fn run(
+pub(crate) fn run(
     plan: &Plan,
     options: &RunOptions,
     observer: &mut dyn FnMut(Seen<'_>),
@@ -432,12 +432,10 @@ impl<'a> Engine<'a> {
         if let Some(map) = &self.options.shared {
             self.keep_own(&mut sockets, map);
         }
-        let at = self.start.elapsed();
         for (checkpoint, trigger) in self.due.drain(..) {
             self.samples.push(Sample {
                 checkpoint,
                 trigger,
-                at,
                 sockets: sockets.clone(),
             });
         }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 /// A course file: which file of a submission plays which role in which scenario.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Course {
+pub(crate) struct Course {
     /// Folder of the scenarios, relative to the course file.
     #[serde(default = "default_scenarios")]
     pub scenarios: PathBuf,
@@ -26,7 +26,7 @@ fn default_scenarios() -> PathBuf {
 /// How a C source of a submission is built.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Build {
+pub(crate) struct Build {
     /// The command, with `{source}` and `{output}`; run in the submission's copy.
     pub command: String,
     /// Wall-clock limit of one build, like `60s`.
@@ -45,7 +45,7 @@ impl Default for Build {
 /// One direction graded: a submission's file plays a role of a scenario.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct Direction {
+pub(crate) struct Direction {
     pub scenario: String,
     pub role: String,
     pub file: String,
@@ -107,7 +107,7 @@ fn stable_hash(text: &str) -> u64 {
 }
 
 /// Reads a course file.
-pub fn load_course(path: &Path) -> Result<Course, CourseError> {
+pub(crate) fn load_course(path: &Path) -> Result<Course, CourseError> {
     let text = std::fs::read_to_string(path).map_err(|source| CourseError::Read {
         path: path.to_path_buf(),
         source,

@@ -13,7 +13,7 @@ use super::pool::{STARTED_WITH, relock};
 use super::{Direction, Outcome};
 
 /// How a run's line about its isolation starts (see `sandbox::Network::warning`).
-pub const ISOLATION_LINE: &str = "labrun: warning: this run has ";
+pub(super) const ISOLATION_LINE: &str = "labrun: warning: this run has ";
 
 /// What every run of a class shares.
 pub(crate) struct Runner<'a> {

@@ -22,9 +22,9 @@ use crate::check::CheckResult;
 use crate::grade::{GradeError, Outcome};
 
 /// The journal's file in `--out`.
-pub const JOURNAL: &str = "journal.jsonl";
+pub(crate) const JOURNAL: &str = "journal.jsonl";
 /// A submission's results in its folder of `--out`.
-pub const RESULT: &str = "result.json";
+pub(crate) const RESULT: &str = "result.json";
 
 /// The journal's first line.
 #[derive(Serialize, Deserialize, PartialEq, Eq, Debug)]
@@ -66,7 +66,7 @@ struct SavedOutcome {
 }
 
 /// The journal of one `labrun grade`, open for its lines.
-pub struct Journal {
+pub(crate) struct Journal {
     out: PathBuf,
     file: Mutex<std::fs::File>,
     /// Submissions done by an earlier grading of the same course: name → files.
@@ -76,7 +76,7 @@ pub struct Journal {
 impl Journal {
     /// Starts the journal of a grading into `out` (a new one, or with `resume` the one
     /// there, which must be of the same course).
-    pub fn open(out: &Path, course: &str, resume: bool) -> Result<Self, GradeError> {
+    pub(crate) fn open(out: &Path, course: &str, resume: bool) -> Result<Self, GradeError> {
         let path = out.join(JOURNAL);
         let header = Header {
             labrun: env!("CARGO_PKG_VERSION").to_string(),
@@ -132,7 +132,7 @@ impl Journal {
 
     /// The outcomes an earlier grading of the same course found for `submission`, if its
     /// files are still `files`.
-    pub fn earlier(&self, submission: &str, files: &str) -> Option<Vec<Outcome>> {
+    pub(crate) fn earlier(&self, submission: &str, files: &str) -> Option<Vec<Outcome>> {
         if self.earlier.get(submission).map(String::as_str) != Some(files) {
             return None;
         }
@@ -141,7 +141,7 @@ impl Journal {
     }
 
     /// Writes a finished submission's feedback and results, then its journal line.
-    pub fn record(
+    pub(crate) fn record(
         &self,
         submission: &str,
         files: &str,
@@ -214,7 +214,7 @@ pub(crate) fn saved(out: &Path, submission: &str) -> Option<(String, Vec<Outcome
 
 /// Writes `bytes` to a new file beside `path`, then renames it to `path`: a reader (or a
 /// crash) sees the old file or the new one, never half of one.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -240,7 +240,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
 
 /// What names a course for a resumed grading: its file, the scenario files it grades, and
 /// which of its directions are graded.
-pub fn course_id(course_file: &Path, scenarios: &[(String, String, PathBuf)]) -> String {
+pub(crate) fn course_id(course_file: &Path, scenarios: &[(String, String, PathBuf)]) -> String {
     let mut hash = Sha256::new();
     hash.update(std::fs::read(course_file).unwrap_or_default());
     for (scenario, role, path) in scenarios {
@@ -253,7 +253,7 @@ pub fn course_id(course_file: &Path, scenarios: &[(String, String, PathBuf)]) ->
 /// The SHA-256 of a submission's files: their paths and contents, links and special files
 /// left out, as the grading copies them ([`crate::grade::COPY_DEPTH`] levels deep,
 /// [`crate::grade::COPY_BYTES`]; past that, files count by name and length).
-pub fn files_id(submission: &Path) -> String {
+pub(crate) fn files_id(submission: &Path) -> String {
     let mut hash = Sha256::new();
     let mut budget = crate::grade::COPY_BYTES;
     hash_tree(submission, Path::new(""), &mut hash, &mut budget, 0);

@@ -24,16 +24,15 @@ use serde::{Deserialize, Serialize};
 mod build;
 mod course;
 mod direction;
-pub mod journal;
+pub(crate) mod journal;
 mod pool;
 mod progress;
 mod results;
 
 pub(crate) use build::{COPY_BYTES, COPY_DEPTH};
 pub(crate) use course::graded_scenarios;
-pub use course::{Build, Course, CourseError, Direction, Partition, load_course};
-pub use direction::ISOLATION_LINE;
-pub use results::{by_submission, submission_folder, write_results};
+pub(crate) use course::{Course, CourseError, Direction, Partition, load_course};
+pub(crate) use results::{by_submission, submission_folder, write_results};
 pub(crate) use results::{class_verdict, feedback_text, sanitize, write_index};
 
 use build::{prepare, private_dir};
@@ -43,7 +42,7 @@ use progress::{Progress, show_progress};
 
 /// Options of `labrun grade`.
 #[derive(Debug, Clone)]
-pub struct GradeOptions {
+pub(crate) struct GradeOptions {
     /// The uids that compilers and programs run as when labrun is root (given to every
     /// run too).
     pub uid_range: crate::sandbox::users::UidRange,
@@ -140,7 +139,7 @@ pub enum GradeError {
 
 /// Checks, before anything is built or run, that grades can be written into `out`: a class
 /// graded for minutes must not learn at its end that its results have nowhere to go.
-pub fn check_out(out: &Path) -> Result<(), GradeError> {
+pub(crate) fn check_out(out: &Path) -> Result<(), GradeError> {
     let fail =
         |e: std::io::Error| GradeError::Files(format!("cannot write to {}: {e}", out.display()));
     std::fs::create_dir_all(out).map_err(fail)?;
@@ -150,7 +149,7 @@ pub fn check_out(out: &Path) -> Result<(), GradeError> {
 }
 
 /// Grades every submission; returns the outcomes, in submission then course order.
-pub fn grade_class(
+pub(crate) fn grade_class(
     course_path: &Path,
     course: &Course,
     submissions: &[PathBuf],

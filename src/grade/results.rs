@@ -11,7 +11,7 @@ use super::{GradeError, Outcome};
 /// Writes `OUT/<submission>/feedback.txt`, `OUT/summary.csv`, `OUT/summary.json` and the
 /// class table `OUT/index.html`.
 /// Every failure is labrun's own files ([`GradeError::Files`]).
-pub fn write_results(out: &Path, outcomes: &[Outcome]) -> Result<(), GradeError> {
+pub(crate) fn write_results(out: &Path, outcomes: &[Outcome]) -> Result<(), GradeError> {
     let fail =
         |e: std::io::Error| GradeError::Files(format!("cannot write to {}: {e}", out.display()));
     std::fs::create_dir_all(out).map_err(fail)?;
@@ -78,12 +78,12 @@ pub(crate) fn feedback_text(submission: &str, list: &[&Outcome]) -> String {
 }
 
 /// A submission's folder in `out`, where its feedback file and pages are.
-pub fn submission_folder(out: &Path, submission: &str) -> PathBuf {
+pub(crate) fn submission_folder(out: &Path, submission: &str) -> PathBuf {
     out.join(sanitize(submission))
 }
 
 /// The outcomes of each submission, in the order of their first outcome.
-pub fn by_submission(outcomes: &[Outcome]) -> Vec<(&str, Vec<&Outcome>)> {
+pub(crate) fn by_submission(outcomes: &[Outcome]) -> Vec<(&str, Vec<&Outcome>)> {
     let mut by_submission: Vec<(&str, Vec<&Outcome>)> = Vec::new();
     for o in outcomes {
         match by_submission.iter_mut().find(|(s, _)| *s == o.submission) {

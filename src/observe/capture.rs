@@ -22,9 +22,9 @@ const RECEIVE_BUFFER: usize = 32 << 20;
 /// How much of a run's traffic the capture keeps: far more than any lab scenario sends
 /// (a thousand clients send 19,000 packets), and a bound on labrun's memory when a
 /// program floods the loopback (a UDP server can send gigabytes in seconds).
-pub const KEEP_PACKETS: usize = 200_000;
+pub(crate) const KEEP_PACKETS: usize = 200_000;
 /// The same in bytes of frames kept.
-pub const KEEP_BYTES: usize = 64 << 20;
+pub(crate) const KEEP_BYTES: usize = 64 << 20;
 
 /// An open capture on `lo`.
 pub(crate) struct Capture {
@@ -305,7 +305,7 @@ fn read_one(
 }
 
 /// Writes packets as a pcap file (Ethernet link type) that Wireshark and tshark open.
-pub fn write_pcap(path: &std::path::Path, packets: &[Packet]) -> io::Result<()> {
+pub(crate) fn write_pcap(path: &std::path::Path, packets: &[Packet]) -> io::Result<()> {
     use pcap_file::pcap::{PcapPacket, PcapWriter};
     let file = io::BufWriter::new(std::fs::File::create(path)?);
     let mut writer = PcapWriter::new(file).map_err(io::Error::other)?;

@@ -9,7 +9,7 @@
 //! What they find is handed on in the run record's types (`record::SocketEntry`,
 //! `record::Packet`); the TCP table's dump speaks netlink through `crate::netlink`.
 
-pub mod capture;
+pub(crate) mod capture;
 pub(crate) mod frame;
-pub mod procnet;
-pub mod tcp;
+pub(crate) mod procnet;
+pub(crate) mod tcp;

@@ -9,11 +9,11 @@ use std::net::{IpAddr, SocketAddr};
 
 use etherparse::{NetSlice, SlicedPacket, TransportSlice};
 
-pub use crate::record::{Flags, State};
+pub(crate) use crate::record::{Flags, State};
 
 /// What a packet is, as far as the lab is concerned.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     Tcp {
         flags: Flags,
         seq: u32,
@@ -30,7 +30,7 @@ pub enum Kind {
 
 /// A captured packet, decoded.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Decoded {
+pub(crate) struct Decoded {
     pub kind: Kind,
     pub src: SocketAddr,
     pub dst: SocketAddr,
@@ -40,7 +40,7 @@ pub struct Decoded {
 }
 
 /// Decodes an Ethernet frame captured on `lo`.
-pub fn decode(frame: &[u8]) -> Decoded {
+pub(crate) fn decode(frame: &[u8]) -> Decoded {
     let unspecified = SocketAddr::from(([0, 0, 0, 0], 0));
     let other = Decoded {
         kind: Kind::Other,
@@ -122,7 +122,7 @@ fn quoted_datagram(quoted: &[u8]) -> Option<(SocketAddr, SocketAddr)> {
 
 /// A socket moving from one state to another.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Change {
+pub(crate) struct Change {
     pub local: SocketAddr,
     pub remote: SocketAddr,
     pub from: State,
@@ -131,7 +131,7 @@ pub struct Change {
 
 /// The TCP state of every connection seen so far, from both ends.
 #[derive(Debug, Default)]
-pub struct Tracker {
+pub(crate) struct Tracker {
     states: HashMap<(SocketAddr, SocketAddr), State>,
     /// Sequence number just after each end's FIN, once sent.
     fin_end: HashMap<(SocketAddr, SocketAddr), u32>,
@@ -139,7 +139,7 @@ pub struct Tracker {
 
 impl Tracker {
     /// The state changes a packet causes, sender's first.
-    pub fn packet(&mut self, packet: &Decoded) -> Vec<Change> {
+    pub(crate) fn packet(&mut self, packet: &Decoded) -> Vec<Change> {
         let Kind::Tcp { flags, seq, ack } = packet.kind else {
             return Vec::new();
         };

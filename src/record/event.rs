@@ -10,7 +10,7 @@ use super::{Protocol, duration_text};
 
 /// One thing that happened during a run.
 #[derive(Clone, Debug, Serialize)]
-pub struct Event {
+pub(crate) struct Event {
     /// Arrival order at the engine, from 0.
     pub seq: usize,
     /// Wall-clock time since the run started.
@@ -32,7 +32,7 @@ fn is_zero(lane: &u32) -> bool {
 /// What happened.
 #[derive(Clone, Debug, Serialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
-pub enum EventKind {
+pub(crate) enum EventKind {
     /// The actor started, after the events `after` (by `seq`) and its declared start delay.
     Started {
         args: Vec<String>,
@@ -78,7 +78,7 @@ pub enum EventKind {
 /// Which output stream a line came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Stream {
+pub(crate) enum Stream {
     Stdout,
     Stderr,
 }
@@ -86,7 +86,7 @@ pub enum Stream {
 /// How an actor ended.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "how", rename_all = "kebab-case")]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// It exited by itself with this status.
     Exited { code: i32 },
     /// It was killed by a signal it did not get from labrun.
@@ -106,7 +106,7 @@ pub enum Outcome {
 /// Why an actor never started, as the engine found it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "why", rename_all = "kebab-case")]
-pub enum Unstarted {
+pub(crate) enum Unstarted {
     /// It was to start once `role` was ready, and `role` ended without being so.
     NeverReady { role: String },
     /// It was to start once `role` had started, and `role` never did.
@@ -133,7 +133,7 @@ pub enum Unstarted {
 /// The port an actor that was not ready is on, instead of its own.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "how", rename_all = "kebab-case")]
-pub enum Found {
+pub(crate) enum Found {
     /// Some other port.
     Elsewhere { found: u16 },
     /// Its own port with the two bytes swapped: the program forgot `htons()`.
@@ -142,17 +142,11 @@ pub enum Found {
 
 impl Found {
     /// How an actor's sockets on `found` read, for one that should be on `port`.
-    pub fn new(port: u16, found: u16) -> Self {
+    pub(crate) fn new(port: u16, found: u16) -> Self {
         if found == port.swap_bytes() {
             Found::PortSwapped { found }
         } else {
             Found::Elsewhere { found }
-        }
-    }
-
-    pub fn port(self) -> u16 {
-        match self {
-            Found::Elsewhere { found } | Found::PortSwapped { found } => found,
         }
     }
 }

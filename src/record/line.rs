@@ -13,7 +13,7 @@ use super::{Flags, Protocol, SocketEntry, State, Unstarted, cstr};
 /// What a line of a transcript is: its `kind` column, and its `kind` in JSON.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Kind {
+pub(crate) enum Kind {
     /// An actor started; the text is its arguments.
     Start,
     /// A server listens (TCP) or is bound (UDP).
@@ -42,7 +42,7 @@ pub enum Kind {
 
 impl Kind {
     /// The name in the `kind` column.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Kind::Start => "start",
             Kind::Ready => "ready",
@@ -71,7 +71,7 @@ impl fmt::Display for Kind {
 /// (A message's content and an exit's outcome are the entry's `message` and `outcome`;
 /// what a program printed is its text, as printed.)
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub enum Data {
+pub(crate) enum Data {
     #[default]
     None,
     /// A `ready` line: what is ready.
@@ -86,7 +86,7 @@ pub enum Data {
 
 /// What a server's `ready` line says is ready.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Ready {
+pub(crate) enum Ready {
     /// A TCP socket listening for connections.
     Listening { local: SocketAddr },
     /// A UDP socket bound to its port.
@@ -95,7 +95,7 @@ pub enum Ready {
 
 impl Ready {
     /// What a server speaking `protocol` is, once ready on `local`.
-    pub fn new(protocol: Protocol, local: SocketAddr) -> Self {
+    pub(crate) fn new(protocol: Protocol, local: SocketAddr) -> Self {
         match protocol {
             Protocol::Tcp => Ready::Listening { local },
             Protocol::Udp => Ready::Bound { local },
@@ -115,7 +115,7 @@ impl fmt::Display for Ready {
 
 /// One end of a packet's conversation, as a transcript names it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Endpoint {
+pub(crate) struct Endpoint {
     pub address: SocketAddr,
     /// The address as the transcript writes it, an ephemeral port hidden
     /// (`127.0.0.1:[client.port]`).
@@ -126,14 +126,14 @@ pub struct Endpoint {
 
 impl Endpoint {
     /// Its owner's role, or its address when nobody owns it.
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         self.role.as_deref().unwrap_or(&self.shown)
     }
 }
 
 /// A captured packet, as its line in a transcript shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PacketLine {
+pub(crate) struct PacketLine {
     /// The conversation's transport (for an ICMP error, the datagram's: UDP).
     pub protocol: Protocol,
     pub from: Endpoint,
@@ -147,7 +147,7 @@ pub struct PacketLine {
 
 /// What a packet is.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Segment {
+pub(crate) enum Segment {
     /// A TCP segment; `seq` and `ack` are relative to each end's initial sequence number
     /// (as Wireshark shows them), `ack` only when the ACK flag is set.
     Tcp {
@@ -164,7 +164,7 @@ pub enum Segment {
 
 /// A socket moved to a new TCP state.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StateChange {
+pub(crate) struct StateChange {
     /// The socket's local end.
     pub socket: Endpoint,
     pub state: State,
@@ -172,7 +172,7 @@ pub struct StateChange {
 
 impl PacketLine {
     /// The TCP flags, for a TCP segment.
-    pub fn flags(&self) -> Option<Flags> {
+    pub(crate) fn flags(&self) -> Option<Flags> {
         match self.segment {
             Segment::Tcp { flags, .. } => Some(flags),
             _ => None,
@@ -219,7 +219,7 @@ impl fmt::Display for PacketLine {
 
 /// A row of a checkpoint's socket table, as a transcript lists it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SocketRow {
+pub(crate) struct SocketRow {
     pub socket: SocketEntry,
     /// The local and remote addresses as the transcript writes them: ephemeral ports
     /// hidden, `0.0.0.0:*` for no remote end.
@@ -230,7 +230,7 @@ pub struct SocketRow {
 impl SocketRow {
     /// The state column: a TCP state by its `netstat` name (`?` for one labrun does not
     /// know), `ESTABLISHED` for a connected UDP socket, nothing for another.
-    pub fn state(&self) -> &'static str {
+    pub(crate) fn state(&self) -> &'static str {
         match self.socket.protocol {
             Protocol::Tcp => State::from_proc(self.socket.state).map_or("?", State::name),
             Protocol::Udp if self.socket.remote.port() != 0 => "ESTABLISHED",

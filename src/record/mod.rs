@@ -26,9 +26,9 @@ mod tcp;
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
 
-pub use event::{Event, EventKind, Found, Outcome, Stream, Unstarted};
-pub use line::{Data, Endpoint, Kind, PacketLine, Ready, Segment, SocketRow, StateChange};
-pub use tcp::{Flags, State};
+pub(crate) use event::{Event, EventKind, Found, Outcome, Stream, Unstarted};
+pub(crate) use line::{Data, Endpoint, Kind, PacketLine, Ready, Segment, SocketRow, StateChange};
+pub(crate) use tcp::{Flags, State};
 
 #[cfg(test)]
 pub(crate) use line::fixtures;
@@ -55,7 +55,7 @@ impl Protocol {
 
 /// Everything a run produced.
 #[derive(Clone, Debug)]
-pub struct RunRecord {
+pub(crate) struct RunRecord {
     pub events: Vec<Event>,
     /// Wall-clock duration of the run.
     pub elapsed: Duration,
@@ -75,19 +75,17 @@ pub struct RunRecord {
 
 /// The run's socket table at one checkpoint.
 #[derive(Clone, Debug)]
-pub struct Sample {
+pub(crate) struct Sample {
     /// Index of the checkpoint in the plan.
     pub checkpoint: usize,
     /// The event that triggered it (`after` checkpoints).
     pub trigger: Option<usize>,
-    /// When it was taken, since the run started.
-    pub at: Duration,
     pub sockets: Vec<SocketEntry>,
 }
 
 /// What the engine shows its caller while the run goes on.
 #[derive(Clone, Copy, Debug)]
-pub enum Seen<'a> {
+pub(crate) enum Seen<'a> {
     /// An event, as it is recorded.
     Event(&'a Event),
     /// A packet the capture kept, as it arrives (not in time order: the record sorts them).
@@ -97,14 +95,14 @@ pub enum Seen<'a> {
 /// What the capture saw but did not keep, once over its budget (`KEEP_PACKETS`,
 /// `KEEP_BYTES` in `observe::capture`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct NotKept {
+pub(crate) struct NotKept {
     pub packets: u64,
     pub bytes: u64,
 }
 
 /// One captured packet, Ethernet header included.
 #[derive(Clone, Debug)]
-pub struct Packet {
+pub(crate) struct Packet {
     /// When it was read, since the run started, for ordering against events.
     pub at: Duration,
     /// When it was read, for the pcap file.
@@ -118,7 +116,7 @@ pub(crate) const TCP_LISTEN: u8 = 0x0A;
 
 /// One row of a socket table.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SocketEntry {
+pub(crate) struct SocketEntry {
     pub protocol: Protocol,
     pub local: SocketAddr,
     pub remote: SocketAddr,

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 /// TCP flags, as Wireshark lists them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct Flags {
+pub(crate) struct Flags {
     pub syn: bool,
     pub ack: bool,
     pub fin: bool,
@@ -15,7 +15,7 @@ pub struct Flags {
 
 impl Flags {
     /// `[SYN, ACK]`, `[PSH, ACK]`, `[FIN, ACK]`…
-    pub fn label(self) -> String {
+    pub(crate) fn label(self) -> String {
         let names: Vec<&str> = [
             (self.fin, "FIN"),
             (self.syn, "SYN"),
@@ -33,7 +33,7 @@ impl Flags {
 
 /// TCP states, named as `netstat` prints them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-pub enum State {
+pub(crate) enum State {
     Closed,
     Listen,
     SynSent,
@@ -49,7 +49,7 @@ pub enum State {
 
 impl State {
     /// The name `netstat` prints.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             State::Closed => "CLOSED",
             State::Listen => "LISTEN",
@@ -66,7 +66,7 @@ impl State {
     }
 
     /// The state numbered as in `/proc/net/tcp`.
-    pub fn from_proc(number: u8) -> Option<State> {
+    pub(crate) fn from_proc(number: u8) -> Option<State> {
         Some(match number {
             0x01 => State::Established,
             0x02 => State::SynSent,

@@ -235,7 +235,7 @@ pub enum UsageError {
 }
 
 /// `error`'s message followed by those of its sources, each after `: `.
-pub fn chain(error: &dyn std::error::Error) -> String {
+pub(crate) fn chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

@@ -29,9 +29,9 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-pub use crate::record::{Data, Kind, PacketLine};
+pub(crate) use crate::record::{Data, Kind, PacketLine};
 use crate::record::{Event, EventKind, Outcome, Stream, seconds};
-pub use live::{Board, Live, State, watch};
+pub(crate) use live::watch;
 
 use crate::record::cstr;
 use crate::record::{Packet, Protocol, RunRecord, Sample, Segment, SocketRow};
@@ -39,7 +39,7 @@ use crate::scenario::Plan;
 
 /// The normalised, ordered rendering of a run.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Transcript {
+pub(crate) struct Transcript {
     pub scenario: String,
     /// What the actors did, with the `netstat` tables at their checkpoints.
     pub entries: Vec<Entry>,
@@ -52,7 +52,7 @@ pub struct Transcript {
 /// One line of a transcript: its text, for people and snapshots, and what it says as data,
 /// for every stage that reads it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Entry {
+pub(crate) struct Entry {
     /// Scenario time in tenths of a second.
     #[serde(rename = "time_tenths")]
     pub tenths: u64,
@@ -73,7 +73,7 @@ pub struct Entry {
 
 /// A message of a transcript entry.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Message {
+pub(crate) struct Message {
     /// The receiver's role (or address).
     pub to: String,
     /// The text up to the first NUL, as a C program prints it with `%s`.
@@ -102,7 +102,7 @@ impl Message {
 impl Transcript {
     /// The text form, one entry a line: `  2.0  server  out   serveur A reçu de …`, then
     /// the packets and their counts.
-    pub fn to_text(&self) -> String {
+    pub(crate) fn to_text(&self) -> String {
         let all = self.entries.iter().chain(&self.packets).chain(&self.counts);
         let width = all.map(|e| e.role.len()).max().unwrap_or(6).max(6);
         let mut out = String::new();
@@ -126,7 +126,7 @@ impl Transcript {
 
     /// What the kernel showed, for a live view that already printed the events: the
     /// `netstat` tables, the packets and their counts.
-    pub fn observations_text(&self) -> String {
+    pub(crate) fn observations_text(&self) -> String {
         let tables = Transcript {
             scenario: self.scenario.clone(),
             entries: Vec::new(),
@@ -150,14 +150,19 @@ impl Transcript {
     }
 
     /// The JSON form.
-    pub fn to_json(&self) -> String {
+    pub(crate) fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
     }
 }
 
 impl Entry {
     /// A line with nothing more than its text.
-    pub fn new(tenths: u64, role: impl Into<String>, kind: Kind, text: impl Into<String>) -> Self {
+    pub(crate) fn new(
+        tenths: u64,
+        role: impl Into<String>,
+        kind: Kind,
+        text: impl Into<String>,
+    ) -> Self {
         Entry {
             tenths,
             role: role.into(),
@@ -172,7 +177,7 @@ impl Entry {
     /// The line of a captured packet, sent by `role`. Data on the wire is a message,
     /// whoever sent it: rubric checks read it even when no reference program was there to
     /// receive it.
-    pub fn for_packet(tenths: u64, role: impl Into<String>, line: PacketLine) -> Self {
+    pub(crate) fn for_packet(tenths: u64, role: impl Into<String>, line: PacketLine) -> Self {
         let message = (!line.payload.is_empty()
             && !matches!(line.segment, Segment::PortUnreachable { .. }))
         .then(|| Message::new(line.to.name().to_string(), &line.payload));
@@ -184,7 +189,7 @@ impl Entry {
     }
 
     /// The line of a socket table's row, for the socket's owner `role`.
-    pub fn for_socket(tenths: u64, role: impl Into<String>, row: SocketRow) -> Self {
+    pub(crate) fn for_socket(tenths: u64, role: impl Into<String>, row: SocketRow) -> Self {
         let text = row.to_string();
         Entry {
             data: Data::Socket(row),
@@ -194,12 +199,12 @@ impl Entry {
 
     /// What the program printed, for an `out` or `err` line: data in itself, which checks
     /// match their patterns against.
-    pub fn printed(&self) -> Option<&str> {
+    pub(crate) fn printed(&self) -> Option<&str> {
         matches!(self.kind, Kind::Out | Kind::Err).then_some(self.text.as_str())
     }
 
     /// The packet of a `pkt` line.
-    pub fn packet(&self) -> Option<&PacketLine> {
+    pub(crate) fn packet(&self) -> Option<&PacketLine> {
         match &self.data {
             Data::Packet(packet) => Some(packet),
             _ => None,
@@ -207,7 +212,7 @@ impl Entry {
     }
 
     /// `width` is the width of the role column.
-    pub fn render(&self, width: usize) -> String {
+    pub(crate) fn render(&self, width: usize) -> String {
         format!(
             "{:>5}  {:<width$}  {:<5}  {}",
             seconds(self.tenths),
@@ -221,7 +226,7 @@ impl Entry {
 }
 
 /// Normalises a run into its transcript.
-pub fn normalize(plan: &Plan, record: &RunRecord) -> Transcript {
+pub(crate) fn normalize(plan: &Plan, record: &RunRecord) -> Transcript {
     let events = &record.events;
     let names = Names::with_packets(plan, events, &record.packets);
     let timeline = order::timeline(plan, events, &names, &record.packets);
@@ -491,7 +496,7 @@ impl Names {
 }
 
 /// How an outcome reads in a transcript.
-pub fn describe(outcome: &Outcome) -> String {
+pub(crate) fn describe(outcome: &Outcome) -> String {
     match outcome {
         Outcome::Exited { code } => format!("exited with status {code}"),
         Outcome::Signaled { signal } => {

@@ -11,7 +11,7 @@ use crate::transcript::{Event, EventKind, Outcome, describe};
 
 /// What an actor is doing, as far as its events tell.
 #[derive(Clone, Debug, PartialEq)]
-pub enum State {
+pub(crate) enum State {
     /// Not started: these milestones (`server:ready`) have not been reached yet.
     Waiting {
         on: Vec<String>,
@@ -47,7 +47,7 @@ struct Sleep {
 
 /// What every actor of a run is doing.
 #[derive(Clone, Debug)]
-pub struct Board {
+pub(crate) struct Board {
     actors: Vec<Slot>,
     time_scale: f64,
 }
@@ -67,7 +67,7 @@ struct Slot {
 
 impl Board {
     /// Every actor waiting for its start, as at the beginning of the run.
-    pub fn new(plan: &Plan, time_scale: f64) -> Self {
+    pub(crate) fn new(plan: &Plan, time_scale: f64) -> Self {
         let actors = plan
             .actors
             .iter()
@@ -92,7 +92,7 @@ impl Board {
     }
 
     /// Takes `event` into account; `now` is the time since the view began.
-    pub fn observe(&mut self, event: &Event, now: Duration) {
+    pub(crate) fn observe(&mut self, event: &Event, now: Duration) {
         let Some(slot) = self.actors.get_mut(event.actor) else {
             return;
         };
@@ -149,7 +149,7 @@ impl Board {
     }
 
     /// Whether something counts down, so that the view must be redrawn as time passes.
-    pub fn ticking(&self, now: Duration) -> bool {
+    pub(crate) fn ticking(&self, now: Duration) -> bool {
         self.actors.iter().any(|slot| {
             slot.sleeps.iter().any(|s| s.until.is_some_and(|u| u > now))
                 || matches!(slot.state, State::Delayed { until: Some(u), .. } if u > now)
@@ -160,7 +160,7 @@ impl Board {
     /// actors), each shorter than `width` characters so that none wraps. With more actors
     /// than rows, the roles that differ only by their number are summarised together
     /// (`client1…client1000  12 running, 988 done`).
-    pub fn render(&self, now: Duration, width: usize, rows: usize) -> Vec<String> {
+    pub(crate) fn render(&self, now: Duration, width: usize, rows: usize) -> Vec<String> {
         let rows = rows.max(1);
         let mut labelled: Vec<(String, String)> = if self.actors.len() <= rows {
             self.actors

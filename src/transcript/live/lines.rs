@@ -9,7 +9,7 @@ use crate::transcript::{Event, EventKind, Names};
 
 /// Renders events one at a time, as they happen, for a live view. Times are wall-clock
 /// seconds since the start and ports are shown as far as they are known so far.
-pub struct Live<'p> {
+pub(crate) struct Live<'p> {
     plan: &'p Plan,
     /// The events that name things: starts, readiness, ports. Only they change `names`.
     naming: Vec<Event>,
@@ -20,7 +20,7 @@ pub struct Live<'p> {
 }
 
 impl<'p> Live<'p> {
-    pub fn new(plan: &'p Plan) -> Self {
+    pub(crate) fn new(plan: &'p Plan) -> Self {
         let width = plan
             .actors
             .iter()
@@ -38,7 +38,7 @@ impl<'p> Live<'p> {
     }
 
     /// The line for a captured packet, as the transcript writes it (wall-clock time).
-    pub fn packet_line(&mut self, packet: &Packet) -> Option<String> {
+    pub(crate) fn packet_line(&mut self, packet: &Packet) -> Option<String> {
         let tenths = (packet.at.as_millis() / 100) as u64;
         self.packets
             .line(self.plan, &self.names, packet, tenths)
@@ -46,7 +46,7 @@ impl<'p> Live<'p> {
     }
 
     /// The line for `event`, if it is one a person should see.
-    pub fn line(&mut self, event: &Event) -> Option<String> {
+    pub(crate) fn line(&mut self, event: &Event) -> Option<String> {
         if matches!(
             event.kind,
             EventKind::Started { .. } | EventKind::Ready { .. } | EventKind::Port { .. }

@@ -16,6 +16,6 @@ mod board;
 mod lines;
 mod painter;
 
-pub use board::{Board, State};
-pub use lines::Live;
-pub use painter::watch;
+pub(super) use board::Board;
+pub(super) use lines::Live;
+pub(crate) use painter::watch;

@@ -20,7 +20,7 @@ const FRAME: Duration = Duration::from_millis(30);
 /// Runs `run` with an observer that shows the run live on standard output (a terminal),
 /// and erases the status area once `run` is over, so that what is printed next follows
 /// the live lines. `time_scale` is the run's: it turns declared delays into real ones.
-pub fn watch<R>(
+pub(crate) fn watch<R>(
     plan: &Plan,
     time_scale: f64,
     color: bool,
