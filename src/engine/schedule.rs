@@ -257,6 +257,19 @@ id = "B"
         }
     }
 
+    /// Server 0 starts and is ready, `client` starts and ends: events 0 to 3.
+    fn first_client_served(plan: &Plan, client: usize) -> (Scheduler, Instant) {
+        let mut s = Scheduler::new(plan);
+        let t0 = Instant::now();
+        s.decide(plan, moment(t0, 0));
+        s.started(0, 0);
+        s.ready(0, 1);
+        s.decide(plan, moment(t0, 2));
+        s.started(client, 2);
+        s.ended(client, 3);
+        (s, t0)
+    }
+
     #[test]
     fn a_client_starts_once_its_server_is_ready() {
         let plan = plan(PAIR);
@@ -289,14 +302,7 @@ id = "B"
     #[test]
     fn servers_stop_when_the_last_client_ends() {
         let plan = plan(PAIR);
-        let mut s = Scheduler::new(&plan);
-        let t0 = Instant::now();
-        s.decide(&plan, moment(t0, 0));
-        s.started(0, 0);
-        s.ready(0, 1);
-        s.decide(&plan, moment(t0, 2));
-        s.started(1, 2);
-        s.ended(1, 3);
+        let (mut s, t0) = first_client_served(&plan, 1);
         assert!(!s.all_done());
         assert_eq!(s.decide(&plan, moment(t0, 4)), [Decision::StopServers]);
         // Once only.
@@ -435,14 +441,7 @@ id = "B"
 server = "server1"
 "#,
         );
-        let mut s = Scheduler::new(&plan);
-        let t0 = Instant::now();
-        s.decide(&plan, moment(t0, 0));
-        s.started(0, 0);
-        s.ready(0, 1);
-        s.decide(&plan, moment(t0, 2));
-        s.started(2, 2);
-        s.ended(2, 3);
+        let (mut s, t0) = first_client_served(&plan, 2);
         assert_eq!(
             s.decide(&plan, moment(t0, 4)),
             [

@@ -116,6 +116,24 @@ fn every_scenario_matches_its_snapshot_in_a_container() {
     assert!(problems.is_empty(), "{}", problems.join("\n\n"));
 }
 
+/// `tcp_basic` at `--time-scale 0` against its snapshot in `place`, which must match:
+/// labrun's standard error.
+fn tcp_basic_against_its_snapshot(place: Place) -> String {
+    let output = labrun_in(place)
+        .args(["scenarios/tcp_basic.toml", "--time-scale", "0"])
+        .env("CI", "1")
+        .output()
+        .expect("labrun runs");
+    let err = stderr(&output);
+    assert!(output.status.success(), "{place:?}: {err}");
+    err
+}
+
+/// The lines of labrun's standard error that warn.
+fn warning_lines(err: &str) -> Vec<&str> {
+    err.lines().filter(|l| l.contains("warning")).collect()
+}
+
 /// An ordinary user without user namespaces captures nothing: everything else matches.
 #[test]
 fn every_scenario_matches_its_snapshot_but_for_packets_as_an_ordinary_user() {
@@ -124,14 +142,9 @@ fn every_scenario_matches_its_snapshot_but_for_packets_as_an_ordinary_user() {
     }
     let problems = scenarios_against_snapshots(Place::User, 1);
     assert!(problems.is_empty(), "{}", problems.join("\n\n"));
-    let output = labrun_in(Place::User)
-        .args(["scenarios/tcp_basic.toml", "--time-scale", "0"])
-        .env("CI", "1")
-        .output()
-        .expect("labrun runs");
-    let err = stderr(&output);
+    let err = tcp_basic_against_its_snapshot(Place::User);
     // One line says what the run lacks; the verdict says what was compared.
-    let warnings: Vec<&str> = err.lines().filter(|l| l.contains("warning")).collect();
+    let warnings = warning_lines(&err);
     assert_eq!(warnings.len(), 1, "{err}");
     assert!(warnings[0].contains("packet capture"), "{err}");
     assert!(err.contains("but for the packets"), "{err}");
@@ -146,14 +159,8 @@ fn every_scenario_matches_its_snapshot_as_a_user_with_user_namespaces() {
     }
     let problems = scenarios_against_snapshots(Place::UserNs, 1);
     assert!(problems.is_empty(), "{}", problems.join("\n\n"));
-    let output = labrun_in(Place::UserNs)
-        .args(["scenarios/tcp_basic.toml", "--time-scale", "0"])
-        .env("CI", "1")
-        .output()
-        .expect("labrun runs");
-    let err = stderr(&output);
-    assert!(output.status.success(), "{err}");
-    assert!(!err.contains("warning"), "{err}");
+    let err = tcp_basic_against_its_snapshot(Place::UserNs);
+    assert!(warning_lines(&err).is_empty(), "{err}");
     assert!(!err.contains("but for the packets"), "{err}");
 }
 
@@ -249,7 +256,7 @@ fn a_correct_class_gets_the_full_score_as_a_user_with_user_namespaces() {
         return;
     }
     let err = a_correct_class_gets_the_full_score(Place::UserNs);
-    let warnings: Vec<&str> = err.lines().filter(|l| l.contains("warning")).collect();
+    let warnings = warning_lines(&err);
     assert_eq!(warnings.len(), 1, "{err}");
     assert!(warnings[0].contains("a private network"), "{err}");
     assert!(warnings[0].contains("control group"), "{err}");
