@@ -79,9 +79,21 @@ pub fn name(signal: i32) -> &'static str {
     nix::sys::signal::Signal::try_from(signal).map_or("a signal", |s| s.as_str())
 }
 
-/// Set by `labrun grade` on each run it starts: its own pid, then the soft and hard limits
-/// on open files it was started with (`PID SOFT HARD`), for [`follow_grader`].
-pub(crate) const GRADER: &str = "LABRUN_GRADER";
+/// Set by `labrun grade` on each run it starts ([`for_runs`]), read by the run
+/// ([`follow_grader`]).
+const GRADER: &str = "LABRUN_GRADER";
+
+/// What `labrun grade` tells each run it starts, as the variable and its value: its own
+/// pid, then the soft and hard limits on open files it was started with, if it raised
+/// its own (`PID SOFT HARD`).
+pub(crate) fn for_runs(started_with: Option<(u64, u64)>) -> (&'static str, String) {
+    let pid = std::process::id();
+    let value = match started_with {
+        Some((soft, hard)) => format!("{pid} {soft} {hard}"),
+        None => pid.to_string(),
+    };
+    (GRADER, value)
+}
 
 /// For a run that `labrun grade` started (see [`GRADER`]): SIGTERM when the grader's thread
 /// that waits for the run ends (the grader killed, or out of memory), so that the run
@@ -93,15 +105,8 @@ pub(crate) const GRADER: &str = "LABRUN_GRADER";
 /// grader of 300 submissions has hundreds of threads; each fork of it cost 1.6 ms).
 /// Called first thing, before any thread is made.
 pub fn follow_grader() {
-    let Some(value) = std::env::var_os(GRADER) else {
-        return;
-    };
-    let numbers: Vec<u64> = value
-        .to_string_lossy()
-        .split_whitespace()
-        .filter_map(|n| n.parse().ok())
-        .collect();
-    let Some(&grader) = numbers.first() else {
+    let Some((grader, started_with)) = std::env::var_os(GRADER).and_then(|v| read_grader(&v))
+    else {
         return;
     };
     if let Err(e) = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM) {
@@ -112,8 +117,40 @@ pub fn follow_grader() {
     if u64::try_from(nix::unistd::getppid().as_raw()).ok() != Some(grader) {
         std::process::exit(crate::exit::TERMINATED);
     }
-    if let [_, soft, hard] = numbers[..] {
+    if let Some((soft, hard)) = started_with {
         let _ =
             nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, soft, hard);
+    }
+}
+
+/// The value [`for_runs`] writes: the grader's pid, and the open-file limits if given.
+fn read_grader(value: &std::ffi::OsStr) -> Option<(u64, Option<(u64, u64)>)> {
+    let numbers: Vec<u64> = value
+        .to_string_lossy()
+        .split_whitespace()
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    match numbers[..] {
+        [pid] => Some((pid, None)),
+        [pid, soft, hard] => Some((pid, Some((soft, hard)))),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the grader writes, the run reads back: its pid, and the limits when given.
+    #[test]
+    fn a_run_reads_what_its_grader_wrote() {
+        let me = u64::from(std::process::id());
+        for limits in [None, Some((1024, 524_288))] {
+            let (variable, value) = for_runs(limits);
+            assert_eq!(variable, "LABRUN_GRADER");
+            assert_eq!(read_grader(value.as_ref()), Some((me, limits)));
+        }
+        assert_eq!(read_grader("12 34".as_ref()), None);
+        assert_eq!(read_grader("".as_ref()), None);
     }
 }

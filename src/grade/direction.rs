@@ -3,7 +3,6 @@
 //! or SIGTERM is passed on to it; then its JSON report read back. Hands on the direction's
 //! [`Outcome`]: verdict, score, the student's feedback and the run's isolation line.
 
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
@@ -172,11 +171,8 @@ fn output_of(command: &mut Command) -> std::io::Result<std::process::Output> {
     // to its limit must not find a million. The run itself asks for both
     // (`signals::follow_grader`): no code between fork and exec, so that the start is a
     // `posix_spawn`, which does not copy this process's page tables.
-    let mut grader = std::process::id().to_string();
-    if let Some((soft, hard)) = STARTED_WITH.get() {
-        let _ = write!(grader, " {soft} {hard}");
-    }
-    command.env(crate::signals::GRADER, grader);
+    let (variable, value) = crate::signals::for_runs(STARTED_WITH.get().copied());
+    command.env(variable, value);
     // A group of its own: a terminal's Ctrl-C reaches labrun grade alone, which passes it
     // on once (a second signal would end a run at once, without its clean-up).
     command.process_group(0);
