@@ -163,8 +163,8 @@ impl InputWatch {
     /// A thread of its own, not a timer of the run's runtime: a server that sleeps 3 s
     /// before its `close()` is looked at 600 times, and each wake-up of the runtime (its
     /// timers, its I/O driver, the child's future polled again) cost about 60 µs of CPU
-    /// where a `nanosleep` and a `pread` cost a few. In a class of 300, that was a tenth
-    /// of the CPU of the runs.
+    /// where a `nanosleep` and a `pread` cost a few: such a `tcp_basic` server run took
+    /// 61 to 68 ms of CPU, 45 ms this way (`perf stat`).
     pub(crate) fn send_when_waiting(
         self,
         every: std::time::Duration,
